@@ -1,0 +1,165 @@
+//! [`ChatApi`]: the one list of operations of the system, implemented in-process by
+//! [`crate::ChatService`] and over HTTP by [`crate::HttpClient`], plus the progress reporting
+//! and summaries of the long-running admin jobs.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{
+    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
+};
+
+/// Every operation of the chat system.
+///
+/// Inputs are plain strings where a person types them (names, bodies, queries) so that every
+/// implementation validates them the same way and answers bad input with [`crate::Error`];
+/// tokens and numbers are parsed first by their types.
+#[async_trait]
+pub trait ChatApi: Send + Sync {
+    /// Creates an application with a fresh token.
+    async fn create_application(&self, name: &str) -> Result<Application>;
+    /// Reads one application.
+    async fn get_application(&self, token: &Token) -> Result<Application>;
+    /// Renames an application.
+    async fn update_application(&self, token: &Token, name: &str) -> Result<Application>;
+    /// Lists applications in creation order (an admin operation over HTTP).
+    async fn list_applications(
+        &self,
+        page: PageRequest<Token>,
+    ) -> Result<Page<Application, Token>>;
+
+    /// Creates the application's next chat.
+    async fn create_chat(&self, token: &Token) -> Result<Chat>;
+    /// Reads one chat.
+    async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat>;
+    /// Lists an application's chats by number.
+    async fn list_chats(
+        &self,
+        token: &Token,
+        page: PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>>;
+
+    /// Creates the chat's next message.
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: &str) -> Result<Message>;
+    /// Reads one message.
+    async fn get_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message>;
+    /// Replaces a message's body (and re-indexes it for search).
+    async fn update_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+        body: &str,
+    ) -> Result<Message>;
+    /// Lists a chat's messages by number.
+    async fn list_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>>;
+    /// Searches one chat's messages for a substring, best match first, then by number.
+    async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        request: &SearchRequest,
+    ) -> Result<Vec<Message>>;
+
+    /// Recomputes `chats_count` / `messages_count` from the stored rows (one application or all)
+    /// and reports what it corrected.
+    async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RecountSummary>;
+    /// Rebuilds the search index from the stored messages (one application or all).
+    async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ReindexSummary>;
+}
+
+/// Receives the progress of a long job, e.g. to draw a progress bar.
+pub trait Progress: Send + Sync {
+    /// The job starts a phase of `total` units (`None` when unknown), e.g. "chats" or "messages".
+    fn start(&self, phase: &str, total: Option<u64>);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+    /// The phase is over.
+    fn finish(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _phase: &str, _total: Option<u64>) {}
+    fn advance(&self, _n: u64) {}
+}
+
+impl NoProgress {
+    /// As the `Arc<dyn Progress>` the jobs take.
+    pub fn arc() -> Arc<dyn Progress> {
+        Arc::new(NoProgress)
+    }
+}
+
+/// One count that recount found wrong and fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Correction {
+    /// The application.
+    #[schema(value_type = String)]
+    pub application: Token,
+    /// The chat, for a `messages_count` correction; absent for `chats_count`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<u32>)]
+    pub chat: Option<ChatNumber>,
+    /// `chats_count` or `messages_count`.
+    pub field: String,
+    /// The stored value before.
+    pub was: u64,
+    /// The value counted from the rows.
+    pub now: u64,
+}
+
+/// What a recount did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecountSummary {
+    /// Applications examined.
+    pub applications: u64,
+    /// Chats examined.
+    pub chats: u64,
+    /// How many counts were wrong and are now fixed.
+    pub corrected: u64,
+    /// The corrections (the first 1,000).
+    pub corrections: Vec<Correction>,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// What a reindex did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReindexSummary {
+    /// Applications covered.
+    pub applications: u64,
+    /// Chats covered.
+    pub chats: u64,
+    /// Messages written to the index.
+    pub messages: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Where the most corrections a summary keeps ends.
+pub const MAX_REPORTED_CORRECTIONS: usize = 1000;

@@ -1,0 +1,314 @@
+//! [`HttpClient`]: [`ChatApi`] over HTTP against a chat-server.
+//!
+//! Error responses are decoded back into the same typed [`Error`] the server started from, and a
+//! server that cannot be reached is [`Error::Unavailable`] with backend `server`, so callers
+//! handle failures the same way in-process and over the network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ChatApi, Progress, RecountSummary, ReindexSummary};
+use crate::error::{Error, ErrorBody, Result};
+use crate::model::{
+    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
+};
+
+/// A chat-server client. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    http: reqwest::Client,
+    base: String,
+    admin_token: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base", &self.base)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Body of the create and update requests of applications.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NameBody {
+    /// The application's name.
+    pub name: String,
+}
+
+/// Body of the create and update requests of messages.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BodyBody {
+    /// The message's text.
+    pub body: String,
+}
+
+/// Body of the admin jobs' requests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobScope {
+    /// Limit the job to one application.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<String>)]
+    pub application: Option<Token>,
+}
+
+impl HttpClient {
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:3000`).
+    pub fn new(base_url: &str) -> Result<Self> {
+        let base = base_url.trim_end_matches('/');
+        let parsed = reqwest::Url::parse(base).map_err(|e| {
+            Error::BadRequest(format!("invalid server URL {base_url:?}: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::BadRequest(format!(
+                "invalid server URL {base_url:?}: use http:// or https://"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(600))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HttpClient {
+            http,
+            base: format!("{base}/api/v1"),
+            admin_token: None,
+        })
+    }
+
+    /// Sends `Authorization: Bearer TOKEN` on admin operations.
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(Arc::from(token.into()));
+        self
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.admin_token {
+            r = r.bearer_auth(t);
+        }
+        r
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        let response = request.send().await.map_err(|e| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "cannot connect"
+            } else {
+                "request failed"
+            };
+            Error::unavailable("server", format!("{what}: {}", source_chain(&e)))
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Err(Error::from_body(status.as_u16(), body)),
+            Err(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
+                Err(Error::unavailable("server", format!("{status}: {}", snippet(&text))))
+            }
+            Err(_) => Err(Error::Internal(format!(
+                "server answered {status}: {}",
+                snippet(&text)
+            ))),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<(T, bool)> {
+        let response = self.send(request).await?;
+        let more = response
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("rel=\"next\"")));
+        let value = response
+            .json::<T>()
+            .await
+            .map_err(|e| Error::Internal(format!("unexpected response from the server: {e}")))?;
+        Ok((value, more))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Ok(self.json(self.request(Method::GET, path)).await?.0)
+    }
+
+    async fn page<T: DeserializeOwned, C: std::fmt::Display + Clone>(
+        &self,
+        path: &str,
+        page: &PageRequest<C>,
+        cursor: impl Fn(&T) -> C,
+    ) -> Result<Page<T, C>> {
+        page.validate()?;
+        let mut query = vec![("limit", page.limit.to_string())];
+        if let Some(after) = &page.after {
+            query.push(("after", after.to_string()));
+        }
+        let (items, more): (Vec<T>, bool) =
+            self.json(self.request(Method::GET, path).query(&query)).await?;
+        let next = if more { items.last().map(cursor) } else { None };
+        Ok(Page { items, next })
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+fn snippet(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+#[async_trait]
+impl ChatApi for HttpClient {
+    async fn create_application(&self, name: &str) -> Result<Application> {
+        let body = NameBody { name: name.to_owned() };
+        Ok(self
+            .json(self.request(Method::POST, "/applications").json(&body))
+            .await?
+            .0)
+    }
+
+    async fn get_application(&self, token: &Token) -> Result<Application> {
+        self.get(&format!("/applications/{token}")).await
+    }
+
+    async fn update_application(&self, token: &Token, name: &str) -> Result<Application> {
+        let body = NameBody { name: name.to_owned() };
+        let path = format!("/applications/{token}");
+        Ok(self.json(self.request(Method::PATCH, &path).json(&body)).await?.0)
+    }
+
+    async fn list_applications(
+        &self,
+        page: PageRequest<Token>,
+    ) -> Result<Page<Application, Token>> {
+        self.page("/applications", &page, |a: &Application| a.token.clone())
+            .await
+    }
+
+    async fn create_chat(&self, token: &Token) -> Result<Chat> {
+        let path = format!("/applications/{token}/chats");
+        Ok(self.json(self.request(Method::POST, &path)).await?.0)
+    }
+
+    async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
+        self.get(&format!("/applications/{token}/chats/{chat}")).await
+    }
+
+    async fn list_chats(
+        &self,
+        token: &Token,
+        page: PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>> {
+        let path = format!("/applications/{token}/chats");
+        self.page(&path, &page, |c: &Chat| c.number).await
+    }
+
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: &str) -> Result<Message> {
+        let path = format!("/applications/{token}/chats/{chat}/messages");
+        let body = BodyBody { body: body.to_owned() };
+        Ok(self.json(self.request(Method::POST, &path).json(&body)).await?.0)
+    }
+
+    async fn get_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message> {
+        self.get(&format!(
+            "/applications/{token}/chats/{chat}/messages/{message}"
+        ))
+        .await
+    }
+
+    async fn update_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+        body: &str,
+    ) -> Result<Message> {
+        let path = format!("/applications/{token}/chats/{chat}/messages/{message}");
+        let body = BodyBody { body: body.to_owned() };
+        Ok(self.json(self.request(Method::PATCH, &path).json(&body)).await?.0)
+    }
+
+    async fn list_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>> {
+        let path = format!("/applications/{token}/chats/{chat}/messages");
+        self.page(&path, &page, |m: &Message| m.number).await
+    }
+
+    async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        request: &SearchRequest,
+    ) -> Result<Vec<Message>> {
+        let path = format!("/applications/{token}/chats/{chat}/messages/search");
+        let query = [
+            ("query", request.query.clone()),
+            ("limit", request.limit.to_string()),
+            ("offset", request.offset.to_string()),
+        ];
+        Ok(self
+            .json(self.request(Method::GET, &path).query(&query))
+            .await?
+            .0)
+    }
+
+    async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RecountSummary> {
+        progress.start("recount (on the server)", None);
+        let body = JobScope {
+            application: scope.cloned(),
+        };
+        let r = self
+            .json(self.request(Method::POST, "/admin/recount").json(&body))
+            .await;
+        progress.finish();
+        Ok(r?.0)
+    }
+
+    async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ReindexSummary> {
+        progress.start("reindex (on the server)", None);
+        let body = JobScope {
+            application: scope.cloned(),
+        };
+        let r = self
+            .json(self.request(Method::POST, "/admin/reindex").json(&body))
+            .await;
+        progress.finish();
+        Ok(r?.0)
+    }
+}

@@ -1,0 +1,115 @@
+//! [`Config`]: where the data lives and how the service behaves, from code or from `CHAT_…`
+//! environment variables. Secrets in URLs are redacted when a configuration is printed.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The default database: an SQLite file under `./chat-data`, created when missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://chat-data/chat.db";
+
+/// How a [`crate::ChatService`] is set up. The backends are chosen by the URLs' schemes.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://path` (embedded profile) or `mysql://…` (distributed profile).
+    pub database_url: String,
+    /// `redis://…`: numbering and queue of the distributed profile.
+    pub redis_url: Option<String>,
+    /// `http://…`: Elasticsearch / OpenSearch of the distributed profile.
+    pub elasticsearch_url: Option<String>,
+    /// Most write requests committed in one transaction.
+    pub max_batch: usize,
+    /// Connections used for reads (the writer has its own).
+    pub read_connections: u32,
+    /// How long a write waits for another process holding the SQLite file's write lock.
+    pub busy_timeout: Duration,
+    /// Whether each commit waits for the disk (`fsync`): survives power loss, not only crashes.
+    pub fsync: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            redis_url: None,
+            elasticsearch_url: None,
+            max_batch: 1024,
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(10),
+            fsync: true,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, with a database URL.
+    pub fn with_database_url(url: impl Into<String>) -> Self {
+        Config {
+            database_url: url.into(),
+            ..Config::default()
+        }
+    }
+
+    /// The defaults overridden by `CHAT_DATABASE_URL`, `CHAT_REDIS_URL`,
+    /// `CHAT_ELASTICSEARCH_URL` and `CHAT_FSYNC` (`0`/`false` turns waiting for the disk off).
+    pub fn from_env() -> Self {
+        let mut c = Config::default();
+        if let Some(v) = env("CHAT_DATABASE_URL") {
+            c.database_url = v;
+        }
+        c.redis_url = env("CHAT_REDIS_URL");
+        c.elasticsearch_url = env("CHAT_ELASTICSEARCH_URL");
+        if let Some(v) = env("CHAT_FSYNC") {
+            c.fsync = !matches!(v.as_str(), "0" | "false" | "off" | "no");
+        }
+        c
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((auth, host)) = rest.rsplit_once('@') {
+            if let Some((user, _)) = auth.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_owned()
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field(
+                "elasticsearch_url",
+                &self.elasticsearch_url.as_deref().map(redact_url),
+            )
+            .field("max_batch", &self.max_batch)
+            .field("read_connections", &self.read_connections)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("fsync", &self.fsync)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let c = Config {
+            redis_url: Some("redis://:hunter2@127.0.0.1:6379".into()),
+            ..Config::with_database_url("mysql://chat:hunter2@127.0.0.1/chat")
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("mysql://chat:***@127.0.0.1/chat"), "{s}");
+    }
+}

@@ -1,0 +1,64 @@
+//! # chat-core
+//!
+//! The library behind the chat platform: applications (identified by a generated token) own
+//! chats numbered 1, 2, 3… per application; chats own messages numbered 1, 2, 3… per chat; a
+//! chat's messages can be searched by any part of their text. Clients never see internal ids.
+//!
+//! ## Design
+//!
+//! * [`ChatApi`] is the one list of operations. [`ChatService`] implements it directly on the
+//!   backends; [`HttpClient`] (feature `client`) implements it over HTTP against a chat-server.
+//!   Code written against `ChatApi` runs unchanged either way, and one conformance suite checks
+//!   every implementation.
+//! * Input is validated once, into the types of [`model`] ([`Token`], [`ChatNumber`], [`Name`],
+//!   [`Body`], [`Query`]…); every failure is a typed [`Error`] with a stable code and an HTTP
+//!   status, which the HTTP client decodes back into the same variant.
+//! * The profile is chosen by the database URL. The embedded profile (`sqlite://…`, the
+//!   default) keeps everything in one SQLite file: a single writer task commits every waiting
+//!   creation in one transaction (group commit) and answers only after the commit, so an
+//!   acknowledged write is durable and readable at once; numbers are taken inside that
+//!   transaction, so several processes can share the file; counts and the FTS5 trigram search
+//!   index move in the same transaction, so they are always exact.
+//!
+//! ```no_run
+//! use chat_core::{ChatApi, ChatService, Config, SearchRequest};
+//!
+//! # async fn demo() -> chat_core::Result<()> {
+//! let chat = ChatService::open(&Config::with_database_url("sqlite://chat-data/chat.db")).await?;
+//! let app = chat.create_application("support").await?;
+//! let room = chat.create_chat(&app.token).await?;
+//! chat.create_message(&app.token, room.number, "Wonderful weather").await?;
+//! let hits = chat
+//!     .search_messages(&app.token, room.number, &SearchRequest::new("onderf"))
+//!     .await?;
+//! assert_eq!(hits.len(), 1);
+//! chat.close().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod service;
+pub mod store;
+
+pub use api::{
+    ChatApi, Correction, NoProgress, Progress, RecountSummary, ReindexSummary,
+};
+#[cfg(feature = "client")]
+pub use client::HttpClient;
+pub use config::Config;
+pub use error::{Error, ErrorBody, Missing, Result};
+pub use model::{
+    Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
+    SearchRequest, Token,
+};
+pub use service::ChatService;
+pub use store::BackendHealth;

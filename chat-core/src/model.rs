@@ -1,0 +1,469 @@
+//! The domain: applications, chats and messages as clients see them, and the validated values
+//! (tokens, numbers, names, bodies, queries, pages) every operation takes.
+//!
+//! Each value type has a `parse` that returns a typed [`Error`], so nothing downstream ever
+//! handles unchecked input. Representations serialize exactly as the HTTP API documents them,
+//! and none of them carries an internal id.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+/// Longest application name, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Longest message body, in bytes (16 KiB).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 1024;
+/// Largest chat or message number (numbers fit a signed 32-bit column everywhere).
+pub const MAX_NUMBER: u32 = i32::MAX as u32;
+/// Default page size of lists.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page size of lists.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// An application's public identifier: 32 lowercase hex characters (128 random bits).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(String);
+
+impl Token {
+    /// A fresh token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let mut s = String::with_capacity(32);
+        for b in bytes {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        Token(s)
+    }
+
+    /// Checks the syntax: exactly 32 characters from `0-9a-f`.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Token(s.to_owned()))
+        } else {
+            Err(Error::BadRequest(format!(
+                "malformed application token {:?}: expected 32 lowercase hex characters",
+                shorten(s, 40)
+            )))
+        }
+    }
+
+    /// The token as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", self.0)
+    }
+}
+
+impl FromStr for Token {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Token::parse(s)
+    }
+}
+
+impl Serialize for Token {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Token::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! number_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(u32);
+
+        impl $name {
+            /// Checks the range `1..=MAX_NUMBER`.
+            pub fn new(n: u32) -> Result<Self> {
+                if (1..=MAX_NUMBER).contains(&n) {
+                    Ok($name(n))
+                } else {
+                    Err(Error::BadRequest(format!(
+                        concat!($what, " number must be between 1 and {}, got {}"),
+                        MAX_NUMBER, n
+                    )))
+                }
+            }
+
+            /// Parses decimal text, rejecting anything else with a clear message.
+            pub fn parse(s: &str) -> Result<Self> {
+                let n: u64 = s.parse().map_err(|_| {
+                    Error::BadRequest(format!(
+                        concat!($what, " number must be a positive integer, got {:?}"),
+                        shorten(s, 40)
+                    ))
+                })?;
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                $name::new(n)
+            }
+
+            /// The number.
+            pub fn get(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                $name::parse(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let n = u32::deserialize(d)?;
+                $name::new(n).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+number_type!(
+    /// A chat's number within its application: 1, 2, 3…
+    ChatNumber,
+    "chat"
+);
+number_type!(
+    /// A message's number within its chat: 1, 2, 3…
+    MessageNumber,
+    "message"
+);
+
+/// A validated application name: 1 to 255 characters, not blank; surrounding space trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    /// Validates and trims a name.
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        let n = t.chars().count();
+        if n > MAX_NAME_CHARS {
+            return Err(Error::invalid(
+                "name",
+                format!("must be at most {MAX_NAME_CHARS} characters, got {n}"),
+            ));
+        }
+        if t.chars().any(char::is_control) {
+            return Err(Error::invalid("name", "must not contain control characters"));
+        }
+        Ok(Name(t.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A validated message body: not blank, at most 16 KiB of UTF-8, no NUL byte. Kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body(String);
+
+impl Body {
+    /// Validates a body.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.trim().is_empty() {
+            return Err(Error::invalid("body", "must not be empty"));
+        }
+        if s.len() > MAX_BODY_BYTES {
+            return Err(Error::invalid(
+                "body",
+                format!("must be at most {MAX_BODY_BYTES} bytes, got {}", s.len()),
+            ));
+        }
+        if s.contains('\0') {
+            return Err(Error::invalid("body", "must not contain NUL characters"));
+        }
+        Ok(Body(s.to_owned()))
+    }
+
+    /// The body.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The body, by value.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A validated search query: not blank, at most 1,024 characters; trimmed; matched literally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// Validates and trims a query.
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Error::invalid("query", "must not be blank"));
+        }
+        let n = t.chars().count();
+        if n > MAX_QUERY_CHARS {
+            return Err(Error::invalid(
+                "query",
+                format!("must be at most {MAX_QUERY_CHARS} characters, got {n}"),
+            ));
+        }
+        if t.contains('\0') {
+            return Err(Error::invalid("query", "must not contain NUL characters"));
+        }
+        Ok(Query(t.to_owned()))
+    }
+
+    /// The query text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An application as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Application {
+    /// The public identifier.
+    #[schema(value_type = String, example = "6f1c0e0b8a4d4a51b0f7c1e2d3a4b5c6")]
+    pub token: Token,
+    /// The display name.
+    pub name: String,
+    /// How many chats it has (exact on the embedded profile; seconds behind on the distributed one).
+    pub chats_count: u64,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When its name last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A chat as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Chat {
+    /// Its number within the application.
+    #[schema(value_type = u32, minimum = 1)]
+    pub number: ChatNumber,
+    /// How many messages it has.
+    pub messages_count: u64,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A message as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Message {
+    /// Its number within the chat.
+    #[schema(value_type = u32, minimum = 1)]
+    pub number: MessageNumber,
+    /// The text.
+    pub body: String,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When its body last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which page of a list to return: at most `limit` items after the cursor `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C> {
+    /// Page size, `1..=1000`.
+    pub limit: u32,
+    /// The last item of the previous page (a number, or a token for applications).
+    pub after: Option<C>,
+}
+
+impl<C> Default for PageRequest<C> {
+    fn default() -> Self {
+        PageRequest {
+            limit: DEFAULT_LIMIT,
+            after: None,
+        }
+    }
+}
+
+impl<C> PageRequest<C> {
+    /// A first page of `limit` items, checking the range.
+    pub fn first(limit: u32) -> Result<Self> {
+        Ok(PageRequest {
+            limit: check_limit(limit)?,
+            after: None,
+        })
+    }
+
+    /// The page after `after`, of `limit` items.
+    pub fn after(limit: u32, after: C) -> Result<Self> {
+        Ok(PageRequest {
+            limit: check_limit(limit)?,
+            after: Some(after),
+        })
+    }
+
+    /// Checks the limit again (requests can be built by hand).
+    pub fn validate(&self) -> Result<()> {
+        check_limit(self.limit).map(|_| ())
+    }
+}
+
+/// Checks a page size.
+pub fn check_limit(limit: u32) -> Result<u32> {
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {limit}"
+        )))
+    }
+}
+
+/// One page of a list, and the cursor of the next page when more remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T, C> {
+    /// The items, in list order.
+    pub items: Vec<T>,
+    /// Pass this as `after` to get the next page; `None` on the last page.
+    pub next: Option<C>,
+}
+
+/// A search request: the query and which slice of the ranked results to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    /// The text to look for (matched literally, case-insensitively, anywhere in a body).
+    pub query: String,
+    /// How many results at most, `1..=1000`.
+    pub limit: u32,
+    /// How many of the best results to skip.
+    pub offset: u32,
+}
+
+impl SearchRequest {
+    /// The first `DEFAULT_LIMIT` results for `query`.
+    pub fn new(query: impl Into<String>) -> Self {
+        SearchRequest {
+            query: query.into(),
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_32_lowercase_hex_and_distinct() {
+        let a = Token::generate();
+        let b = Token::generate();
+        assert_ne!(a, b);
+        for t in [&a, &b] {
+            assert_eq!(t.as_str().len(), 32);
+            assert!(Token::parse(t.as_str()).is_ok());
+        }
+    }
+
+    #[test]
+    fn malformed_tokens_are_bad_requests() {
+        for bad in [
+            "",
+            "abc",
+            "6F1C0E0B8A4D4A51B0F7C1E2D3A4B5C6",
+            "6f1c0e0b8a4d4a51b0f7c1e2d3a4b5cg",
+            "6f1c0e0b8a4d4a51b0f7c1e2d3a4b5c67",
+            "' OR 1=1 --                     ",
+            "6f1c0e0b8a4d4a51b0f7c1e2d3a4b5c\u{e9}",
+        ] {
+            assert!(matches!(Token::parse(bad), Err(Error::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_reject_zero_overflow_and_text() {
+        for bad in ["0", "-1", "abc", "1.5", "99999999999999999999", "2147483648", ""] {
+            assert!(matches!(ChatNumber::parse(bad), Err(Error::BadRequest(_))), "{bad}");
+        }
+        assert_eq!(MessageNumber::parse("2147483647").unwrap().get(), MAX_NUMBER);
+        assert!(serde_json::from_str::<ChatNumber>("0").is_err());
+    }
+
+    #[test]
+    fn names_bodies_and_queries_are_checked() {
+        assert!(Name::parse("  ").is_err());
+        assert!(Name::parse(&"é".repeat(255)).is_ok());
+        assert!(Name::parse(&"é".repeat(256)).is_err());
+        assert_eq!(Name::parse("  team  ").unwrap().as_str(), "team");
+        assert!(Body::parse("").is_err());
+        assert!(Body::parse(&"x".repeat(MAX_BODY_BYTES)).is_ok());
+        assert!(Body::parse(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
+        assert_eq!(Body::parse(" hi ").unwrap().as_str(), " hi ");
+        assert!(Query::parse(" \t ").is_err());
+        assert!(matches!(
+            Query::parse(""),
+            Err(Error::Invalid { ref field, .. }) if field == "query"
+        ));
+    }
+
+    #[test]
+    fn representations_have_no_ids() {
+        let now = Utc::now();
+        let json = serde_json::to_value(Chat {
+            number: ChatNumber::new(1).unwrap(),
+            messages_count: 0,
+            created_at: now,
+            updated_at: now,
+        })
+        .unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["created_at", "messages_count", "number", "updated_at"]);
+    }
+}

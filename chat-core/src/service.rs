@@ -1,0 +1,182 @@
+//! [`ChatService`]: [`ChatApi`] directly on the backends of a profile.
+//!
+//! It validates every input into the model's types, then hands it to the [`Backend`] chosen by
+//! the configuration's URLs. chat-server, chatctl's direct mode and any Rust program share it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::api::{ChatApi, Progress, RecountSummary, ReindexSummary};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::model::{
+    check_limit, Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page,
+    PageRequest, Query, SearchRequest, Token,
+};
+use crate::store::{Backend, BackendHealth};
+
+/// The chat system, in-process. Cheap to clone; clones share the backend.
+#[derive(Clone)]
+pub struct ChatService {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatService").finish_non_exhaustive()
+    }
+}
+
+impl ChatService {
+    /// Opens the profile the configuration names: `sqlite://…` is the embedded profile.
+    pub async fn open(config: &Config) -> Result<Self> {
+        let scheme = config
+            .database_url
+            .split_once(':')
+            .map(|(s, _)| s)
+            .unwrap_or_default();
+        let backend: Arc<dyn Backend> = match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Arc::new(crate::store::sqlite::SqliteBackend::open(config).await?),
+            other => {
+                return Err(Error::BadRequest(format!(
+                    "unsupported database URL scheme {other:?}: use sqlite://PATH{}",
+                    if cfg!(feature = "sqlite") {
+                        ""
+                    } else {
+                        " (build chat-core with the `sqlite` feature)"
+                    }
+                )))
+            }
+        };
+        Ok(ChatService { backend })
+    }
+
+    /// Wraps a backend (for backends defined outside this crate).
+    pub fn from_backend(backend: Arc<dyn Backend>) -> Self {
+        ChatService { backend }
+    }
+
+    /// Whether each backend answers, for readiness probes.
+    pub async fn health(&self) -> Vec<BackendHealth> {
+        self.backend.health().await
+    }
+
+    /// Write-path counters.
+    pub fn metrics(&self) -> &Metrics {
+        self.backend.metrics()
+    }
+
+    /// Stops accepting writes, commits every write already accepted and closes connections.
+    /// Later writes fail with [`Error::Unavailable`].
+    pub async fn close(&self) {
+        self.backend.close().await;
+    }
+}
+
+#[async_trait]
+impl ChatApi for ChatService {
+    async fn create_application(&self, name: &str) -> Result<Application> {
+        self.backend.create_application(Name::parse(name)?).await
+    }
+
+    async fn get_application(&self, token: &Token) -> Result<Application> {
+        self.backend.get_application(token).await
+    }
+
+    async fn update_application(&self, token: &Token, name: &str) -> Result<Application> {
+        let name = Name::parse(name)?;
+        self.backend.update_application(token, name).await
+    }
+
+    async fn list_applications(
+        &self,
+        page: PageRequest<Token>,
+    ) -> Result<Page<Application, Token>> {
+        page.validate()?;
+        self.backend.list_applications(&page).await
+    }
+
+    async fn create_chat(&self, token: &Token) -> Result<Chat> {
+        self.backend.create_chat(token).await
+    }
+
+    async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
+        self.backend.get_chat(token, chat).await
+    }
+
+    async fn list_chats(
+        &self,
+        token: &Token,
+        page: PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>> {
+        page.validate()?;
+        self.backend.list_chats(token, &page).await
+    }
+
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: &str) -> Result<Message> {
+        let body = Body::parse(body)?;
+        self.backend.create_message(token, chat, body).await
+    }
+
+    async fn get_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message> {
+        self.backend.get_message(token, chat, message).await
+    }
+
+    async fn update_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+        body: &str,
+    ) -> Result<Message> {
+        let body = Body::parse(body)?;
+        self.backend.update_message(token, chat, message, body).await
+    }
+
+    async fn list_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>> {
+        page.validate()?;
+        self.backend.list_messages(token, chat, &page).await
+    }
+
+    async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        request: &SearchRequest,
+    ) -> Result<Vec<Message>> {
+        let query = Query::parse(&request.query)?;
+        let limit = check_limit(request.limit)?;
+        self.backend
+            .search_messages(token, chat, &query, limit, request.offset)
+            .await
+    }
+
+    async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RecountSummary> {
+        self.backend.recount(scope, progress.as_ref()).await
+    }
+
+    async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ReindexSummary> {
+        self.backend.reindex(scope, progress.as_ref()).await
+    }
+}

@@ -1,0 +1,129 @@
+//! Backends: the [`Backend`] trait that [`crate::ChatService`] drives with validated input,
+//! and one implementation per profile beside it (`sqlite` for the embedded profile).
+//!
+//! A backend owns persistence, numbering, the write path and search for its profile; the
+//! service above it owns validation, so every backend sees only well-formed values.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::api::{Progress, RecountSummary, ReindexSummary};
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::model::{
+    Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
+    Token,
+};
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// The state of one backend, as `/ready` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct BackendHealth {
+    /// `sqlite`, `mysql`, `redis`, `elasticsearch`.
+    pub backend: String,
+    /// Whether it answered.
+    pub ok: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// One profile's implementation of every operation, on validated input.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// See [`crate::ChatApi::create_application`].
+    async fn create_application(&self, name: Name) -> Result<Application>;
+    /// See [`crate::ChatApi::get_application`].
+    async fn get_application(&self, token: &Token) -> Result<Application>;
+    /// See [`crate::ChatApi::update_application`].
+    async fn update_application(&self, token: &Token, name: Name) -> Result<Application>;
+    /// See [`crate::ChatApi::list_applications`].
+    async fn list_applications(
+        &self,
+        page: &PageRequest<Token>,
+    ) -> Result<Page<Application, Token>>;
+    /// See [`crate::ChatApi::create_chat`].
+    async fn create_chat(&self, token: &Token) -> Result<Chat>;
+    /// See [`crate::ChatApi::get_chat`].
+    async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat>;
+    /// See [`crate::ChatApi::list_chats`].
+    async fn list_chats(
+        &self,
+        token: &Token,
+        page: &PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>>;
+    /// See [`crate::ChatApi::create_message`].
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body)
+        -> Result<Message>;
+    /// See [`crate::ChatApi::get_message`].
+    async fn get_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message>;
+    /// See [`crate::ChatApi::update_message`].
+    async fn update_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+        body: Body,
+    ) -> Result<Message>;
+    /// See [`crate::ChatApi::list_messages`].
+    async fn list_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: &PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>>;
+    /// See [`crate::ChatApi::search_messages`].
+    async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        query: &Query,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Message>>;
+    /// See [`crate::ChatApi::recount`].
+    async fn recount(&self, scope: Option<&Token>, progress: &dyn Progress)
+        -> Result<RecountSummary>;
+    /// See [`crate::ChatApi::reindex`].
+    async fn reindex(&self, scope: Option<&Token>, progress: &dyn Progress)
+        -> Result<ReindexSummary>;
+    /// Checks that every backend answers.
+    async fn health(&self) -> Vec<BackendHealth>;
+    /// Stops accepting writes, commits everything already accepted, and closes connections.
+    async fn close(&self);
+    /// Counters of the write path.
+    fn metrics(&self) -> &Metrics;
+}
+
+/// Unix microseconds now.
+pub(crate) fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+/// Unix microseconds → timestamp (out-of-range values clamp to the epoch).
+pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// Splits a fetched `limit + 1` rows into a page and the next cursor.
+pub(crate) fn paginate<T, C>(
+    mut items: Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> C,
+) -> Page<T, C> {
+    let limit = limit as usize;
+    if items.len() > limit {
+        items.truncate(limit);
+        let next = items.last().map(&cursor);
+        Page { items, next }
+    } else {
+        Page { items, next: None }
+    }
+}

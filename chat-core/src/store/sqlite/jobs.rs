@@ -1,0 +1,238 @@
+//! Recount and reindex on the embedded profile.
+//!
+//! Both work one application (recount) or one slice of a chat (reindex) per `BEGIN IMMEDIATE`
+//! transaction, so the writer is never held up for long and readers always see either the old
+//! or the new state of a slice, never a gap.
+
+use std::time::Instant;
+
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::Row;
+
+use super::writer::message_id;
+use crate::api::{Correction, Progress, RecountSummary, ReindexSummary, MAX_REPORTED_CORRECTIONS};
+use crate::error::Result;
+use crate::model::{ChatNumber, Token};
+
+/// Messages re-indexed per transaction.
+const REINDEX_SLICE: i64 = 20_000;
+
+async fn begin(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn commit(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn rollback(conn: &mut SqliteConnection) {
+    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Recomputes every count of `apps` from the rows. Numbering counters that fell behind the
+/// highest stored number (only possible by editing the file by hand) are moved up too, so a
+/// recount also guarantees that no number can be handed out twice.
+pub(crate) async fn recount(
+    pool: &SqlitePool,
+    apps: &[(i64, Token)],
+    progress: &dyn Progress,
+) -> Result<RecountSummary> {
+    let started = Instant::now();
+    let mut summary = RecountSummary::default();
+    let mut conn = pool.acquire().await?;
+    progress.start("applications", Some(apps.len() as u64));
+    for (app_id, token) in apps {
+        begin(&mut conn).await?;
+        let result = recount_app(&mut conn, *app_id, token, &mut summary).await;
+        match result {
+            Ok(()) => commit(&mut conn).await?,
+            Err(e) => {
+                rollback(&mut conn).await;
+                return Err(e);
+            }
+        }
+        summary.applications += 1;
+        progress.advance(1);
+    }
+    progress.finish();
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+async fn recount_app(
+    conn: &mut SqliteConnection,
+    app_id: i64,
+    token: &Token,
+    summary: &mut RecountSummary,
+) -> Result<()> {
+    let chats = sqlx::query(
+        "SELECT c.id, c.number, c.messages_count, c.last_message_number, \
+           (SELECT count(*) FROM messages m WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295), \
+           (SELECT coalesce(max(m.id), c.id << 32) - (c.id << 32) FROM messages m \
+              WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295) \
+         FROM chats c WHERE c.application_id = ?",
+    )
+    .bind(app_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &chats {
+        let (id, number, stored, last, actual, max): (i64, u32, i64, i64, i64, i64) = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+        );
+        summary.chats += 1;
+        if stored != actual || last < max {
+            sqlx::query(
+                "UPDATE chats SET messages_count = ?1, \
+                 last_message_number = max(last_message_number, ?2) WHERE id = ?3",
+            )
+            .bind(actual)
+            .bind(max)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if stored != actual {
+            note(summary, token, Some(ChatNumber::new(number)?), "messages_count", stored, actual);
+        }
+    }
+    let row = sqlx::query(
+        "SELECT chats_count, last_chat_number, \
+           (SELECT count(*) FROM chats WHERE application_id = ?1), \
+           (SELECT coalesce(max(number), 0) FROM chats WHERE application_id = ?1) \
+         FROM applications WHERE id = ?1",
+    )
+    .bind(app_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (stored, last, actual, max): (i64, i64, i64, i64) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    if stored != actual || last < max {
+        sqlx::query(
+            "UPDATE applications SET chats_count = ?1, \
+             last_chat_number = max(last_chat_number, ?2) WHERE id = ?3",
+        )
+        .bind(actual)
+        .bind(max)
+        .bind(app_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if stored != actual {
+        note(summary, token, None, "chats_count", stored, actual);
+    }
+    Ok(())
+}
+
+fn note(
+    summary: &mut RecountSummary,
+    token: &Token,
+    chat: Option<ChatNumber>,
+    field: &str,
+    was: i64,
+    now: i64,
+) {
+    summary.corrected += 1;
+    if summary.corrections.len() < MAX_REPORTED_CORRECTIONS {
+        summary.corrections.push(Correction {
+            application: token.clone(),
+            chat,
+            field: field.to_owned(),
+            was: u(was),
+            now: u(now),
+        });
+    }
+}
+
+/// Rebuilds the search entries of every message of `apps`, slice by slice.
+pub(crate) async fn reindex(
+    pool: &SqlitePool,
+    apps: &[(i64, Token)],
+    progress: &dyn Progress,
+) -> Result<ReindexSummary> {
+    let started = Instant::now();
+    let mut summary = ReindexSummary::default();
+    let mut conn = pool.acquire().await?;
+
+    let mut chats: Vec<i64> = Vec::new();
+    let mut total = 0i64;
+    for (app_id, _) in apps {
+        let rows = sqlx::query(
+            "SELECT c.id, (SELECT count(*) FROM messages m \
+               WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295) \
+             FROM chats c WHERE c.application_id = ? ORDER BY c.id",
+        )
+        .bind(app_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in &rows {
+            chats.push(r.try_get(0)?);
+            total += r.try_get::<i64, _>(1)?;
+        }
+        summary.applications += 1;
+    }
+    progress.start("messages", Some(u(total)));
+    for chat_id in chats {
+        let hi = message_id(chat_id, u32::MAX);
+        let mut lo = message_id(chat_id, 0);
+        loop {
+            // The slice ends at the REINDEX_SLICE-th message from `lo`, or at the chat's end.
+            let end: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM messages WHERE id BETWEEN ?1 AND ?2 ORDER BY id LIMIT 1 OFFSET ?3",
+            )
+            .bind(lo)
+            .bind(hi)
+            .bind(REINDEX_SLICE - 1)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let end = end.unwrap_or(hi);
+            begin(&mut conn).await?;
+            let step = async {
+                sqlx::query("DELETE FROM messages_fts WHERE rowid BETWEEN ?1 AND ?2")
+                    .bind(lo)
+                    .bind(end)
+                    .execute(&mut *conn)
+                    .await?;
+                let done = sqlx::query(
+                    "INSERT INTO messages_fts (rowid, body) \
+                     SELECT id, body FROM messages WHERE id BETWEEN ?1 AND ?2",
+                )
+                .bind(lo)
+                .bind(end)
+                .execute(&mut *conn)
+                .await?;
+                Ok::<_, crate::Error>(done.rows_affected())
+            }
+            .await;
+            match step {
+                Ok(n) => {
+                    commit(&mut conn).await?;
+                    summary.messages += n;
+                    progress.advance(n);
+                }
+                Err(e) => {
+                    rollback(&mut conn).await;
+                    return Err(e);
+                }
+            }
+            if end >= hi {
+                break;
+            }
+            lo = end + 1;
+        }
+        summary.chats += 1;
+    }
+    progress.finish();
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}

@@ -1,0 +1,513 @@
+//! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search, and the
+//! group-commit writer of [`writer`].
+//!
+//! Reads go through a small pool and see every committed write at once (read-your-writes).
+//! Writes go through the single writer task. Application and chat ids are cached in memory:
+//! neither is ever deleted, so a cached id can never turn stale, even when other processes
+//! write to the same file.
+
+mod jobs;
+mod search;
+pub(crate) mod writer;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::task::JoinHandle;
+
+use self::writer::{message_id, Command, Op, Pending, Reply};
+use super::{from_micros, paginate, Backend, BackendHealth};
+use crate::api::{Progress, RecountSummary, ReindexSummary};
+use crate::config::Config;
+use crate::error::{Error, Missing, Result};
+use crate::metrics::Metrics;
+use crate::model::{
+    Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
+    Token,
+};
+
+/// The migrations of the SQLite dialect, embedded in the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// The embedded backend.
+pub struct SqliteBackend {
+    reader: SqlitePool,
+    admin: SqlitePool,
+    writer: mpsc::Sender<Command>,
+    writer_task: Mutex<Option<JoinHandle<()>>>,
+    apps: RwLock<HashMap<Token, i64>>,
+    chats: RwLock<HashMap<(i64, u32), i64>>,
+    metrics: Arc<Metrics>,
+}
+
+impl SqliteBackend {
+    /// Opens (creating when missing) the database of `config.database_url`, migrates it and
+    /// starts the writer.
+    pub async fn open(config: &Config) -> Result<Self> {
+        let options = connect_options(config)?;
+        if let Some(dir) = Path::new(options.get_filename()).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Error::unavailable(
+                        "sqlite",
+                        format!("cannot create data folder {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+        }
+        let mut conn: SqliteConnection = options
+            .connect()
+            .await
+            .map_err(|e| Error::unavailable("sqlite", e))?;
+        MIGRATOR
+            .run(&mut conn)
+            .await
+            .map_err(|e| Error::unavailable("sqlite", format!("migration failed: {e}")))?;
+
+        let reader = SqlitePoolOptions::new()
+            .max_connections(config.read_connections.max(1))
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| Error::unavailable("sqlite", e))?;
+        let admin = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::unavailable("sqlite", e))?;
+
+        let metrics = Arc::new(Metrics::default());
+        let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 4);
+        let task = tokio::spawn(writer::run(
+            conn,
+            rx,
+            config.max_batch.max(1),
+            Arc::clone(&metrics),
+        ));
+        Ok(SqliteBackend {
+            reader,
+            admin,
+            writer: tx,
+            writer_task: Mutex::new(Some(task)),
+            apps: RwLock::default(),
+            chats: RwLock::default(),
+            metrics,
+        })
+    }
+
+    async fn write(&self, op: Op) -> Result<Reply> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Command::Write(Pending { op, reply }))
+            .await
+            .map_err(|_| shutting_down())?;
+        rx.await.map_err(|_| shutting_down())?
+    }
+
+    async fn app_id(&self, token: &Token) -> Result<i64> {
+        if let Some(&id) = read(&self.apps).get(token) {
+            return Ok(id);
+        }
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM applications WHERE token = ?")
+            .bind(token.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        let id = id.ok_or_else(|| {
+            Error::NotFound(Missing::Application {
+                token: token.clone(),
+            })
+        })?;
+        write(&self.apps).insert(token.clone(), id);
+        Ok(id)
+    }
+
+    async fn chat_id(&self, token: &Token, chat: ChatNumber) -> Result<i64> {
+        let app = self.app_id(token).await?;
+        if let Some(&id) = read(&self.chats).get(&(app, chat.get())) {
+            return Ok(id);
+        }
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM chats WHERE application_id = ? AND number = ?")
+                .bind(app)
+                .bind(chat.get())
+                .fetch_optional(&self.reader)
+                .await?;
+        let id = id.ok_or_else(|| {
+            Error::NotFound(Missing::Chat {
+                token: token.clone(),
+                chat,
+            })
+        })?;
+        write(&self.chats).insert((app, chat.get()), id);
+        Ok(id)
+    }
+}
+
+fn shutting_down() -> Error {
+    Error::unavailable("sqlite", "the service is shutting down")
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Connection settings: WAL, `synchronous=FULL` (or `NORMAL` when fsync is off: still safe
+/// against a killed process, not against power loss), a busy timeout for other processes.
+fn connect_options(config: &Config) -> Result<SqliteConnectOptions> {
+    let url = config.database_url.as_str();
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| {
+        Error::BadRequest(format!(
+            "invalid database URL {}: {e}",
+            crate::config::redact_url(url)
+        ))
+    })?;
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if config.fsync {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
+        .foreign_keys(true)
+        .busy_timeout(config.busy_timeout)
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-32000")
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+}
+
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn app_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application> {
+    let token: String = row.try_get("token")?;
+    Ok(Application {
+        token: Token::parse(&token)?,
+        name: row.try_get("name")?,
+        chats_count: count(row.try_get("chats_count")?),
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+fn chat_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Chat> {
+    Ok(Chat {
+        number: ChatNumber::new(row.try_get("number")?)?,
+        messages_count: count(row.try_get("messages_count")?),
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub(crate) fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message> {
+    Ok(Message {
+        number: MessageNumber::new(row.try_get("number")?)?,
+        body: row.try_get("body")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+fn unexpected() -> Error {
+    Error::Internal("the writer answered with the wrong kind of reply".into())
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    async fn create_application(&self, name: Name) -> Result<Application> {
+        let token = Token::generate();
+        match self
+            .write(Op::CreateApp {
+                token,
+                name: name.as_str().to_owned(),
+            })
+            .await?
+        {
+            Reply::App(app) => Ok(app),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn get_application(&self, token: &Token) -> Result<Application> {
+        let row = sqlx::query(
+            "SELECT token, name, chats_count, created_at, updated_at \
+             FROM applications WHERE token = ?",
+        )
+        .bind(token.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            Some(row) => app_from_row(&row),
+            None => Err(Error::NotFound(Missing::Application {
+                token: token.clone(),
+            })),
+        }
+    }
+
+    async fn update_application(&self, token: &Token, name: Name) -> Result<Application> {
+        let app_id = self.app_id(token).await?;
+        match self
+            .write(Op::RenameApp {
+                app_id,
+                name: name.as_str().to_owned(),
+            })
+            .await?
+        {
+            Reply::App(app) => Ok(app),
+            Reply::Gone => Err(Error::NotFound(Missing::Application {
+                token: token.clone(),
+            })),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn list_applications(
+        &self,
+        page: &PageRequest<Token>,
+    ) -> Result<Page<Application, Token>> {
+        let after = match &page.after {
+            Some(token) => self.app_id(token).await?,
+            None => 0,
+        };
+        let rows = sqlx::query(
+            "SELECT token, name, chats_count, created_at, updated_at FROM applications \
+             WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.reader)
+        .await?;
+        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page.limit, |a| a.token.clone()))
+    }
+
+    async fn create_chat(&self, token: &Token) -> Result<Chat> {
+        let app_id = self.app_id(token).await?;
+        match self.write(Op::CreateChat { app_id }).await? {
+            Reply::Chat(chat) => Ok(chat),
+            Reply::Gone => Err(Error::NotFound(Missing::Application {
+                token: token.clone(),
+            })),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
+        let id = self.chat_id(token, chat).await?;
+        let row = sqlx::query(
+            "SELECT number, messages_count, created_at, updated_at FROM chats WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_one(&self.reader)
+        .await?;
+        chat_from_row(&row)
+    }
+
+    async fn list_chats(
+        &self,
+        token: &Token,
+        page: &PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>> {
+        let app = self.app_id(token).await?;
+        let rows = sqlx::query(
+            "SELECT number, messages_count, created_at, updated_at FROM chats \
+             WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?",
+        )
+        .bind(app)
+        .bind(page.after.map_or(0, ChatNumber::get))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.reader)
+        .await?;
+        let items = rows.iter().map(chat_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page.limit, |c| c.number))
+    }
+
+    async fn create_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        body: Body,
+    ) -> Result<Message> {
+        let chat_id = self.chat_id(token, chat).await?;
+        match self
+            .write(Op::CreateMessage {
+                chat_id,
+                body: body.into_string(),
+            })
+            .await?
+        {
+            Reply::Message(m) => Ok(m),
+            Reply::Gone => Err(Error::NotFound(Missing::Chat {
+                token: token.clone(),
+                chat,
+            })),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn get_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message> {
+        let chat_id = self.chat_id(token, chat).await?;
+        let row = sqlx::query(
+            "SELECT number, body, created_at, updated_at FROM messages WHERE id = ?",
+        )
+        .bind(message_id(chat_id, message.get()))
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            Some(row) => message_from_row(&row),
+            None => Err(Error::NotFound(Missing::Message {
+                token: token.clone(),
+                chat,
+                message,
+            })),
+        }
+    }
+
+    async fn update_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+        body: Body,
+    ) -> Result<Message> {
+        let chat_id = self.chat_id(token, chat).await?;
+        match self
+            .write(Op::EditMessage {
+                id: message_id(chat_id, message.get()),
+                body: body.into_string(),
+            })
+            .await?
+        {
+            Reply::Message(m) => Ok(m),
+            Reply::Gone => Err(Error::NotFound(Missing::Message {
+                token: token.clone(),
+                chat,
+                message,
+            })),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn list_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: &PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>> {
+        let chat_id = self.chat_id(token, chat).await?;
+        let rows = sqlx::query(
+            "SELECT number, body, created_at, updated_at FROM messages \
+             WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+        )
+        .bind(message_id(chat_id, page.after.map_or(0, MessageNumber::get)))
+        .bind(message_id(chat_id, u32::MAX))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.reader)
+        .await?;
+        let items = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page.limit, |m| m.number))
+    }
+
+    async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        query: &Query,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Message>> {
+        let chat_id = self.chat_id(token, chat).await?;
+        search::search(&self.reader, chat_id, query, limit, offset).await
+    }
+
+    async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<RecountSummary> {
+        let apps = self.scope(scope).await?;
+        jobs::recount(&self.admin, &apps, progress).await
+    }
+
+    async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<ReindexSummary> {
+        let apps = self.scope(scope).await?;
+        jobs::reindex(&self.admin, &apps, progress).await
+    }
+
+    async fn health(&self) -> Vec<BackendHealth> {
+        let check = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.reader),
+        )
+        .await;
+        let error = match check {
+            Ok(Ok(_)) if !self.writer.is_closed() => None,
+            Ok(Ok(_)) => Some("the writer has stopped".to_owned()),
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("no answer within 2 s".to_owned()),
+        };
+        vec![BackendHealth {
+            backend: "sqlite".into(),
+            ok: error.is_none(),
+            error,
+        }]
+    }
+
+    async fn close(&self) {
+        let _ = self.writer.send(Command::Shutdown).await;
+        if let Some(task) = self.writer_task.lock().await.take() {
+            let _ = task.await;
+        }
+        self.reader.close().await;
+        self.admin.close().await;
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl SqliteBackend {
+    /// The applications (id, token) a job covers: one, or all in creation order.
+    async fn scope(&self, scope: Option<&Token>) -> Result<Vec<(i64, Token)>> {
+        match scope {
+            Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
+            None => {
+                let rows = sqlx::query("SELECT id, token FROM applications ORDER BY id")
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, Token::parse(r.try_get(1)?)?)))
+                    .collect()
+            }
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! Group commit: the single writer of the embedded profile.
+//!
+//! Creation and update requests are sent to one task that owns the write connection. It takes
+//! every request waiting at that moment (at most `max_batch`), applies them all in one
+//! `BEGIN IMMEDIATE` transaction — numbers are taken inside it, counts and the search index move
+//! with it — commits, and only then answers each caller. A lone request on an idle system is
+//! committed at once; under load, requests arriving during a commit form the next batch, so the
+//! cost of the commit (and its `fsync`) is shared without any timer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Connection, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Token};
+use crate::store::{from_micros, now_micros};
+
+/// A write request.
+pub(crate) enum Op {
+    CreateApp { token: Token, name: String },
+    RenameApp { app_id: i64, name: String },
+    CreateChat { app_id: i64 },
+    CreateMessage { chat_id: i64, body: String },
+    EditMessage { id: i64, body: String },
+}
+
+/// What a write produced.
+pub(crate) enum Reply {
+    App(Application),
+    Chat(Chat),
+    Message(Message),
+    /// The row to update does not exist.
+    Gone,
+}
+
+pub(crate) struct Pending {
+    pub op: Op,
+    pub reply: oneshot::Sender<Result<Reply>>,
+}
+
+pub(crate) enum Command {
+    Write(Pending),
+    /// Commit what is queued, then stop.
+    Shutdown,
+}
+
+/// Message id from its chat id and number: the chat's messages share the high 32 bits.
+pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
+    (chat_id << 32) | i64::from(number)
+}
+
+/// Runs the writer until `Shutdown` arrives or every sender is gone.
+pub(crate) async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Command>,
+    max_batch: usize,
+    metrics: Arc<Metrics>,
+) {
+    let mut commands = Vec::with_capacity(max_batch);
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+    let mut stopping = false;
+    loop {
+        if rx.recv_many(&mut commands, max_batch).await == 0 {
+            break;
+        }
+        for c in commands.drain(..) {
+            match c {
+                Command::Write(p) => batch.push(p),
+                Command::Shutdown => stopping = true,
+            }
+        }
+        metrics.set_queue_depth(rx.len());
+        if !batch.is_empty() {
+            commit(&mut conn, &mut batch, &metrics).await;
+        }
+        if stopping {
+            // Refuse new work, but commit whatever was accepted before the close.
+            rx.close();
+        }
+    }
+    metrics.set_queue_depth(0);
+    let _ = conn.close().await;
+}
+
+/// Commits a batch and answers every caller. When the batch as a whole fails, each request is
+/// retried alone so that one bad request cannot fail its neighbours.
+async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Pending>, metrics: &Metrics) {
+    let ops: Vec<&Op> = batch.iter().map(|p| &p.op).collect();
+    match transaction(conn, &ops).await {
+        Ok(replies) => {
+            metrics.record_batch(batch.len(), true);
+            for (p, r) in batch.drain(..).zip(replies) {
+                let _ = p.reply.send(r);
+            }
+        }
+        Err(err) if batch.len() == 1 || matches!(err, Error::Unavailable { .. }) => {
+            metrics.record_batch(batch.len(), false);
+            tracing::warn!(error = %err, size = batch.len(), "write batch failed");
+            for p in batch.drain(..) {
+                let _ = p.reply.send(Err(err.clone()));
+            }
+        }
+        Err(err) => {
+            metrics.record_batch(batch.len(), false);
+            tracing::warn!(error = %err, size = batch.len(), "write batch failed; retrying one by one");
+            for p in batch.drain(..) {
+                let r = match transaction(conn, &[&p.op]).await {
+                    Ok(mut replies) => replies.pop().unwrap_or_else(|| Err(lost())),
+                    Err(e) => Err(e),
+                };
+                metrics.record_batch(1, r.is_ok());
+                let _ = p.reply.send(r);
+            }
+        }
+    }
+}
+
+fn lost() -> Error {
+    Error::Internal("write produced no reply".into())
+}
+
+async fn transaction(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Reply>>> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    match apply(conn, ops).await {
+        Ok(replies) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+            Ok(_) => Ok(replies),
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
+        }
+    }
+}
+
+/// Applies every operation inside the open transaction. Statement errors abort the batch;
+/// per-request outcomes (a missing row) are returned in the request's slot.
+async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Reply>>> {
+    let now = now_micros();
+    let at = from_micros(now);
+    let mut replies: Vec<Option<Result<Reply>>> = (0..ops.len()).map(|_| None).collect();
+
+    // Chats and messages are grouped by parent, so each parent's counter moves once.
+    let mut chats_by_app: HashMap<i64, Vec<usize>> = HashMap::new();
+    let mut messages_by_chat: HashMap<i64, Vec<usize>> = HashMap::new();
+
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Op::CreateApp { token, name } => {
+                sqlx::query(
+                    "INSERT INTO applications (token, name, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?3)",
+                )
+                .bind(token.as_str())
+                .bind(name)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                replies[i] = Some(Ok(Reply::App(Application {
+                    token: token.clone(),
+                    name: name.clone(),
+                    chats_count: 0,
+                    created_at: at,
+                    updated_at: at,
+                })));
+            }
+            Op::RenameApp { app_id, name } => {
+                let row = sqlx::query(
+                    "UPDATE applications SET name = ?1, updated_at = ?2 WHERE id = ?3 \
+                     RETURNING token, chats_count, created_at",
+                )
+                .bind(name)
+                .bind(now)
+                .bind(app_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                replies[i] = Some(match row {
+                    None => Ok(Reply::Gone),
+                    Some(row) => {
+                        let token: String = row.try_get(0)?;
+                        Ok(Reply::App(Application {
+                            token: Token::parse(&token)?,
+                            name: name.clone(),
+                            chats_count: count(row.try_get(1)?),
+                            created_at: from_micros(row.try_get(2)?),
+                            updated_at: at,
+                        }))
+                    }
+                });
+            }
+            Op::CreateChat { app_id } => chats_by_app.entry(*app_id).or_default().push(i),
+            Op::CreateMessage { chat_id, .. } => {
+                messages_by_chat.entry(*chat_id).or_default().push(i)
+            }
+            Op::EditMessage { id, body } => {
+                let row = sqlx::query(
+                    "UPDATE messages SET body = ?1, updated_at = ?2 WHERE id = ?3 \
+                     RETURNING number, created_at",
+                )
+                .bind(body)
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                replies[i] = Some(match row {
+                    None => Ok(Reply::Gone),
+                    Some(row) => Ok(Reply::Message(Message {
+                        number: MessageNumber::new(row.try_get::<u32, _>(0)?)?,
+                        body: body.clone(),
+                        created_at: from_micros(row.try_get(1)?),
+                        updated_at: at,
+                    })),
+                });
+            }
+        }
+    }
+
+    // Chats: one counter bump per application, then multi-row inserts.
+    let mut chat_rows: Vec<(i64, u32)> = Vec::new();
+    for (app_id, idxs) in &chats_by_app {
+        let k = idxs.len() as i64;
+        let last: Option<i64> = sqlx::query_scalar(
+            "UPDATE applications SET last_chat_number = last_chat_number + ?1, \
+             chats_count = chats_count + ?1 WHERE id = ?2 RETURNING last_chat_number",
+        )
+        .bind(k)
+        .bind(app_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(last) = last else {
+            for &i in idxs {
+                replies[i] = Some(Ok(Reply::Gone));
+            }
+            continue;
+        };
+        for (j, &i) in idxs.iter().enumerate() {
+            let number = number_in(last, k, j)?;
+            chat_rows.push((*app_id, number));
+            replies[i] = Some(Ok(Reply::Chat(Chat {
+                number: ChatNumber::new(number)?,
+                messages_count: 0,
+                created_at: at,
+                updated_at: at,
+            })));
+        }
+    }
+    insert_chunked(conn, &chat_rows, now, InsertKind::Chats).await?;
+
+    // Messages: one counter bump per chat, then multi-row inserts.
+    let mut message_rows: Vec<(i64, u32, usize)> = Vec::new();
+    for (chat_id, idxs) in &messages_by_chat {
+        let k = idxs.len() as i64;
+        let last: Option<i64> = sqlx::query_scalar(
+            "UPDATE chats SET last_message_number = last_message_number + ?1, \
+             messages_count = messages_count + ?1 WHERE id = ?2 RETURNING last_message_number",
+        )
+        .bind(k)
+        .bind(chat_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(last) = last else {
+            for &i in idxs {
+                replies[i] = Some(Ok(Reply::Gone));
+            }
+            continue;
+        };
+        for (j, &i) in idxs.iter().enumerate() {
+            let number = number_in(last, k, j)?;
+            message_rows.push((*chat_id, number, i));
+        }
+    }
+    insert_messages(conn, &message_rows, ops, now).await?;
+    for &(_, number, i) in &message_rows {
+        if let Op::CreateMessage { body, .. } = ops[i] {
+            replies[i] = Some(Ok(Reply::Message(Message {
+                number: MessageNumber::new(number)?,
+                body: body.clone(),
+                created_at: at,
+                updated_at: at,
+            })));
+        }
+    }
+
+    Ok(replies
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(lost())))
+        .collect())
+}
+
+/// The `j`-th of `k` numbers handed out when the counter moved to `last`.
+fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
+    let n = last - k + 1 + j as i64;
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1 && n <= crate::model::MAX_NUMBER)
+        .ok_or_else(|| Error::Conflict(format!("number {n} is out of range")))
+}
+
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[derive(Clone, Copy)]
+enum InsertKind {
+    Chats,
+    Messages,
+}
+
+/// Rows per multi-row INSERT; fixed sizes keep the prepared-statement cache small.
+const CHUNKS: [usize; 4] = [128, 32, 8, 1];
+
+/// `INSERT … VALUES (…), (…)` for `rows` rows; `?1` is the shared timestamp.
+fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
+    static SQL: OnceLock<[[String; CHUNKS.len()]; 2]> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let build = |kind: InsertKind, n: usize| {
+            let (head, width) = match kind {
+                InsertKind::Chats => (
+                    "INSERT INTO chats (application_id, number, created_at, updated_at) VALUES ",
+                    2,
+                ),
+                InsertKind::Messages => (
+                    "INSERT INTO messages (id, chat_id, number, body, created_at, updated_at) VALUES ",
+                    4,
+                ),
+            };
+            let mut s = String::from(head);
+            for r in 0..n {
+                if r > 0 {
+                    s.push(',');
+                }
+                let p = 2 + r * width;
+                let row = match kind {
+                    InsertKind::Chats => format!("(?{},?{},?1,?1)", p, p + 1),
+                    InsertKind::Messages => {
+                        format!("(?{},?{},?{},?{},?1,?1)", p, p + 1, p + 2, p + 3)
+                    }
+                };
+                s.push_str(&row);
+            }
+            s
+        };
+        [
+            CHUNKS.map(|n| build(InsertKind::Chats, n)),
+            CHUNKS.map(|n| build(InsertKind::Messages, n)),
+        ]
+    });
+    let k = match kind {
+        InsertKind::Chats => 0,
+        InsertKind::Messages => 1,
+    };
+    let i = CHUNKS.iter().position(|&c| c == rows).unwrap_or(CHUNKS.len() - 1);
+    &all[k][i]
+}
+
+/// Splits `total` rows into the fixed chunk sizes, largest first.
+fn chunks(mut total: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for &c in &CHUNKS {
+        while total >= c {
+            out.push(c);
+            total -= c;
+        }
+    }
+    out
+}
+
+async fn insert_chunked(
+    conn: &mut SqliteConnection,
+    rows: &[(i64, u32)],
+    now: i64,
+    kind: InsertKind,
+) -> Result<()> {
+    let mut start = 0;
+    for n in chunks(rows.len()) {
+        let mut q = sqlx::query(insert_sql(kind, n)).bind(now);
+        for &(parent, number) in &rows[start..start + n] {
+            q = q.bind(parent).bind(number);
+        }
+        q.execute(&mut *conn).await?;
+        start += n;
+    }
+    Ok(())
+}
+
+async fn insert_messages(
+    conn: &mut SqliteConnection,
+    rows: &[(i64, u32, usize)],
+    ops: &[&Op],
+    now: i64,
+) -> Result<()> {
+    let mut start = 0;
+    for n in chunks(rows.len()) {
+        let mut q = sqlx::query(insert_sql(InsertKind::Messages, n)).bind(now);
+        for &(chat_id, number, i) in &rows[start..start + n] {
+            let body = match ops[i] {
+                Op::CreateMessage { body, .. } => body.as_str(),
+                _ => "",
+            };
+            q = q
+                .bind(message_id(chat_id, number))
+                .bind(chat_id)
+                .bind(number)
+                .bind(body);
+        }
+        q.execute(&mut *conn).await?;
+        start += n;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_row_with_fixed_sizes() {
+        for total in [0, 1, 7, 8, 9, 128, 200, 1024, 1031] {
+            let c = chunks(total);
+            assert_eq!(c.iter().sum::<usize>(), total);
+            assert!(c.iter().all(|n| CHUNKS.contains(n)));
+        }
+    }
+
+    #[test]
+    fn insert_sql_has_one_placeholder_group_per_row() {
+        let sql = insert_sql(InsertKind::Messages, 8);
+        assert_eq!(sql.matches("?1,?1)").count(), 8);
+        assert!(sql.ends_with("(?30,?31,?32,?33,?1,?1)"), "{sql}");
+    }
+
+    #[test]
+    fn numbers_are_handed_out_in_order() {
+        assert_eq!(number_in(10, 3, 0).unwrap(), 8);
+        assert_eq!(number_in(10, 3, 2).unwrap(), 10);
+        assert!(number_in(i64::from(u32::MAX), 1, 0).is_err());
+    }
+}
