@@ -1,0 +1,418 @@
+//! The conformance suite: what every [`ChatApi`] implementation, on every profile, must do.
+//!
+//! Each case is an `async fn(Arc<dyn ChatApi>)` that panics on a violation. The
+//! [`conformance_suite!`](crate::conformance_suite) macro turns them into one `#[tokio::test]`
+//! per case for a harness, so the embedded service, the HTTP client and the distributed profile
+//! run the very same assertions.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chat_core::{
+    ChatApi, ChatNumber, Error, Message, MessageNumber, Missing, NoProgress, PageRequest,
+    SearchRequest, Token,
+};
+use futures::stream::{self, StreamExt};
+
+/// Runs `f` on every item with at most `concurrency` in flight.
+async fn concurrently<T, F, Fut, R>(items: Vec<T>, concurrency: usize, f: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    stream::iter(items.into_iter().map(f))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+fn assert_gapless(numbers: &mut [u32], what: &str) {
+    numbers.sort_unstable();
+    let expected: Vec<u32> = (1..=numbers.len() as u32).collect();
+    assert_eq!(numbers, &expected[..], "{what} numbers are not exactly 1..N");
+}
+
+fn no_ids(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                assert!(k != "id" && !k.ends_with("_id"), "internal id {k} leaked");
+                no_ids(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(no_ids),
+        _ => {}
+    }
+}
+
+/// 64 concurrent tasks: 2,000 chats over 5 applications and 20,000 messages over 20 chats give
+/// exactly 1..N per parent, and the counts are exact.
+pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn ChatApi>) {
+    let mut apps = Vec::new();
+    for i in 0..5 {
+        apps.push(api.create_application(&format!("app {i}")).await.unwrap().token);
+    }
+    let jobs: Vec<Token> = (0..2000).map(|i| apps[i % 5].clone()).collect();
+    let created = concurrently(jobs, 64, |t| {
+        let api = Arc::clone(&api);
+        async move { (t.clone(), api.create_chat(&t).await.unwrap().number.get()) }
+    })
+    .await;
+    let mut per_app: BTreeMap<Token, Vec<u32>> = BTreeMap::new();
+    for (t, n) in created {
+        per_app.entry(t).or_default().push(n);
+    }
+    for (t, numbers) in &mut per_app {
+        assert_gapless(numbers, "chat");
+        assert_eq!(api.get_application(t).await.unwrap().chats_count, 400);
+    }
+
+    let target = &apps[0];
+    let chats: Vec<ChatNumber> = (1..=20).map(|n| ChatNumber::new(n).unwrap()).collect();
+    let jobs: Vec<(ChatNumber, usize)> = (0..20_000).map(|i| (chats[i % 20], i)).collect();
+    let created = concurrently(jobs, 64, |(c, i)| {
+        let api = Arc::clone(&api);
+        let t = target.clone();
+        async move {
+            let m = api.create_message(&t, c, &format!("message {i}")).await.unwrap();
+            (c, m.number.get())
+        }
+    })
+    .await;
+    let mut per_chat: BTreeMap<ChatNumber, Vec<u32>> = BTreeMap::new();
+    for (c, n) in created {
+        per_chat.entry(c).or_default().push(n);
+    }
+    for (c, numbers) in &mut per_chat {
+        assert_gapless(numbers, "message");
+        assert_eq!(api.get_chat(target, *c).await.unwrap().messages_count, 1000);
+    }
+    // An untouched chat stays empty.
+    assert_eq!(api.get_chat(target, ChatNumber::new(21).unwrap()).await.unwrap().messages_count, 0);
+}
+
+/// A read right after an acknowledged create finds it, for every create.
+pub async fn reads_see_acknowledged_writes_at_once(api: Arc<dyn ChatApi>) {
+    let app = api.create_application("ryw").await.unwrap();
+    assert_eq!(api.get_application(&app.token).await.unwrap().name, "ryw");
+    let results = concurrently((0..200).collect(), 32, |i: u32| {
+        let api = Arc::clone(&api);
+        let t = app.token.clone();
+        async move {
+            let chat = api.create_chat(&t).await.unwrap();
+            let got = api.get_chat(&t, chat.number).await.unwrap();
+            assert_eq!(got.number, chat.number);
+            let m = api
+                .create_message(&t, chat.number, &format!("hello {i}"))
+                .await
+                .unwrap();
+            let got = api.get_message(&t, chat.number, m.number).await.unwrap();
+            assert_eq!(got.body, format!("hello {i}"));
+            assert_eq!(api.get_chat(&t, chat.number).await.unwrap().messages_count, 1);
+        }
+    })
+    .await;
+    assert_eq!(results.len(), 200);
+    assert_eq!(api.get_application(&app.token).await.unwrap().chats_count, 200);
+}
+
+/// Representations round-trip and carry no internal id; updates change `updated_at` only.
+pub async fn representations_and_updates(api: Arc<dyn ChatApi>) {
+    let app = api.create_application("  Support team  ").await.unwrap();
+    assert_eq!(app.name, "Support team");
+    assert_eq!(app.chats_count, 0);
+    no_ids(&serde_json::to_value(&app).unwrap());
+    let renamed = api.update_application(&app.token, "Helpdesk").await.unwrap();
+    assert_eq!((renamed.token.clone(), renamed.name.as_str()), (app.token.clone(), "Helpdesk"));
+    assert_eq!(renamed.created_at, app.created_at);
+    assert!(renamed.updated_at >= app.updated_at);
+    assert_eq!(api.get_application(&app.token).await.unwrap().name, "Helpdesk");
+
+    let chat = api.create_chat(&app.token).await.unwrap();
+    assert_eq!((chat.number.get(), chat.messages_count), (1, 0));
+    no_ids(&serde_json::to_value(&chat).unwrap());
+    let m = api.create_message(&app.token, chat.number, " first ").await.unwrap();
+    assert_eq!((m.number.get(), m.body.as_str()), (1, " first "));
+    no_ids(&serde_json::to_value(&m).unwrap());
+    let edited = api
+        .update_message(&app.token, chat.number, m.number, "edited")
+        .await
+        .unwrap();
+    assert_eq!((edited.number, edited.body.as_str()), (m.number, "edited"));
+    assert_eq!(edited.created_at, m.created_at);
+    let again = api.get_message(&app.token, chat.number, m.number).await.unwrap();
+    assert_eq!(again, edited);
+    assert_eq!(api.get_chat(&app.token, chat.number).await.unwrap().messages_count, 1);
+}
+
+/// Lists are ordered by number, paged with `limit`/`after`, and say when more remain.
+pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>) {
+    let app = api.create_application("pages").await.unwrap();
+    for _ in 0..7 {
+        api.create_chat(&app.token).await.unwrap();
+    }
+    let c = ChatNumber::new(3).unwrap();
+    for i in 1..=12 {
+        api.create_message(&app.token, c, &format!("m{i}")).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(5).unwrap();
+    loop {
+        let p = api.list_messages(&app.token, c, page.clone()).await.unwrap();
+        assert!(p.items.len() <= 5);
+        seen.extend(p.items.iter().map(|m| m.number.get()));
+        match p.next {
+            Some(next) => page = PageRequest::after(5, next).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=12).collect::<Vec<_>>());
+    let chats = api.list_chats(&app.token, PageRequest::default()).await.unwrap();
+    let numbers: Vec<u32> = chats.items.iter().map(|c| c.number.get()).collect();
+    assert_eq!(numbers, (1..=7).collect::<Vec<_>>());
+    assert!(chats.next.is_none());
+    let tail = api
+        .list_chats(&app.token, PageRequest::after(50, ChatNumber::new(6).unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(tail.items.len(), 1);
+    let empty = api
+        .list_messages(&app.token, ChatNumber::new(1).unwrap(), PageRequest::default())
+        .await
+        .unwrap();
+    assert!(empty.items.is_empty() && empty.next.is_none());
+    assert!(matches!(
+        api.list_chats(&app.token, PageRequest { limit: 0, after: None }).await,
+        Err(Error::BadRequest(_))
+    ));
+    assert!(matches!(
+        api.list_chats(&app.token, PageRequest { limit: 1001, after: None }).await,
+        Err(Error::BadRequest(_))
+    ));
+
+    // Applications page in creation order, by token.
+    let second = api.create_application("pages 2").await.unwrap();
+    let after_first = api
+        .list_applications(PageRequest::after(1000, app.token.clone()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(after_first.items.first().map(|a| &a.token), Some(&second.token));
+}
+
+/// Unknown tokens, chats and messages are `NotFound` naming the missing entity.
+pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>) {
+    let unknown = Token::generate();
+    let one = ChatNumber::new(1).unwrap();
+    let m1 = MessageNumber::new(1).unwrap();
+    assert_eq!(
+        api.get_application(&unknown).await,
+        Err(Error::NotFound(Missing::Application { token: unknown.clone() }))
+    );
+    assert!(matches!(api.create_chat(&unknown).await, Err(Error::NotFound(Missing::Application { .. }))));
+    assert!(matches!(
+        api.create_message(&unknown, one, "x").await,
+        Err(Error::NotFound(Missing::Application { .. }))
+    ));
+    let app = api.create_application("nf").await.unwrap();
+    let t = app.token.clone();
+    assert_eq!(
+        api.get_chat(&t, one).await,
+        Err(Error::NotFound(Missing::Chat { token: t.clone(), chat: one }))
+    );
+    assert!(matches!(api.create_message(&t, one, "x").await, Err(Error::NotFound(Missing::Chat { .. }))));
+    assert!(matches!(
+        api.search_messages(&t, one, &SearchRequest::new("abc")).await,
+        Err(Error::NotFound(Missing::Chat { .. }))
+    ));
+    api.create_chat(&t).await.unwrap();
+    assert_eq!(
+        api.get_message(&t, one, m1).await,
+        Err(Error::NotFound(Missing::Message { token: t.clone(), chat: one, message: m1 }))
+    );
+    assert!(matches!(
+        api.update_message(&t, one, m1, "x").await,
+        Err(Error::NotFound(Missing::Message { .. }))
+    ));
+    // Nothing was created by the failed calls.
+    assert_eq!(api.get_chat(&t, one).await.unwrap().messages_count, 0);
+    assert_eq!(api.get_application(&t).await.unwrap().chats_count, 1);
+}
+
+/// Bad names, bodies, queries and pages get a typed error and change nothing.
+pub async fn bad_input_is_rejected_and_changes_nothing(api: Arc<dyn ChatApi>) {
+    let before = all_tokens(&api).await;
+    for name in ["", "   ", &"n".repeat(256)] {
+        assert!(matches!(
+            api.create_application(name).await,
+            Err(Error::Invalid { ref field, .. }) if field == "name"
+        ), "name {name:?}");
+    }
+    assert_eq!(all_tokens(&api).await, before, "a rejected application was stored");
+
+    let app = api.create_application("valid").await.unwrap();
+    let t = app.token.clone();
+    assert!(matches!(api.update_application(&t, "").await, Err(Error::Invalid { .. })));
+    assert_eq!(api.get_application(&t).await.unwrap().name, "valid");
+    let chat = api.create_chat(&t).await.unwrap().number;
+    let ok = api.create_message(&t, chat, "keep me").await.unwrap();
+    for body in ["", " \n\t ", &"b".repeat(16 * 1024 + 1)] {
+        assert!(matches!(
+            api.create_message(&t, chat, body).await,
+            Err(Error::Invalid { ref field, .. }) if field == "body"
+        ));
+        assert!(matches!(
+            api.update_message(&t, chat, ok.number, body).await,
+            Err(Error::Invalid { ref field, .. }) if field == "body"
+        ));
+    }
+    assert!(api.create_message(&t, chat, &"b".repeat(16 * 1024)).await.is_ok());
+    assert_eq!(api.get_message(&t, chat, ok.number).await.unwrap().body, "keep me");
+    assert_eq!(api.get_chat(&t, chat).await.unwrap().messages_count, 2);
+    for q in ["", "   "] {
+        assert!(matches!(
+            api.search_messages(&t, chat, &SearchRequest::new(q)).await,
+            Err(Error::Invalid { ref field, .. }) if field == "query"
+        ));
+    }
+    // Malformed tokens and numbers never reach a backend: their types refuse them.
+    for bad in ["", "ABCDEF0123456789ABCDEF0123456789", "x' OR '1'='1", "0123456789abcdef"] {
+        assert!(matches!(Token::parse(bad), Err(Error::BadRequest(_))));
+    }
+    assert!(ChatNumber::new(0).is_err() && MessageNumber::parse("4294967296").is_err());
+}
+
+async fn all_tokens(api: &Arc<dyn ChatApi>) -> HashSet<Token> {
+    let mut out = HashSet::new();
+    let mut page = PageRequest::first(1000).unwrap();
+    loop {
+        let p = api.list_applications(page).await.unwrap();
+        out.extend(p.items.into_iter().map(|a| a.token));
+        match p.next {
+            Some(n) => page = PageRequest::after(1000, n).unwrap(),
+            None => return out,
+        }
+    }
+}
+
+async fn hits(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
+    api.search_messages(t, c, &SearchRequest::new(q))
+        .await
+        .unwrap_or_else(|e| panic!("search {q:?} failed: {e}"))
+        .into_iter()
+        .map(|m: Message| m.body)
+        .collect()
+}
+
+/// Substring search: mid-word, case-insensitive, Unicode, isolated per chat and application,
+/// literal special characters, updated bodies.
+pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn ChatApi>) {
+    let app = api.create_application("search").await.unwrap();
+    let other_app = api.create_application("search other").await.unwrap();
+    let t = app.token.clone();
+    let c = api.create_chat(&t).await.unwrap().number;
+    let c2 = api.create_chat(&t).await.unwrap().number;
+    let oc = api.create_chat(&other_app.token).await.unwrap().number;
+    let bodies = [
+        "What a Wonderful world",
+        "Café crème à Paris",
+        "مرحبا بالعالم",
+        "party time 🎉🎉 tonight",
+        "100% sure: use a_b AND \"quotes\" NEAR(x y) -minus *star col:on",
+        "nothing to see",
+    ];
+    for b in bodies {
+        api.create_message(&t, c, b).await.unwrap();
+    }
+    api.create_message(&t, c2, "wonderful in the other chat").await.unwrap();
+    api.create_message(&other_app.token, oc, "wonderful in the other app").await.unwrap();
+
+    assert_eq!(hits(&api, &t, c, "onderf").await, ["What a Wonderful world"]);
+    assert_eq!(hits(&api, &t, c, "WONDERFUL").await, ["What a Wonderful world"]);
+    assert_eq!(hits(&api, &t, c, "crème").await, ["Café crème à Paris"]);
+    assert_eq!(hits(&api, &t, c, "CAFÉ").await, ["Café crème à Paris"]);
+    assert_eq!(hits(&api, &t, c, "بالعالم").await, ["مرحبا بالعالم"]);
+    assert_eq!(hits(&api, &t, c, "🎉🎉").await, ["party time 🎉🎉 tonight"]);
+    assert_eq!(hits(&api, &t, c2, "onderf").await, ["wonderful in the other chat"]);
+    assert_eq!(hits(&api, &other_app.token, oc, "onderf").await, ["wonderful in the other app"]);
+    let special = "100% sure: use a_b AND \"quotes\" NEAR(x y) -minus *star col:on";
+    for q in [
+        "100%", "% sure", "a_b", "AND \"quotes\"", "\"quotes\"", "NEAR(x y)", "-minus", "*star",
+        "col:on", "\"", "%", "_", "AND", "NEAR(",
+    ] {
+        assert_eq!(hits(&api, &t, c, q).await, [special], "query {q:?}");
+    }
+    for q in ["a%b", "x_y_z", "ORX", "NOT nothing", "\"unclosed", "(", ")", "'; DROP TABLE messages; --", "***"] {
+        assert!(hits(&api, &t, c, q).await.is_empty(), "query {q:?} matched");
+    }
+    // Short queries still work within the chat.
+    assert_eq!(hits(&api, &t, c, "wo").await.len(), 2);
+    assert_eq!(hits(&api, &t, c2, "wo").await, ["wonderful in the other chat"]);
+    // Updated bodies are found by the new text only.
+    let m = MessageNumber::new(6).unwrap();
+    api.update_message(&t, c, m, "now something marvellous").await.unwrap();
+    assert_eq!(hits(&api, &t, c, "marvel").await, ["now something marvellous"]);
+    assert!(hits(&api, &t, c, "nothing to see").await.is_empty());
+    // Ranking: the better match comes first, then by number; limit and offset slice it.
+    let r = api.create_chat(&t).await.unwrap().number;
+    api.create_message(&t, r, "apple pie with a long tail of other words here").await.unwrap();
+    api.create_message(&t, r, "apple apple apple").await.unwrap();
+    api.create_message(&t, r, "banana").await.unwrap();
+    let ranked = hits(&api, &t, r, "apple").await;
+    assert_eq!(ranked, ["apple apple apple", "apple pie with a long tail of other words here"]);
+    let second = api
+        .search_messages(&t, r, &SearchRequest { query: "apple".into(), limit: 1, offset: 1 })
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].number.get(), 1);
+}
+
+/// Recount on consistent data corrects nothing and covers every chat; reindex keeps search whole.
+pub async fn recount_and_reindex_report_their_work(api: Arc<dyn ChatApi>) {
+    let app = api.create_application("jobs").await.unwrap();
+    let t = app.token.clone();
+    for _ in 0..3 {
+        let c = api.create_chat(&t).await.unwrap().number;
+        for i in 0..5 {
+            api.create_message(&t, c, &format!("job message {i}")).await.unwrap();
+        }
+    }
+    let summary = api.recount(Some(&t), NoProgress::arc()).await.unwrap();
+    assert_eq!((summary.applications, summary.chats, summary.corrected), (1, 3, 0));
+    assert!(summary.corrections.is_empty());
+    let summary = api.reindex(Some(&t), NoProgress::arc()).await.unwrap();
+    assert_eq!((summary.applications, summary.chats, summary.messages), (1, 3, 15));
+    let c = ChatNumber::new(2).unwrap();
+    assert_eq!(hits(&api, &t, c, "message 3").await, ["job message 3"]);
+    assert!(api.recount(Some(&Token::generate()), NoProgress::arc()).await.is_err());
+    let all = api.reindex(None, NoProgress::arc()).await.unwrap();
+    assert!(all.messages >= 15 && all.applications >= 1);
+}
+
+/// Expands to one `#[tokio::test]` per conformance case for a harness type implementing
+/// [`crate::Harness`].
+#[macro_export]
+macro_rules! conformance_suite {
+    ($harness:ty) => {
+        $crate::conformance_suite!(@cases $harness;
+            numbers_are_gapless_and_counts_exact_under_concurrency,
+            reads_see_acknowledged_writes_at_once,
+            representations_and_updates,
+            lists_are_ordered_and_paged,
+            missing_entities_are_not_found,
+            bad_input_is_rejected_and_changes_nothing,
+            search_finds_substrings_literally_within_one_chat,
+            recount_and_reindex_report_their_work,
+        );
+    };
+    (@cases $harness:ty; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = <$harness as $crate::Harness>::start().await;
+                $crate::conformance::$case($crate::Harness::api(&harness)).await;
+                $crate::Harness::stop(harness).await;
+            }
+        )*
+    };
+}
