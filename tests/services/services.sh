@@ -221,8 +221,10 @@ launch_mariadb() {
     log "starting mariadb on 127.0.0.1:$MYSQL_PORT"
     # setsid: the server must outlive this script and not receive signals sent
     # to the caller's process group (e.g. a test runner's timeout).
-    # utf8mb4 matches what production servers use; --no-defaults would
-    # otherwise leave the compiled-in latin1.
+    # utf8mb4 server defaults, as on production servers; --no-defaults would
+    # otherwise leave the compiled-in latin1. (Clients still pick their own
+    # connection charset: the mariadb CLI needs --default-character-set=utf8mb4
+    # to send emoji.)
     # innodb_flush_log_at_trx_commit=2 spares an fsync per commit: the data is
     # throwaway, and the tests do many small transactions.
     setsid mariadbd --no-defaults "${user_opt[@]}" \
@@ -382,7 +384,8 @@ launch_opensearch() {
     log "starting opensearch on 127.0.0.1:$OPENSEARCH_HTTP_PORT"
     # The node makes its own throwaway home under $OPENSEARCH_DIR and removes
     # it on a graceful stop; `stop` removes the whole folder regardless.
-    # A fixed 512 MiB heap keeps the node within a 2-core CI machine's budget.
+    # A fixed 512 MiB heap keeps the node's memory small and predictable next
+    # to the test processes.
     # setsid: see start_mariadb. With job control off, the background child is
     # not a group leader, so setsid execs java in place and $! is java's pid.
     setsid java -Xms512m -Xmx512m \
