@@ -15,7 +15,10 @@ use futures::stream::{self, StreamExt};
 use hdrhistogram::Histogram;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let total: usize = std::env::var("BENCH_MESSAGES")
             .ok()
@@ -39,8 +42,13 @@ async fn run(total: usize, indexing: bool) -> f64 {
     config.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let service = Arc::new(ChatService::open(&config).await.unwrap());
     if !indexing {
-        let db = sqlx::SqlitePool::connect(&config.database_url).await.unwrap();
-        sqlx::query("DROP TRIGGER messages_fts_insert").execute(&db).await.unwrap();
+        let db = sqlx::SqlitePool::connect(&config.database_url)
+            .await
+            .unwrap();
+        sqlx::query("DROP TRIGGER messages_fts_insert")
+            .execute(&db)
+            .await
+            .unwrap();
         db.close().await;
     }
     let app = service.create_application("bench").await.unwrap();
@@ -50,7 +58,11 @@ async fn run(total: usize, indexing: bool) -> f64 {
     }
     println!(
         "search indexing {}: 20 chats, fsync={}",
-        if indexing { "ON" } else { "OFF (comparison only)" },
+        if indexing {
+            "ON"
+        } else {
+            "OFF (comparison only)"
+        },
         config.fsync
     );
 
@@ -69,12 +81,16 @@ async fn run(total: usize, indexing: bool) -> f64 {
     let start = Instant::now();
     stream::iter(0..total)
         .map(|i| {
-            let (service, token, hist) = (Arc::clone(&service), app.token.clone(), Arc::clone(&hist));
+            let (service, token, hist) =
+                (Arc::clone(&service), app.token.clone(), Arc::clone(&hist));
             let chat = chats[i % chats.len()];
             async move {
                 let t = Instant::now();
                 create(&service, &token, chat, i).await;
-                hist.lock().unwrap().record(t.elapsed().as_micros() as u64).unwrap();
+                hist.lock()
+                    .unwrap()
+                    .record(t.elapsed().as_micros() as u64)
+                    .unwrap();
             }
         })
         .buffer_unordered(64)
@@ -87,14 +103,16 @@ async fn run(total: usize, indexing: bool) -> f64 {
     println!(
         "{:>20}  {:.1} creates per write transaction",
         "",
-        (after.operations - before.operations) as f64 / (after.batches - before.batches).max(1) as f64
+        (after.operations - before.operations) as f64
+            / (after.batches - before.batches).max(1) as f64
     );
     service.close().await;
     rate
 }
 
 async fn create(service: &ChatService, token: &Token, chat: ChatNumber, i: usize) {
-    let body = format!("message {i}: the quick brown fox jumps over the lazy dog near the riverbank");
+    let body =
+        format!("message {i}: the quick brown fox jumps over the lazy dog near the riverbank");
     service.create_message(token, chat, &body).await.unwrap();
 }
 

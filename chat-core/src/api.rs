@@ -26,10 +26,8 @@ pub trait ChatApi: Send + Sync {
     /// Renames an application.
     async fn update_application(&self, token: &Token, name: &str) -> Result<Application>;
     /// Lists applications in creation order (an admin operation over HTTP).
-    async fn list_applications(
-        &self,
-        page: PageRequest<Token>,
-    ) -> Result<Page<Application, Token>>;
+    async fn list_applications(&self, page: PageRequest<Token>)
+        -> Result<Page<Application, Token>>;
 
     /// Creates the application's next chat.
     async fn create_chat(&self, token: &Token) -> Result<Chat>;

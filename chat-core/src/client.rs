@@ -10,13 +10,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::api::{ChatApi, Progress, RecountSummary, ReindexSummary};
 use crate::error::{Error, ErrorBody, Result};
 use crate::model::{
     Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
 };
+use crate::wire::{BodyBody, JobScope, NameBody};
 
 /// A chat-server client. Cheap to clone; clones share the connection pool.
 #[derive(Clone)]
@@ -35,36 +35,12 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
-/// Body of the create and update requests of applications.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NameBody {
-    /// The application's name.
-    pub name: String,
-}
-
-/// Body of the create and update requests of messages.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BodyBody {
-    /// The message's text.
-    pub body: String,
-}
-
-/// Body of the admin jobs' requests.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JobScope {
-    /// Limit the job to one application.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    #[schema(value_type = Option<String>)]
-    pub application: Option<Token>,
-}
-
 impl HttpClient {
     /// A client of the server at `base_url` (e.g. `http://127.0.0.1:3000`).
     pub fn new(base_url: &str) -> Result<Self> {
         let base = base_url.trim_end_matches('/');
-        let parsed = reqwest::Url::parse(base).map_err(|e| {
-            Error::BadRequest(format!("invalid server URL {base_url:?}: {e}"))
-        })?;
+        let parsed = reqwest::Url::parse(base)
+            .map_err(|e| Error::BadRequest(format!("invalid server URL {base_url:?}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::BadRequest(format!(
                 "invalid server URL {base_url:?}: use http:// or https://"
@@ -115,9 +91,10 @@ impl HttpClient {
         let text = response.text().await.unwrap_or_default();
         match serde_json::from_str::<ErrorBody>(&text) {
             Ok(body) => Err(Error::from_body(status.as_u16(), body)),
-            Err(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
-                Err(Error::unavailable("server", format!("{status}: {}", snippet(&text))))
-            }
+            Err(_) if status == StatusCode::SERVICE_UNAVAILABLE => Err(Error::unavailable(
+                "server",
+                format!("{status}: {}", snippet(&text)),
+            )),
             Err(_) => Err(Error::Internal(format!(
                 "server answered {status}: {}",
                 snippet(&text)
@@ -154,8 +131,9 @@ impl HttpClient {
         if let Some(after) = &page.after {
             query.push(("after", after.to_string()));
         }
-        let (items, more): (Vec<T>, bool) =
-            self.json(self.request(Method::GET, path).query(&query)).await?;
+        let (items, more): (Vec<T>, bool) = self
+            .json(self.request(Method::GET, path).query(&query))
+            .await?;
         let next = if more { items.last().map(cursor) } else { None };
         Ok(Page { items, next })
     }
@@ -179,7 +157,9 @@ fn snippet(text: &str) -> String {
 #[async_trait]
 impl ChatApi for HttpClient {
     async fn create_application(&self, name: &str) -> Result<Application> {
-        let body = NameBody { name: name.to_owned() };
+        let body = NameBody {
+            name: name.to_owned(),
+        };
         Ok(self
             .json(self.request(Method::POST, "/applications").json(&body))
             .await?
@@ -191,9 +171,14 @@ impl ChatApi for HttpClient {
     }
 
     async fn update_application(&self, token: &Token, name: &str) -> Result<Application> {
-        let body = NameBody { name: name.to_owned() };
+        let body = NameBody {
+            name: name.to_owned(),
+        };
         let path = format!("/applications/{token}");
-        Ok(self.json(self.request(Method::PATCH, &path).json(&body)).await?.0)
+        Ok(self
+            .json(self.request(Method::PATCH, &path).json(&body))
+            .await?
+            .0)
     }
 
     async fn list_applications(
@@ -210,7 +195,8 @@ impl ChatApi for HttpClient {
     }
 
     async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
-        self.get(&format!("/applications/{token}/chats/{chat}")).await
+        self.get(&format!("/applications/{token}/chats/{chat}"))
+            .await
     }
 
     async fn list_chats(
@@ -224,8 +210,13 @@ impl ChatApi for HttpClient {
 
     async fn create_message(&self, token: &Token, chat: ChatNumber, body: &str) -> Result<Message> {
         let path = format!("/applications/{token}/chats/{chat}/messages");
-        let body = BodyBody { body: body.to_owned() };
-        Ok(self.json(self.request(Method::POST, &path).json(&body)).await?.0)
+        let body = BodyBody {
+            body: body.to_owned(),
+        };
+        Ok(self
+            .json(self.request(Method::POST, &path).json(&body))
+            .await?
+            .0)
     }
 
     async fn get_message(
@@ -248,8 +239,13 @@ impl ChatApi for HttpClient {
         body: &str,
     ) -> Result<Message> {
         let path = format!("/applications/{token}/chats/{chat}/messages/{message}");
-        let body = BodyBody { body: body.to_owned() };
-        Ok(self.json(self.request(Method::PATCH, &path).json(&body)).await?.0)
+        let body = BodyBody {
+            body: body.to_owned(),
+        };
+        Ok(self
+            .json(self.request(Method::PATCH, &path).json(&body))
+            .await?
+            .0)
     }
 
     async fn list_messages(

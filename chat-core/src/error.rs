@@ -240,7 +240,9 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Error::unavailable("database", &err),
             sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| c == "5" || c == "6" || c == "517") =>
+                if db
+                    .code()
+                    .is_some_and(|c| c == "5" || c == "6" || c == "517") =>
             {
                 // SQLITE_BUSY / SQLITE_LOCKED: another process holds the write lock too long.
                 Error::unavailable("database", db.message())

@@ -48,10 +48,9 @@ pub mod metrics;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod wire;
 
-pub use api::{
-    ChatApi, Correction, NoProgress, Progress, RecountSummary, ReindexSummary,
-};
+pub use api::{ChatApi, Correction, NoProgress, Progress, RecountSummary, ReindexSummary};
 #[cfg(feature = "client")]
 pub use client::HttpClient;
 pub use config::Config;

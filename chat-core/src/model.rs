@@ -196,7 +196,10 @@ impl Name {
             ));
         }
         if t.chars().any(char::is_control) {
-            return Err(Error::invalid("name", "must not contain control characters"));
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Name(t.to_owned()))
     }
@@ -423,16 +426,33 @@ mod tests {
             "' OR 1=1 --                     ",
             "6f1c0e0b8a4d4a51b0f7c1e2d3a4b5c\u{e9}",
         ] {
-            assert!(matches!(Token::parse(bad), Err(Error::BadRequest(_))), "{bad}");
+            assert!(
+                matches!(Token::parse(bad), Err(Error::BadRequest(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn numbers_reject_zero_overflow_and_text() {
-        for bad in ["0", "-1", "abc", "1.5", "99999999999999999999", "2147483648", ""] {
-            assert!(matches!(ChatNumber::parse(bad), Err(Error::BadRequest(_))), "{bad}");
+        for bad in [
+            "0",
+            "-1",
+            "abc",
+            "1.5",
+            "99999999999999999999",
+            "2147483648",
+            "",
+        ] {
+            assert!(
+                matches!(ChatNumber::parse(bad), Err(Error::BadRequest(_))),
+                "{bad}"
+            );
         }
-        assert_eq!(MessageNumber::parse("2147483647").unwrap().get(), MAX_NUMBER);
+        assert_eq!(
+            MessageNumber::parse("2147483647").unwrap().get(),
+            MAX_NUMBER
+        );
         assert!(serde_json::from_str::<ChatNumber>("0").is_err());
     }
 
@@ -464,6 +484,9 @@ mod tests {
         })
         .unwrap();
         let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["created_at", "messages_count", "number", "updated_at"]);
+        assert_eq!(
+            keys,
+            ["created_at", "messages_count", "number", "updated_at"]
+        );
     }
 }

@@ -138,7 +138,9 @@ impl ChatApi for ChatService {
         body: &str,
     ) -> Result<Message> {
         let body = Body::parse(body)?;
-        self.backend.update_message(token, chat, message, body).await
+        self.backend
+            .update_message(token, chat, message, body)
+            .await
     }
 
     async fn list_messages(

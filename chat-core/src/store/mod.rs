@@ -55,8 +55,7 @@ pub trait Backend: Send + Sync {
         page: &PageRequest<ChatNumber>,
     ) -> Result<Page<Chat, ChatNumber>>;
     /// See [`crate::ChatApi::create_message`].
-    async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body)
-        -> Result<Message>;
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body) -> Result<Message>;
     /// See [`crate::ChatApi::get_message`].
     async fn get_message(
         &self,
@@ -89,11 +88,17 @@ pub trait Backend: Send + Sync {
         offset: u32,
     ) -> Result<Vec<Message>>;
     /// See [`crate::ChatApi::recount`].
-    async fn recount(&self, scope: Option<&Token>, progress: &dyn Progress)
-        -> Result<RecountSummary>;
+    async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<RecountSummary>;
     /// See [`crate::ChatApi::reindex`].
-    async fn reindex(&self, scope: Option<&Token>, progress: &dyn Progress)
-        -> Result<ReindexSummary>;
+    async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<ReindexSummary>;
     /// Checks that every backend answers.
     async fn health(&self) -> Vec<BackendHealth>;
     /// Stops accepting writes, commits everything already accepted, and closes connections.

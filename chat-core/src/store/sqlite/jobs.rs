@@ -103,7 +103,14 @@ async fn recount_app(
             .await?;
         }
         if stored != actual {
-            note(summary, token, Some(ChatNumber::new(number)?), "messages_count", stored, actual);
+            note(
+                summary,
+                token,
+                Some(ChatNumber::new(number)?),
+                "messages_count",
+                stored,
+                actual,
+            );
         }
     }
     let row = sqlx::query(
@@ -115,8 +122,12 @@ async fn recount_app(
     .bind(app_id)
     .fetch_one(&mut *conn)
     .await?;
-    let (stored, last, actual, max): (i64, i64, i64, i64) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    let (stored, last, actual, max): (i64, i64, i64, i64) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
     if stored != actual || last < max {
         sqlx::query(
             "UPDATE applications SET chats_count = ?1, \

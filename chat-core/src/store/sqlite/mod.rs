@@ -338,12 +338,7 @@ impl Backend for SqliteBackend {
         Ok(paginate(items, page.limit, |c| c.number))
     }
 
-    async fn create_message(
-        &self,
-        token: &Token,
-        chat: ChatNumber,
-        body: Body,
-    ) -> Result<Message> {
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body) -> Result<Message> {
         let chat_id = self.chat_id(token, chat).await?;
         match self
             .write(Op::CreateMessage {
@@ -368,12 +363,11 @@ impl Backend for SqliteBackend {
         message: MessageNumber,
     ) -> Result<Message> {
         let chat_id = self.chat_id(token, chat).await?;
-        let row = sqlx::query(
-            "SELECT number, body, created_at, updated_at FROM messages WHERE id = ?",
-        )
-        .bind(message_id(chat_id, message.get()))
-        .fetch_optional(&self.reader)
-        .await?;
+        let row =
+            sqlx::query("SELECT number, body, created_at, updated_at FROM messages WHERE id = ?")
+                .bind(message_id(chat_id, message.get()))
+                .fetch_optional(&self.reader)
+                .await?;
         match row {
             Some(row) => message_from_row(&row),
             None => Err(Error::NotFound(Missing::Message {
@@ -420,7 +414,10 @@ impl Backend for SqliteBackend {
             "SELECT number, body, created_at, updated_at FROM messages \
              WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
         )
-        .bind(message_id(chat_id, page.after.map_or(0, MessageNumber::get)))
+        .bind(message_id(
+            chat_id,
+            page.after.map_or(0, MessageNumber::get),
+        ))
         .bind(message_id(chat_id, u32::MAX))
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.reader)

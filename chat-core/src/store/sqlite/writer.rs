@@ -299,7 +299,7 @@ fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
     let n = last - k + 1 + j as i64;
     u32::try_from(n)
         .ok()
-        .filter(|&n| n >= 1 && n <= crate::model::MAX_NUMBER)
+        .filter(|n| (1..=crate::model::MAX_NUMBER).contains(n))
         .ok_or_else(|| Error::Conflict(format!("number {n} is out of range")))
 }
 
@@ -356,7 +356,10 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
         InsertKind::Chats => 0,
         InsertKind::Messages => 1,
     };
-    let i = CHUNKS.iter().position(|&c| c == rows).unwrap_or(CHUNKS.len() - 1);
+    let i = CHUNKS
+        .iter()
+        .position(|&c| c == rows)
+        .unwrap_or(CHUNKS.len() - 1);
     &all[k][i]
 }
 

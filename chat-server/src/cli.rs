@@ -1,0 +1,114 @@
+//! Command-line flags, each with its `CHAT_…` environment variable and default.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chat_core::Config;
+use clap::{Parser, ValueEnum};
+
+/// The chat platform's HTTP server.
+///
+/// With no flags it serves the embedded profile (an SQLite file under ./chat-data) on
+/// 127.0.0.1:3000.
+#[derive(Debug, Parser)]
+#[command(name = "chat-server", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Database: sqlite://PATH (embedded profile).
+    #[arg(long, env = "CHAT_DATABASE_URL", default_value = chat_core::config::DEFAULT_DATABASE_URL, help_heading = "Storage")]
+    pub database_url: String,
+
+    /// Wait for the disk on every commit (survives power loss); off still survives a killed process.
+    #[arg(long, env = "CHAT_FSYNC", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Storage")]
+    pub fsync: bool,
+
+    /// Token that admin endpoints require as `Authorization: Bearer …`; without it they answer 403.
+    #[arg(
+        long,
+        env = "CHAT_ADMIN_TOKEN",
+        hide_env_values = true,
+        help_heading = "Security"
+    )]
+    pub admin_token: Option<String>,
+
+    /// Requests per second allowed per application (0 = unlimited); excess gets 429.
+    #[arg(
+        long,
+        env = "CHAT_RATE_LIMIT",
+        default_value_t = 0,
+        help_heading = "Limits"
+    )]
+    pub rate_limit: u32,
+
+    /// Requests served at once; excess is shed at once with 503.
+    #[arg(
+        long,
+        env = "CHAT_MAX_CONCURRENCY",
+        default_value_t = 1024,
+        help_heading = "Limits"
+    )]
+    pub max_concurrency: usize,
+
+    /// Seconds before a request is abandoned with 503.
+    #[arg(
+        long,
+        env = "CHAT_REQUEST_TIMEOUT",
+        default_value_t = 30,
+        help_heading = "Limits"
+    )]
+    pub request_timeout: u64,
+
+    /// Log format on stderr.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = "Logging")]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing syntax, e.g. `info`, `chat_server=debug`).
+    #[arg(
+        long,
+        env = "CHAT_LOG",
+        default_value = "info",
+        help_heading = "Logging"
+    )]
+    pub log: String,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Cli {
+    /// The library configuration these flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            fsync: self.fsync,
+            ..Config::with_database_url(&self.database_url)
+        }
+    }
+
+    /// The limits these flags describe.
+    pub fn limits(&self) -> crate::Limits {
+        crate::Limits {
+            request_timeout: Duration::from_secs(self.request_timeout.max(1)),
+            max_concurrency: self.max_concurrency,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,231 @@
+//! # chat-server
+//!
+//! A thin axum server for the chat API over [`chat_core::ChatService`]: routes parse and
+//! validate HTTP, the library does the work, [`error::ApiError`] turns failures into the JSON
+//! error shape. Around the routes sit the limits (64 KiB bodies, a request timeout, a
+//! concurrency limit that sheds overload with a quick 503, an optional per-application rate
+//! limit), one log line and metrics per request, and graceful shutdown that commits every
+//! accepted write before the process exits.
+
+pub mod cli;
+pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use chat_core::ChatService;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+use crate::error::ApiError;
+use crate::metrics::HttpMetrics;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The chat system.
+    pub service: ChatService,
+    /// `CHAT_ADMIN_TOKEN`, when configured.
+    pub admin_token: Option<Arc<str>>,
+    /// Request counters.
+    pub metrics: Arc<HttpMetrics>,
+    /// Per-application request limiter, when configured.
+    pub rate_limiter: Option<Arc<limits::RateLimiter>>,
+}
+
+impl AppState {
+    /// A state with no admin token and no rate limit.
+    pub fn new(service: ChatService) -> Self {
+        AppState {
+            service,
+            admin_token: None,
+            metrics: Arc::default(),
+            rate_limiter: None,
+        }
+    }
+
+    /// Checks `Authorization: Bearer …` against the admin token, in constant time.
+    pub fn require_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(expected) = &self.admin_token else {
+            return Err(ApiError::http(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "admin endpoints are disabled: start chat-server with --admin-token \
+                 (or CHAT_ADMIN_TOKEN) and send it as Authorization: Bearer TOKEN",
+            ));
+        };
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match sent {
+            None => Err(ApiError::http(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs the admin token: send Authorization: Bearer TOKEN",
+            )),
+            Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+            Some(_) => Err(ApiError::http(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the admin token is wrong",
+            )),
+        }
+    }
+}
+
+/// Limits around the routes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Requests served at once; more are shed with a quick 503.
+    pub max_concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            max_concurrency: 1024,
+        }
+    }
+}
+
+fn api_routes() -> Router<AppState> {
+    use routes::{admin, applications, chats, messages};
+    let apps = Router::new()
+        .route(
+            "/{token}",
+            get(applications::show)
+                .put(applications::update)
+                .patch(applications::update),
+        )
+        .route("/{token}/chats", post(chats::create).get(chats::list))
+        .route("/{token}/chats/{number}", get(chats::show))
+        .route(
+            "/{token}/chats/{number}/messages",
+            post(messages::create).get(messages::list),
+        )
+        .route(
+            "/{token}/chats/{number}/messages/search",
+            get(messages::search),
+        )
+        .route(
+            "/{token}/chats/{number}/messages/{message}",
+            get(messages::show)
+                .put(messages::update)
+                .patch(messages::update),
+        );
+    Router::new()
+        .route(
+            "/applications",
+            post(applications::create).get(applications::list),
+        )
+        .route(
+            "/chat_applications",
+            post(applications::create).get(applications::list),
+        )
+        .nest("/applications", apps.clone())
+        .nest("/chat_applications", apps)
+        .route("/admin/recount", post(admin::recount))
+        .route("/admin/reindex", post(admin::reindex))
+}
+
+/// The whole application: routes, error shapes, limits, logs and metrics.
+pub fn app(state: AppState, limits: &Limits) -> Router {
+    use routes::ops;
+    Router::new()
+        .nest("/api/v1", api_routes())
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(limits::refuse))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrency.max(1))
+                .timeout(limits.request_timeout),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::http(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route: the API lives under /api/v1 (see /openapi.json)",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::http(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method (see /openapi.json)",
+    )
+}
+
+/// One log line and one metrics sample per request. Logs the route template, never the URI
+/// (it holds tokens) and never a body.
+async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let response = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    s.metrics.record(method.as_str(), &route, status, elapsed);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish and commits every
+/// accepted write before returning.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = state.service.clone();
+    let app = app(state, limits);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    service.close().await;
+    tracing::info!("stopped; every acknowledged write is committed");
+    result
+}

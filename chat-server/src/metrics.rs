@@ -1,0 +1,120 @@
+//! HTTP metrics (requests by route, method and status; latency histograms by route) and their
+//! Prometheus text rendering together with the library's write-path counters.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chat_core::metrics::MetricsSnapshot;
+
+/// Upper bounds of the latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Latency {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// Request counters; one short lock per request.
+#[derive(Default)]
+pub struct HttpMetrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, &'static str, u16), u64>,
+    latency: BTreeMap<String, Latency>,
+}
+
+impl HttpMetrics {
+    /// Records one request: `route` is the matched path template (never a real token).
+    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = match method {
+            "GET" => "GET",
+            "POST" => "POST",
+            "PUT" => "PUT",
+            "PATCH" => "PATCH",
+            "DELETE" => "DELETE",
+            "HEAD" => "HEAD",
+            _ => "OTHER",
+        };
+        let secs = elapsed.as_secs_f64();
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *inner
+            .requests
+            .entry((route.to_owned(), method, status))
+            .or_default() += 1;
+        let l = inner.latency.entry(route.to_owned()).or_default();
+        l.count += 1;
+        l.sum += secs;
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| secs <= b) {
+            l.buckets[i] += 1;
+        }
+    }
+
+    /// Prometheus text of the HTTP metrics and the write path's counters.
+    pub fn render(&self, writes: &MetricsSnapshot) -> String {
+        let mut out = String::new();
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        out.push_str(
+            "# HELP chat_http_requests_total HTTP requests by route, method and status.\n",
+        );
+        out.push_str("# TYPE chat_http_requests_total counter\n");
+        for ((route, method, status), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "chat_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP chat_http_request_duration_seconds HTTP request latency by route.\n");
+        out.push_str("# TYPE chat_http_request_duration_seconds histogram\n");
+        for (route, l) in &inner.latency {
+            let mut cumulative = 0;
+            for (le, n) in LATENCY_BUCKETS.iter().zip(l.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "chat_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "chat_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
+                 chat_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
+                 chat_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                l.count, l.sum, l.count
+            );
+        }
+        drop(inner);
+        let _ = write!(
+            out,
+            "# HELP chat_write_batches_total Committed write transactions.\n\
+             # TYPE chat_write_batches_total counter\n\
+             chat_write_batches_total {}\n\
+             # HELP chat_write_failed_batches_total Write transactions rolled back.\n\
+             # TYPE chat_write_failed_batches_total counter\n\
+             chat_write_failed_batches_total {}\n\
+             # HELP chat_write_queue_depth Write requests waiting for the writer.\n\
+             # TYPE chat_write_queue_depth gauge\n\
+             chat_write_queue_depth {}\n\
+             # HELP chat_write_batch_size Write requests committed per transaction.\n\
+             # TYPE chat_write_batch_size histogram\n",
+            writes.batches, writes.failed_batches, writes.queue_depth
+        );
+        for (le, n) in &writes.batch_size_buckets {
+            let _ = writeln!(out, "chat_write_batch_size_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "chat_write_batch_size_bucket{{le=\"+Inf\"}} {}\nchat_write_batch_size_sum {}\nchat_write_batch_size_count {}",
+            writes.batches, writes.operations, writes.batches
+        );
+        out
+    }
+}

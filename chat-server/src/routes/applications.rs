@@ -1,0 +1,99 @@
+//! `/applications`: create, read, rename and (admin) list applications.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chat_core::{Application, ChatApi, PageRequest};
+
+use super::{location, next_link, params, Params};
+use crate::error::ApiResult;
+use crate::extract::{self, JsonObject};
+use crate::AppState;
+
+/// Wrappers accepted around `name` (the Rails resource names).
+const WRAPPERS: &[&str] = &["application", "chat_application"];
+
+/// Create an application with a fresh token.
+#[utoipa::path(post, path = "/api/v1/applications", tag = "applications",
+    request_body(content = chat_core::wire::NameBody, description = "`{\"name\": …}`, also wrapped as `{\"application\": {…}}` or `{\"chat_application\": {…}}`"),
+    responses(
+        (status = 201, description = "Created", body = Application),
+        (status = 400, description = "Malformed JSON or wrong types", body = chat_core::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down", body = chat_core::ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, HeaderMap, Json<Application>)> {
+    let name = body.required("name", WRAPPERS)?;
+    let app = s.service.create_application(&name).await?;
+    let at = location(format!("/api/v1/applications/{}", app.token));
+    Ok((StatusCode::CREATED, at, Json(app)))
+}
+
+/// List every application, in creation order (admin).
+#[utoipa::path(get, path = "/api/v1/applications", tag = "applications",
+    params(("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
+           ("after" = Option<String>, Query, description = "Token of the last application of the previous page")),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "A page of applications; `Link: rel=\"next\"` when more remain", body = [Application]),
+        (status = 400, description = "Bad limit or after", body = chat_core::ErrorBody),
+        (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
+        (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown `after` token", body = chat_core::ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    q: Params,
+) -> ApiResult<(HeaderMap, Json<Vec<Application>>)> {
+    s.require_admin(&headers)?;
+    let q = params(q)?;
+    let limit = extract::limit(q.get("limit").map(String::as_str))?;
+    let after = q.get("after").map(|t| extract::token(t)).transpose()?;
+    let page = s
+        .service
+        .list_applications(PageRequest { limit, after })
+        .await?;
+    let link = next_link(uri.path(), limit, page.next.map(|t| t.to_string()));
+    Ok((link, Json(page.items)))
+}
+
+/// Read one application.
+#[utoipa::path(get, path = "/api/v1/applications/{token}", tag = "applications",
+    params(("token" = String, Path, description = "The application's token")),
+    responses(
+        (status = 200, description = "The application", body = Application),
+        (status = 400, description = "Malformed token", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token", body = chat_core::ErrorBody)))]
+pub async fn show(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Application>> {
+    let token = extract::token(&token)?;
+    Ok(Json(s.service.get_application(&token).await?))
+}
+
+/// Rename an application.
+#[utoipa::path(method(put, patch), path = "/api/v1/applications/{token}", tag = "applications",
+    params(("token" = String, Path, description = "The application's token")),
+    request_body(content = chat_core::wire::NameBody, description = "Same shapes as create"),
+    responses(
+        (status = 200, description = "The renamed application", body = Application),
+        (status = 400, description = "Malformed token or JSON", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token", body = chat_core::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody)))]
+pub async fn update(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Json<Application>> {
+    let token = extract::token(&token)?;
+    let name = body.required("name", WRAPPERS)?;
+    Ok(Json(s.service.update_application(&token, &name).await?))
+}

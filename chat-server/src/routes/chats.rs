@@ -1,0 +1,82 @@
+//! `/applications/{token}/chats`: create, read and list an application's chats.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chat_core::{Chat, ChatApi, PageRequest};
+
+use super::{location, next_link, params, Params};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{self, JsonObject};
+use crate::AppState;
+
+/// Create the application's next chat. Answers once the chat is durably stored.
+#[utoipa::path(post, path = "/api/v1/applications/{token}/chats", tag = "chats",
+    params(("token" = String, Path, description = "The application's token")),
+    request_body(content = Option<Object>, description = "None, or `{}`"),
+    responses(
+        (status = 201, description = "Created", body = Chat),
+        (status = 400, description = "Malformed token or JSON", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token", body = chat_core::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    _body: Result<JsonObject, ApiError>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<Chat>)> {
+    let token = extract::token(&token)?;
+    _body?;
+    let chat = s.service.create_chat(&token).await?;
+    let at = location(format!(
+        "/api/v1/applications/{token}/chats/{}",
+        chat.number
+    ));
+    Ok((StatusCode::CREATED, at, Json(chat)))
+}
+
+/// List an application's chats by number.
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats", tag = "chats",
+    params(("token" = String, Path, description = "The application's token"),
+           ("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
+           ("after" = Option<u32>, Query, description = "Number of the last chat of the previous page")),
+    responses(
+        (status = 200, description = "A page of chats; `Link: rel=\"next\"` when more remain", body = [Chat]),
+        (status = 400, description = "Malformed token, limit or after", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token", body = chat_core::ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    q: Params,
+) -> ApiResult<(HeaderMap, Json<Vec<Chat>>)> {
+    let token = extract::token(&token)?;
+    let q = params(q)?;
+    let limit = extract::limit(q.get("limit").map(String::as_str))?;
+    let after = q.get("after").map(|n| extract::chat(n)).transpose()?;
+    let page = s
+        .service
+        .list_chats(&token, PageRequest { limit, after })
+        .await?;
+    let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
+    Ok((link, Json(page.items)))
+}
+
+/// Read one chat.
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}", tag = "chats",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number")),
+    responses(
+        (status = 200, description = "The chat", body = Chat),
+        (status = 400, description = "Malformed token or number", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody)))]
+pub async fn show(
+    State(s): State<AppState>,
+    Path((token, number)): Path<(String, String)>,
+) -> ApiResult<Json<Chat>> {
+    let token = extract::token(&token)?;
+    let number = extract::chat(&number)?;
+    Ok(Json(s.service.get_chat(&token, number).await?))
+}

@@ -1,0 +1,156 @@
+//! `/applications/{token}/chats/{number}/messages`: create, read, edit, list and search.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chat_core::{ChatApi, Message, PageRequest, SearchRequest};
+
+use super::{location, next_link, params, Params};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{self, JsonObject};
+use crate::AppState;
+
+const WRAPPERS: &[&str] = &["message"];
+
+/// Create the chat's next message. Answers once the message is durably stored and searchable.
+#[utoipa::path(post, path = "/api/v1/applications/{token}/chats/{number}/messages", tag = "messages",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number")),
+    request_body(content = chat_core::wire::BodyBody, description = "`{\"body\": …}`, also wrapped as `{\"message\": {…}}`"),
+    responses(
+        (status = 201, description = "Created", body = Message),
+        (status = 400, description = "Malformed token, number or JSON", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 422, description = "Empty or over-long body (16 KiB)", body = chat_core::ErrorBody),
+        (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    Path((token, number)): Path<(String, String)>,
+    body: Result<JsonObject, ApiError>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<Message>)> {
+    let token = extract::token(&token)?;
+    let chat = extract::chat(&number)?;
+    let text = body?.required("body", WRAPPERS)?;
+    let m = s.service.create_message(&token, chat, &text).await?;
+    let at = location(format!(
+        "/api/v1/applications/{token}/chats/{chat}/messages/{}",
+        m.number
+    ));
+    Ok((StatusCode::CREATED, at, Json(m)))
+}
+
+/// List a chat's messages by number.
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages", tag = "messages",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number"),
+           ("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
+           ("after" = Option<u32>, Query, description = "Number of the last message of the previous page")),
+    responses(
+        (status = 200, description = "A page of messages; `Link: rel=\"next\"` when more remain", body = [Message]),
+        (status = 400, description = "Malformed token, number, limit or after", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Path((token, number)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    q: Params,
+) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
+    let token = extract::token(&token)?;
+    let chat = extract::chat(&number)?;
+    let q = params(q)?;
+    let limit = extract::limit(q.get("limit").map(String::as_str))?;
+    let after = q.get("after").map(|n| extract::message(n)).transpose()?;
+    let page = s
+        .service
+        .list_messages(&token, chat, PageRequest { limit, after })
+        .await?;
+    let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
+    Ok((link, Json(page.items)))
+}
+
+/// Read one message.
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", tag = "messages",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number"),
+           ("message" = u32, Path, description = "The message's number")),
+    responses(
+        (status = 200, description = "The message", body = Message),
+        (status = 400, description = "Malformed token or numbers", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token, chat or message", body = chat_core::ErrorBody)))]
+pub async fn show(
+    State(s): State<AppState>,
+    Path((token, number, message)): Path<(String, String, String)>,
+) -> ApiResult<Json<Message>> {
+    let token = extract::token(&token)?;
+    let chat = extract::chat(&number)?;
+    let message = extract::message(&message)?;
+    Ok(Json(s.service.get_message(&token, chat, message).await?))
+}
+
+/// Replace a message's body.
+#[utoipa::path(method(put, patch), path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", tag = "messages",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number"),
+           ("message" = u32, Path, description = "The message's number")),
+    request_body(content = chat_core::wire::BodyBody, description = "Same shapes as create"),
+    responses(
+        (status = 200, description = "The edited message", body = Message),
+        (status = 400, description = "Malformed token, numbers or JSON", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token, chat or message", body = chat_core::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 422, description = "Empty or over-long body", body = chat_core::ErrorBody)))]
+pub async fn update(
+    State(s): State<AppState>,
+    Path((token, number, message)): Path<(String, String, String)>,
+    body: Result<JsonObject, ApiError>,
+) -> ApiResult<Json<Message>> {
+    let token = extract::token(&token)?;
+    let chat = extract::chat(&number)?;
+    let message = extract::message(&message)?;
+    let text = body?.required("body", WRAPPERS)?;
+    Ok(Json(
+        s.service
+            .update_message(&token, chat, message, &text)
+            .await?,
+    ))
+}
+
+/// Search a chat's messages for a substring (case-insensitive, literal), best match first.
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/search", tag = "messages",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number"),
+           ("query" = Option<String>, Query, description = "The text to find (`q` also accepted)"),
+           ("limit" = Option<u32>, Query, description = "Most results, 1..=1000 (default 50)"),
+           ("offset" = Option<u32>, Query, description = "Results to skip")),
+    responses(
+        (status = 200, description = "Matching messages, best match first, then by number", body = [Message]),
+        (status = 400, description = "Malformed token, number, limit or offset", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody),
+        (status = 422, description = "Blank or over-long query", body = chat_core::ErrorBody),
+        (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
+pub async fn search(
+    State(s): State<AppState>,
+    Path((token, number)): Path<(String, String)>,
+    q: Params,
+) -> ApiResult<Json<Vec<Message>>> {
+    let token = extract::token(&token)?;
+    let chat = extract::chat(&number)?;
+    let q = params(q)?;
+    let query = q
+        .get("query")
+        .or_else(|| q.get("q"))
+        .cloned()
+        .unwrap_or_default();
+    let request = SearchRequest {
+        query,
+        limit: extract::limit(q.get("limit").map(String::as_str))?,
+        offset: extract::offset(q.get("offset").map(String::as_str))?,
+    };
+    Ok(Json(
+        s.service.search_messages(&token, chat, &request).await?,
+    ))
+}
