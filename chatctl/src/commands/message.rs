@@ -1,0 +1,115 @@
+//! `chatctl message …`: a chat's messages — send (from the command line or stdin), list, show,
+//! edit.
+
+use clap::Subcommand;
+
+use super::{chat_number, message_number, more_hint, text_or_stdin, token, ListArgs};
+use crate::context::Context;
+use crate::exit::CliResult;
+
+/// What to do with messages.
+#[derive(Debug, Subcommand)]
+pub enum MessageCommand {
+    /// Send a message to a chat and print its number
+    #[command(long_about = "Send a message to a chat and print its number.\n\n\
+        Without BODY, or with `-`, the body is read from stdin (one final line break dropped), \
+        so `fortune | chatctl message send TOKEN 1` works.")]
+    Send {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        chat: String,
+        /// The text; `-` or nothing reads it from stdin
+        body: Option<String>,
+    },
+    /// List a chat's messages by number
+    List {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        chat: String,
+        #[command(flatten)]
+        page: ListArgs,
+    },
+    /// Show one message in full
+    Show {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        chat: String,
+        /// The message's number
+        number: String,
+    },
+    /// Replace a message's body
+    Edit {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        chat: String,
+        /// The message's number
+        number: String,
+        /// The new text; `-` reads it from stdin
+        body: String,
+    },
+}
+
+/// Runs a `message` command.
+pub async fn run(ctx: &Context, command: MessageCommand) -> CliResult {
+    let api = &ctx.api;
+    match command {
+        MessageCommand::Send {
+            token: t,
+            chat,
+            body,
+        } => {
+            let (t, chat) = (token(&t)?, chat_number(&chat)?);
+            let body = text_or_stdin(ctx, body, "message body")?;
+            let message = api.create_message(&t, chat, &body).await?;
+            ctx.out.messages(&[message], false)
+        }
+        MessageCommand::List {
+            token: t,
+            chat,
+            page,
+        } => {
+            let (t, chat) = (token(&t)?, chat_number(&chat)?);
+            let (messages, next) = page
+                .collect(chat_core::MessageNumber::parse, |p| {
+                    api.list_messages(&t, chat, p)
+                })
+                .await?;
+            ctx.out.messages(&messages, true)?;
+            more_hint(ctx, next);
+            Ok(())
+        }
+        MessageCommand::Show {
+            token: t,
+            chat,
+            number,
+        } => {
+            let (t, chat, n) = (token(&t)?, chat_number(&chat)?, message_number(&number)?);
+            let message = api.get_message(&t, chat, n).await?;
+            show_in_full(ctx, &message)
+        }
+        MessageCommand::Edit {
+            token: t,
+            chat,
+            number,
+            body,
+        } => {
+            let (t, chat, n) = (token(&t)?, chat_number(&chat)?, message_number(&number)?);
+            let body = text_or_stdin(ctx, Some(body), "message body")?;
+            let message = api.update_message(&t, chat, n, &body).await?;
+            ctx.out.messages(&[message], false)
+        }
+    }
+}
+
+/// One message: the table row, then the whole body, which the table may have cut.
+fn show_in_full(ctx: &Context, message: &chat_core::Message) -> CliResult {
+    ctx.out.messages(std::slice::from_ref(message), false)?;
+    if ctx.out.format() == crate::cli::Format::Table {
+        ctx.out.write(&format!("{}\n", message.body))?;
+    }
+    Ok(())
+}

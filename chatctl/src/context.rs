@@ -1,0 +1,119 @@
+//! [`Context`]: what every command gets — the [`ChatApi`] to call (in-process or over HTTP),
+//! the output, and the flags that shape progress reporting — and the hints added to failures,
+//! which depend on where chatctl was pointed.
+
+use std::sync::Arc;
+
+use chat_core::{ChatApi, ChatService, Config, Error, HttpClient, Missing};
+
+use crate::cli::GlobalArgs;
+use crate::exit::{CliError, CliResult};
+use crate::output::Output;
+use crate::progress::Bar;
+
+/// Where the commands go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A chat-server at this URL.
+    Server(String),
+    /// The stores themselves, starting with this database (password redacted).
+    Direct(String),
+}
+
+/// The API and the output of one run.
+pub struct Context {
+    /// The chat system, either way.
+    pub api: Arc<dyn ChatApi>,
+    /// Where results and notes go.
+    pub out: Output,
+    /// Where the commands go, for hints.
+    pub target: Target,
+    /// In direct mode, the service to close before exiting.
+    service: Option<ChatService>,
+}
+
+impl Context {
+    /// Opens the stores, or prepares the HTTP client when `--server` is given.
+    pub async fn open(global: &GlobalArgs) -> CliResult<Context> {
+        let out = Output::new(global.format(), global.quiet);
+        if let Some(url) = global.server.as_deref().filter(|u| !u.trim().is_empty()) {
+            let mut client = HttpClient::new(url)?;
+            if let Some(t) = &global.admin_token {
+                client = client.with_admin_token(t.clone());
+            }
+            return Ok(Context {
+                api: Arc::new(client),
+                out,
+                target: Target::Server(url.to_owned()),
+                service: None,
+            });
+        }
+        // Start from the environment so settings without a flag (CHAT_FSYNC) still apply.
+        let mut config = Config::from_env();
+        config.database_url.clone_from(&global.database_url);
+        config.redis_url.clone_from(&global.redis_url);
+        config
+            .elasticsearch_url
+            .clone_from(&global.elasticsearch_url);
+        let target = Target::Direct(chat_core::config::redact_url(&config.database_url));
+        let service = ChatService::open(&config).await.map_err(|e| {
+            let hint = match &e {
+                Error::Unavailable { .. } => {
+                    Some("check --database-url or CHAT_DATABASE_URL".to_owned())
+                }
+                _ => None,
+            };
+            let err = CliError::from(e);
+            match hint {
+                Some(h) => err.hint(h),
+                None => err,
+            }
+        })?;
+        Ok(Context {
+            api: Arc::new(service.clone()),
+            out,
+            target,
+            service: Some(service),
+        })
+    }
+
+    /// A progress bar on stderr (hidden with `--quiet` or when stderr is not a terminal).
+    pub fn bar(&self) -> Arc<Bar> {
+        Arc::new(Bar::new(self.out.quiet()))
+    }
+
+    /// In direct mode, commits every accepted write and closes the database.
+    pub async fn close(&self) {
+        if let Some(service) = &self.service {
+            service.close().await;
+        }
+    }
+
+    /// Adds what to try next to failures where chatctl can tell.
+    pub fn hint(&self, err: CliError) -> CliError {
+        let hint = match (err.api(), &self.target) {
+            (Some(Error::Unavailable { backend, .. }), Target::Server(url))
+                if backend == "server" =>
+            {
+                Some(format!("is chat-server running at {url}?"))
+            }
+            (Some(Error::Unavailable { .. }), Target::Direct(db)) => {
+                Some(format!("is the database at {db} reachable?"))
+            }
+            (Some(Error::Forbidden(_)), Target::Server(_)) => Some(
+                "pass --admin-token or set CHAT_ADMIN_TOKEN to the server's admin token".into(),
+            ),
+            (Some(Error::NotFound(Missing::Application { .. })), Target::Direct(db)) => Some(
+                format!("looked in {db}; `chatctl app list` shows the applications"),
+            ),
+            (Some(Error::NotFound(Missing::Application { .. })), Target::Server(url)) => {
+                Some(format!("asked {url}"))
+            }
+            _ => None,
+        };
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
