@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod run;
 
 use std::future::Future;
 use std::sync::Arc;

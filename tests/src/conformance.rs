@@ -29,7 +29,11 @@ where
 fn assert_gapless(numbers: &mut [u32], what: &str) {
     numbers.sort_unstable();
     let expected: Vec<u32> = (1..=numbers.len() as u32).collect();
-    assert_eq!(numbers, &expected[..], "{what} numbers are not exactly 1..N");
+    assert_eq!(
+        numbers,
+        &expected[..],
+        "{what} numbers are not exactly 1..N"
+    );
 }
 
 fn no_ids(value: &serde_json::Value) {
@@ -50,7 +54,12 @@ fn no_ids(value: &serde_json::Value) {
 pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn ChatApi>) {
     let mut apps = Vec::new();
     for i in 0..5 {
-        apps.push(api.create_application(&format!("app {i}")).await.unwrap().token);
+        apps.push(
+            api.create_application(&format!("app {i}"))
+                .await
+                .unwrap()
+                .token,
+        );
     }
     let jobs: Vec<Token> = (0..2000).map(|i| apps[i % 5].clone()).collect();
     let created = concurrently(jobs, 64, |t| {
@@ -74,7 +83,10 @@ pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn
         let api = Arc::clone(&api);
         let t = target.clone();
         async move {
-            let m = api.create_message(&t, c, &format!("message {i}")).await.unwrap();
+            let m = api
+                .create_message(&t, c, &format!("message {i}"))
+                .await
+                .unwrap();
             (c, m.number.get())
         }
     })
@@ -88,7 +100,13 @@ pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn
         assert_eq!(api.get_chat(target, *c).await.unwrap().messages_count, 1000);
     }
     // An untouched chat stays empty.
-    assert_eq!(api.get_chat(target, ChatNumber::new(21).unwrap()).await.unwrap().messages_count, 0);
+    assert_eq!(
+        api.get_chat(target, ChatNumber::new(21).unwrap())
+            .await
+            .unwrap()
+            .messages_count,
+        0
+    );
 }
 
 /// A read right after an acknowledged create finds it, for every create.
@@ -108,12 +126,18 @@ pub async fn reads_see_acknowledged_writes_at_once(api: Arc<dyn ChatApi>) {
                 .unwrap();
             let got = api.get_message(&t, chat.number, m.number).await.unwrap();
             assert_eq!(got.body, format!("hello {i}"));
-            assert_eq!(api.get_chat(&t, chat.number).await.unwrap().messages_count, 1);
+            assert_eq!(
+                api.get_chat(&t, chat.number).await.unwrap().messages_count,
+                1
+            );
         }
     })
     .await;
     assert_eq!(results.len(), 200);
-    assert_eq!(api.get_application(&app.token).await.unwrap().chats_count, 200);
+    assert_eq!(
+        api.get_application(&app.token).await.unwrap().chats_count,
+        200
+    );
 }
 
 /// Representations round-trip and carry no internal id; updates change `updated_at` only.
@@ -122,16 +146,28 @@ pub async fn representations_and_updates(api: Arc<dyn ChatApi>) {
     assert_eq!(app.name, "Support team");
     assert_eq!(app.chats_count, 0);
     no_ids(&serde_json::to_value(&app).unwrap());
-    let renamed = api.update_application(&app.token, "Helpdesk").await.unwrap();
-    assert_eq!((renamed.token.clone(), renamed.name.as_str()), (app.token.clone(), "Helpdesk"));
+    let renamed = api
+        .update_application(&app.token, "Helpdesk")
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.token.clone(), renamed.name.as_str()),
+        (app.token.clone(), "Helpdesk")
+    );
     assert_eq!(renamed.created_at, app.created_at);
     assert!(renamed.updated_at >= app.updated_at);
-    assert_eq!(api.get_application(&app.token).await.unwrap().name, "Helpdesk");
+    assert_eq!(
+        api.get_application(&app.token).await.unwrap().name,
+        "Helpdesk"
+    );
 
     let chat = api.create_chat(&app.token).await.unwrap();
     assert_eq!((chat.number.get(), chat.messages_count), (1, 0));
     no_ids(&serde_json::to_value(&chat).unwrap());
-    let m = api.create_message(&app.token, chat.number, " first ").await.unwrap();
+    let m = api
+        .create_message(&app.token, chat.number, " first ")
+        .await
+        .unwrap();
     assert_eq!((m.number.get(), m.body.as_str()), (1, " first "));
     no_ids(&serde_json::to_value(&m).unwrap());
     let edited = api
@@ -140,9 +176,18 @@ pub async fn representations_and_updates(api: Arc<dyn ChatApi>) {
         .unwrap();
     assert_eq!((edited.number, edited.body.as_str()), (m.number, "edited"));
     assert_eq!(edited.created_at, m.created_at);
-    let again = api.get_message(&app.token, chat.number, m.number).await.unwrap();
+    let again = api
+        .get_message(&app.token, chat.number, m.number)
+        .await
+        .unwrap();
     assert_eq!(again, edited);
-    assert_eq!(api.get_chat(&app.token, chat.number).await.unwrap().messages_count, 1);
+    assert_eq!(
+        api.get_chat(&app.token, chat.number)
+            .await
+            .unwrap()
+            .messages_count,
+        1
+    );
 }
 
 /// Lists are ordered by number, paged with `limit`/`after`, and say when more remain.
@@ -153,12 +198,17 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>) {
     }
     let c = ChatNumber::new(3).unwrap();
     for i in 1..=12 {
-        api.create_message(&app.token, c, &format!("m{i}")).await.unwrap();
+        api.create_message(&app.token, c, &format!("m{i}"))
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut page = PageRequest::first(5).unwrap();
     loop {
-        let p = api.list_messages(&app.token, c, page.clone()).await.unwrap();
+        let p = api
+            .list_messages(&app.token, c, page.clone())
+            .await
+            .unwrap();
         assert!(p.items.len() <= 5);
         seen.extend(p.items.iter().map(|m| m.number.get()));
         match p.next {
@@ -167,26 +217,50 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>) {
         }
     }
     assert_eq!(seen, (1..=12).collect::<Vec<_>>());
-    let chats = api.list_chats(&app.token, PageRequest::default()).await.unwrap();
+    let chats = api
+        .list_chats(&app.token, PageRequest::default())
+        .await
+        .unwrap();
     let numbers: Vec<u32> = chats.items.iter().map(|c| c.number.get()).collect();
     assert_eq!(numbers, (1..=7).collect::<Vec<_>>());
     assert!(chats.next.is_none());
     let tail = api
-        .list_chats(&app.token, PageRequest::after(50, ChatNumber::new(6).unwrap()).unwrap())
+        .list_chats(
+            &app.token,
+            PageRequest::after(50, ChatNumber::new(6).unwrap()).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(tail.items.len(), 1);
     let empty = api
-        .list_messages(&app.token, ChatNumber::new(1).unwrap(), PageRequest::default())
+        .list_messages(
+            &app.token,
+            ChatNumber::new(1).unwrap(),
+            PageRequest::default(),
+        )
         .await
         .unwrap();
     assert!(empty.items.is_empty() && empty.next.is_none());
     assert!(matches!(
-        api.list_chats(&app.token, PageRequest { limit: 0, after: None }).await,
+        api.list_chats(
+            &app.token,
+            PageRequest {
+                limit: 0,
+                after: None
+            }
+        )
+        .await,
         Err(Error::BadRequest(_))
     ));
     assert!(matches!(
-        api.list_chats(&app.token, PageRequest { limit: 1001, after: None }).await,
+        api.list_chats(
+            &app.token,
+            PageRequest {
+                limit: 1001,
+                after: None
+            }
+        )
+        .await,
         Err(Error::BadRequest(_))
     ));
 
@@ -196,7 +270,10 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>) {
         .list_applications(PageRequest::after(1000, app.token.clone()).unwrap())
         .await
         .unwrap();
-    assert_eq!(after_first.items.first().map(|a| &a.token), Some(&second.token));
+    assert_eq!(
+        after_first.items.first().map(|a| &a.token),
+        Some(&second.token)
+    );
 }
 
 /// Unknown tokens, chats and messages are `NotFound` naming the missing entity.
@@ -206,9 +283,14 @@ pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>) {
     let m1 = MessageNumber::new(1).unwrap();
     assert_eq!(
         api.get_application(&unknown).await,
-        Err(Error::NotFound(Missing::Application { token: unknown.clone() }))
+        Err(Error::NotFound(Missing::Application {
+            token: unknown.clone()
+        }))
     );
-    assert!(matches!(api.create_chat(&unknown).await, Err(Error::NotFound(Missing::Application { .. }))));
+    assert!(matches!(
+        api.create_chat(&unknown).await,
+        Err(Error::NotFound(Missing::Application { .. }))
+    ));
     assert!(matches!(
         api.create_message(&unknown, one, "x").await,
         Err(Error::NotFound(Missing::Application { .. }))
@@ -217,17 +299,28 @@ pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>) {
     let t = app.token.clone();
     assert_eq!(
         api.get_chat(&t, one).await,
-        Err(Error::NotFound(Missing::Chat { token: t.clone(), chat: one }))
+        Err(Error::NotFound(Missing::Chat {
+            token: t.clone(),
+            chat: one
+        }))
     );
-    assert!(matches!(api.create_message(&t, one, "x").await, Err(Error::NotFound(Missing::Chat { .. }))));
     assert!(matches!(
-        api.search_messages(&t, one, &SearchRequest::new("abc")).await,
+        api.create_message(&t, one, "x").await,
+        Err(Error::NotFound(Missing::Chat { .. }))
+    ));
+    assert!(matches!(
+        api.search_messages(&t, one, &SearchRequest::new("abc"))
+            .await,
         Err(Error::NotFound(Missing::Chat { .. }))
     ));
     api.create_chat(&t).await.unwrap();
     assert_eq!(
         api.get_message(&t, one, m1).await,
-        Err(Error::NotFound(Missing::Message { token: t.clone(), chat: one, message: m1 }))
+        Err(Error::NotFound(Missing::Message {
+            token: t.clone(),
+            chat: one,
+            message: m1
+        }))
     );
     assert!(matches!(
         api.update_message(&t, one, m1, "x").await,
@@ -242,16 +335,26 @@ pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>) {
 pub async fn bad_input_is_rejected_and_changes_nothing(api: Arc<dyn ChatApi>) {
     let before = all_tokens(&api).await;
     for name in ["", "   ", &"n".repeat(256)] {
-        assert!(matches!(
-            api.create_application(name).await,
-            Err(Error::Invalid { ref field, .. }) if field == "name"
-        ), "name {name:?}");
+        assert!(
+            matches!(
+                api.create_application(name).await,
+                Err(Error::Invalid { ref field, .. }) if field == "name"
+            ),
+            "name {name:?}"
+        );
     }
-    assert_eq!(all_tokens(&api).await, before, "a rejected application was stored");
+    assert_eq!(
+        all_tokens(&api).await,
+        before,
+        "a rejected application was stored"
+    );
 
     let app = api.create_application("valid").await.unwrap();
     let t = app.token.clone();
-    assert!(matches!(api.update_application(&t, "").await, Err(Error::Invalid { .. })));
+    assert!(matches!(
+        api.update_application(&t, "").await,
+        Err(Error::Invalid { .. })
+    ));
     assert_eq!(api.get_application(&t).await.unwrap().name, "valid");
     let chat = api.create_chat(&t).await.unwrap().number;
     let ok = api.create_message(&t, chat, "keep me").await.unwrap();
@@ -265,8 +368,14 @@ pub async fn bad_input_is_rejected_and_changes_nothing(api: Arc<dyn ChatApi>) {
             Err(Error::Invalid { ref field, .. }) if field == "body"
         ));
     }
-    assert!(api.create_message(&t, chat, &"b".repeat(16 * 1024)).await.is_ok());
-    assert_eq!(api.get_message(&t, chat, ok.number).await.unwrap().body, "keep me");
+    assert!(api
+        .create_message(&t, chat, &"b".repeat(16 * 1024))
+        .await
+        .is_ok());
+    assert_eq!(
+        api.get_message(&t, chat, ok.number).await.unwrap().body,
+        "keep me"
+    );
     assert_eq!(api.get_chat(&t, chat).await.unwrap().messages_count, 2);
     for q in ["", "   "] {
         assert!(matches!(
@@ -275,7 +384,12 @@ pub async fn bad_input_is_rejected_and_changes_nothing(api: Arc<dyn ChatApi>) {
         ));
     }
     // Malformed tokens and numbers never reach a backend: their types refuse them.
-    for bad in ["", "ABCDEF0123456789ABCDEF0123456789", "x' OR '1'='1", "0123456789abcdef"] {
+    for bad in [
+        "",
+        "ABCDEF0123456789ABCDEF0123456789",
+        "x' OR '1'='1",
+        "0123456789abcdef",
+    ] {
         assert!(matches!(Token::parse(bad), Err(Error::BadRequest(_))));
     }
     assert!(ChatNumber::new(0).is_err() && MessageNumber::parse("4294967296").is_err());
@@ -323,44 +437,108 @@ pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn Chat
     for b in bodies {
         api.create_message(&t, c, b).await.unwrap();
     }
-    api.create_message(&t, c2, "wonderful in the other chat").await.unwrap();
-    api.create_message(&other_app.token, oc, "wonderful in the other app").await.unwrap();
+    api.create_message(&t, c2, "wonderful in the other chat")
+        .await
+        .unwrap();
+    api.create_message(&other_app.token, oc, "wonderful in the other app")
+        .await
+        .unwrap();
 
-    assert_eq!(hits(&api, &t, c, "onderf").await, ["What a Wonderful world"]);
-    assert_eq!(hits(&api, &t, c, "WONDERFUL").await, ["What a Wonderful world"]);
+    assert_eq!(
+        hits(&api, &t, c, "onderf").await,
+        ["What a Wonderful world"]
+    );
+    assert_eq!(
+        hits(&api, &t, c, "WONDERFUL").await,
+        ["What a Wonderful world"]
+    );
     assert_eq!(hits(&api, &t, c, "crème").await, ["Café crème à Paris"]);
     assert_eq!(hits(&api, &t, c, "CAFÉ").await, ["Café crème à Paris"]);
     assert_eq!(hits(&api, &t, c, "بالعالم").await, ["مرحبا بالعالم"]);
     assert_eq!(hits(&api, &t, c, "🎉🎉").await, ["party time 🎉🎉 tonight"]);
-    assert_eq!(hits(&api, &t, c2, "onderf").await, ["wonderful in the other chat"]);
-    assert_eq!(hits(&api, &other_app.token, oc, "onderf").await, ["wonderful in the other app"]);
+    assert_eq!(
+        hits(&api, &t, c2, "onderf").await,
+        ["wonderful in the other chat"]
+    );
+    assert_eq!(
+        hits(&api, &other_app.token, oc, "onderf").await,
+        ["wonderful in the other app"]
+    );
     let special = "100% sure: use a_b AND \"quotes\" NEAR(x y) -minus *star col:on";
     for q in [
-        "100%", "% sure", "a_b", "AND \"quotes\"", "\"quotes\"", "NEAR(x y)", "-minus", "*star",
-        "col:on", "\"", "%", "_", "AND", "NEAR(",
+        "100%",
+        "% sure",
+        "a_b",
+        "AND \"quotes\"",
+        "\"quotes\"",
+        "NEAR(x y)",
+        "-minus",
+        "*star",
+        "col:on",
+        "\"",
+        "%",
+        "_",
+        "AND",
+        "NEAR(",
     ] {
         assert_eq!(hits(&api, &t, c, q).await, [special], "query {q:?}");
     }
-    for q in ["a%b", "x_y_z", "ORX", "NOT nothing", "\"unclosed", "()", ") (", "'; DROP TABLE messages; --", "***"] {
+    for q in [
+        "a%b",
+        "x_y_z",
+        "ORX",
+        "NOT nothing",
+        "\"unclosed",
+        "()",
+        ") (",
+        "'; DROP TABLE messages; --",
+        "***",
+    ] {
         assert!(hits(&api, &t, c, q).await.is_empty(), "query {q:?} matched");
     }
     // Short queries still work within the chat.
     assert_eq!(hits(&api, &t, c, "wo").await, ["What a Wonderful world"]);
-    assert_eq!(hits(&api, &t, c2, "wo").await, ["wonderful in the other chat"]);
+    assert_eq!(
+        hits(&api, &t, c2, "wo").await,
+        ["wonderful in the other chat"]
+    );
     // Updated bodies are found by the new text only.
     let m = MessageNumber::new(6).unwrap();
-    api.update_message(&t, c, m, "now something marvellous").await.unwrap();
-    assert_eq!(hits(&api, &t, c, "marvel").await, ["now something marvellous"]);
+    api.update_message(&t, c, m, "now something marvellous")
+        .await
+        .unwrap();
+    assert_eq!(
+        hits(&api, &t, c, "marvel").await,
+        ["now something marvellous"]
+    );
     assert!(hits(&api, &t, c, "nothing to see").await.is_empty());
     // Ranking: the better match comes first, then by number; limit and offset slice it.
     let r = api.create_chat(&t).await.unwrap().number;
-    api.create_message(&t, r, "apple pie with a long tail of other words here").await.unwrap();
-    api.create_message(&t, r, "apple apple apple").await.unwrap();
+    api.create_message(&t, r, "apple pie with a long tail of other words here")
+        .await
+        .unwrap();
+    api.create_message(&t, r, "apple apple apple")
+        .await
+        .unwrap();
     api.create_message(&t, r, "banana").await.unwrap();
     let ranked = hits(&api, &t, r, "apple").await;
-    assert_eq!(ranked, ["apple apple apple", "apple pie with a long tail of other words here"]);
+    assert_eq!(
+        ranked,
+        [
+            "apple apple apple",
+            "apple pie with a long tail of other words here"
+        ]
+    );
     let second = api
-        .search_messages(&t, r, &SearchRequest { query: "apple".into(), limit: 1, offset: 1 })
+        .search_messages(
+            &t,
+            r,
+            &SearchRequest {
+                query: "apple".into(),
+                limit: 1,
+                offset: 1,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(second.len(), 1);
@@ -374,17 +552,28 @@ pub async fn recount_and_reindex_report_their_work(api: Arc<dyn ChatApi>) {
     for _ in 0..3 {
         let c = api.create_chat(&t).await.unwrap().number;
         for i in 0..5 {
-            api.create_message(&t, c, &format!("job message {i}")).await.unwrap();
+            api.create_message(&t, c, &format!("job message {i}"))
+                .await
+                .unwrap();
         }
     }
     let summary = api.recount(Some(&t), NoProgress::arc()).await.unwrap();
-    assert_eq!((summary.applications, summary.chats, summary.corrected), (1, 3, 0));
+    assert_eq!(
+        (summary.applications, summary.chats, summary.corrected),
+        (1, 3, 0)
+    );
     assert!(summary.corrections.is_empty());
     let summary = api.reindex(Some(&t), NoProgress::arc()).await.unwrap();
-    assert_eq!((summary.applications, summary.chats, summary.messages), (1, 3, 15));
+    assert_eq!(
+        (summary.applications, summary.chats, summary.messages),
+        (1, 3, 15)
+    );
     let c = ChatNumber::new(2).unwrap();
     assert_eq!(hits(&api, &t, c, "message 3").await, ["job message 3"]);
-    assert!(api.recount(Some(&Token::generate()), NoProgress::arc()).await.is_err());
+    assert!(api
+        .recount(Some(&Token::generate()), NoProgress::arc())
+        .await
+        .is_err());
     let all = api.reindex(None, NoProgress::arc()).await.unwrap();
     assert!(all.messages >= 15 && all.applications >= 1);
 }

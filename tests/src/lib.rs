@@ -52,3 +52,76 @@ impl Harness for Embedded {
         drop(self.dir);
     }
 }
+
+/// A chat-server on a random local port over a fresh embedded database, reached through
+/// [`chat_core::HttpClient`].
+pub struct Http {
+    /// The server's base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The service behind the server (for tests that need to reach past HTTP).
+    pub service: ChatService,
+    /// The admin token the server expects.
+    pub admin_token: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Http {
+    /// Starts a server with the given state tweaks.
+    pub async fn start_with(tweak: impl FnOnce(&mut chat_server::AppState)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let service = ChatService::open(&Config::with_database_url(Embedded::url(dir.path())))
+            .await
+            .expect("open the embedded service");
+        let admin_token = "test-admin-token".to_owned();
+        let mut state = chat_server::AppState::new(service.clone());
+        state.admin_token = Some(Arc::from(admin_token.as_str()));
+        tweak(&mut state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let limits = chat_server::Limits::default();
+            chat_server::serve(listener, state, &limits, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        Http {
+            url,
+            service,
+            admin_token,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// An HTTP client of this server, with the admin token.
+    pub fn client(&self) -> chat_core::HttpClient {
+        chat_core::HttpClient::new(&self.url)
+            .expect("client")
+            .with_admin_token(self.admin_token.clone())
+    }
+}
+
+impl Harness for Http {
+    async fn start() -> Self {
+        Http::start_with(|_| {}).await
+    }
+
+    fn api(&self) -> Arc<dyn ChatApi> {
+        Arc::new(self.client())
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}

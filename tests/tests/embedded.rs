@@ -17,25 +17,44 @@ mod files {
     use chat_tests::Embedded;
 
     async fn open(dir: &std::path::Path) -> ChatService {
-        ChatService::open(&Config::with_database_url(Embedded::url(dir))).await.unwrap()
+        ChatService::open(&Config::with_database_url(Embedded::url(dir)))
+            .await
+            .unwrap()
     }
 
-    fn writer(dir: &std::path::Path, token: &Token, count: usize, prefix: &str) -> std::process::Child {
+    fn writer(
+        dir: &std::path::Path,
+        token: &Token,
+        count: usize,
+        prefix: &str,
+    ) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_chat-writer"))
-            .args([&Embedded::url(dir), token.as_str(), "1", &count.to_string(), prefix])
+            .args([
+                &Embedded::url(dir),
+                token.as_str(),
+                "1",
+                &count.to_string(),
+                prefix,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn chat-writer")
     }
 
-    fn acknowledged(child: &mut std::process::Child, stop_after: Option<usize>) -> BTreeMap<u32, String> {
+    fn acknowledged(
+        child: &mut std::process::Child,
+        stop_after: Option<usize>,
+    ) -> BTreeMap<u32, String> {
         let out = child.stdout.take().unwrap();
         let mut acks = BTreeMap::new();
         for line in BufReader::new(out).lines() {
             let line = line.unwrap();
             let (n, body) = line.split_once(' ').unwrap();
-            assert!(acks.insert(n.parse().unwrap(), body.to_owned()).is_none(), "number {n} twice");
+            assert!(
+                acks.insert(n.parse().unwrap(), body.to_owned()).is_none(),
+                "number {n} twice"
+            );
             if stop_after.is_some_and(|s| acks.len() >= s) {
                 child.kill().unwrap(); // SIGKILL
                 break;
@@ -55,19 +74,49 @@ mod files {
         // In-process writes to the same chat at the same time, a third writer.
         let mut mine = Vec::new();
         for i in 0..300 {
-            mine.push(service.create_message(&app.token, ChatNumber::new(1).unwrap(), &format!("c-{i}")).await.unwrap().number.get());
+            mine.push(
+                service
+                    .create_message(&app.token, ChatNumber::new(1).unwrap(), &format!("c-{i}"))
+                    .await
+                    .unwrap()
+                    .number
+                    .get(),
+            );
         }
-        let acks_a = tokio::task::spawn_blocking(move || { let r = acknowledged(&mut a, None); assert!(a.wait().unwrap().success()); r });
-        let acks_b = tokio::task::spawn_blocking(move || { let r = acknowledged(&mut b, None); assert!(b.wait().unwrap().success()); r });
+        let acks_a = tokio::task::spawn_blocking(move || {
+            let r = acknowledged(&mut a, None);
+            assert!(a.wait().unwrap().success());
+            r
+        });
+        let acks_b = tokio::task::spawn_blocking(move || {
+            let r = acknowledged(&mut b, None);
+            assert!(b.wait().unwrap().success());
+            r
+        });
         let (acks_a, acks_b) = (acks_a.await.unwrap(), acks_b.await.unwrap());
         assert_eq!((acks_a.len(), acks_b.len()), (1500, 1500));
-        let mut all: Vec<u32> = acks_a.keys().chain(acks_b.keys()).copied().chain(mine).collect();
+        let mut all: Vec<u32> = acks_a
+            .keys()
+            .chain(acks_b.keys())
+            .copied()
+            .chain(mine)
+            .collect();
         all.sort_unstable();
-        assert_eq!(all, (1..=3300).collect::<Vec<_>>(), "numbers collide or have gaps");
-        let chat = service.get_chat(&app.token, ChatNumber::new(1).unwrap()).await.unwrap();
+        assert_eq!(
+            all,
+            (1..=3300).collect::<Vec<_>>(),
+            "numbers collide or have gaps"
+        );
+        let chat = service
+            .get_chat(&app.token, ChatNumber::new(1).unwrap())
+            .await
+            .unwrap();
         assert_eq!(chat.messages_count, 3300);
         for (n, body) in acks_a.iter().chain(&acks_b).take(200) {
-            let m = service.get_message(&app.token, chat.number, MessageNumber::new(*n).unwrap()).await.unwrap();
+            let m = service
+                .get_message(&app.token, chat.number, MessageNumber::new(*n).unwrap())
+                .await
+                .unwrap();
             assert_eq!(&m.body, body);
         }
         service.close().await;
@@ -98,7 +147,10 @@ mod files {
         loop {
             let p = service.list_messages(&app.token, chat, page).await.unwrap();
             stored.extend(p.items.into_iter().map(|m| (m.number.get(), m.body)));
-            match p.next { Some(n) => page = PageRequest::after(1000, n).unwrap(), None => break }
+            match p.next {
+                Some(n) => page = PageRequest::after(1000, n).unwrap(),
+                None => break,
+            }
         }
         for (n, body) in &acks {
             assert_eq!(stored.get(n), Some(body), "acknowledged message {n} lost");
@@ -106,9 +158,19 @@ mod files {
         // What was committed is gapless, and the count matches it.
         let numbers: Vec<u32> = stored.keys().copied().collect();
         assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>());
-        assert_eq!(service.get_chat(&app.token, chat).await.unwrap().messages_count, numbers.len() as u64);
+        assert_eq!(
+            service
+                .get_chat(&app.token, chat)
+                .await
+                .unwrap()
+                .messages_count,
+            numbers.len() as u64
+        );
         // And numbering continues after the crash without reuse.
-        let next = service.create_message(&app.token, chat, "after the crash").await.unwrap();
+        let next = service
+            .create_message(&app.token, chat, "after the crash")
+            .await
+            .unwrap();
         assert_eq!(next.number.get() as usize, numbers.len() + 1);
         service.close().await;
     }
@@ -122,17 +184,41 @@ mod files {
         for _ in 0..3 {
             let c = service.create_chat(&app.token).await.unwrap().number;
             for _ in 0..4 {
-                service.create_message(&app.token, c, "hello").await.unwrap();
+                service
+                    .create_message(&app.token, c, "hello")
+                    .await
+                    .unwrap();
             }
         }
         service.create_chat(&other.token).await.unwrap();
         // Corrupt the counts behind the service's back.
-        let db = sqlx::SqlitePool::connect(&Embedded::url(dir.path())).await.unwrap();
-        sqlx::query("UPDATE applications SET chats_count = 42 WHERE token = ?").bind(app.token.as_str()).execute(&db).await.unwrap();
-        sqlx::query("UPDATE chats SET messages_count = 0 WHERE number = 2").execute(&db).await.unwrap();
-        sqlx::query("UPDATE chats SET messages_count = 7, last_message_number = 1 WHERE number = 3").execute(&db).await.unwrap();
+        let db = sqlx::SqlitePool::connect(&Embedded::url(dir.path()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE applications SET chats_count = 42 WHERE token = ?")
+            .bind(app.token.as_str())
+            .execute(&db)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE chats SET messages_count = 0 WHERE number = 2")
+            .execute(&db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE chats SET messages_count = 7, last_message_number = 1 WHERE number = 3",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
         db.close().await;
-        assert_eq!(service.get_application(&app.token).await.unwrap().chats_count, 42);
+        assert_eq!(
+            service
+                .get_application(&app.token)
+                .await
+                .unwrap()
+                .chats_count,
+            42
+        );
 
         let summary = service.recount(None, NoProgress::arc()).await.unwrap();
         assert_eq!((summary.applications, summary.chats), (2, 4));
@@ -143,15 +229,41 @@ mod files {
             .map(|c| (c.chat.map(ChatNumber::get), c.field.clone(), c.was, c.now))
             .collect();
         assert_eq!(summary.corrected, 3);
-        assert!(changed.contains(&(None, "chats_count".into(), 42, 3)), "{changed:?}");
-        assert!(changed.contains(&(Some(2), "messages_count".into(), 0, 4)), "{changed:?}");
-        assert!(changed.contains(&(Some(3), "messages_count".into(), 7, 4)), "{changed:?}");
-        assert_eq!(service.get_application(&app.token).await.unwrap().chats_count, 3);
+        assert!(
+            changed.contains(&(None, "chats_count".into(), 42, 3)),
+            "{changed:?}"
+        );
+        assert!(
+            changed.contains(&(Some(2), "messages_count".into(), 0, 4)),
+            "{changed:?}"
+        );
+        assert!(
+            changed.contains(&(Some(3), "messages_count".into(), 7, 4)),
+            "{changed:?}"
+        );
+        assert_eq!(
+            service
+                .get_application(&app.token)
+                .await
+                .unwrap()
+                .chats_count,
+            3
+        );
         for n in 1..=3 {
-            assert_eq!(service.get_chat(&app.token, ChatNumber::new(n).unwrap()).await.unwrap().messages_count, 4);
+            assert_eq!(
+                service
+                    .get_chat(&app.token, ChatNumber::new(n).unwrap())
+                    .await
+                    .unwrap()
+                    .messages_count,
+                4
+            );
         }
         // The numbering counter that was pushed back is healed too: no number is reused.
-        let m = service.create_message(&app.token, ChatNumber::new(3).unwrap(), "next").await.unwrap();
+        let m = service
+            .create_message(&app.token, ChatNumber::new(3).unwrap(), "next")
+            .await
+            .unwrap();
         assert_eq!(m.number.get(), 5);
         let again = service.recount(None, NoProgress::arc()).await.unwrap();
         assert_eq!(again.corrected, 0);
@@ -165,16 +277,38 @@ mod files {
         let app = service.create_application("reindex").await.unwrap();
         let c = service.create_chat(&app.token).await.unwrap().number;
         for i in 0..50 {
-            service.create_message(&app.token, c, &format!("needle {i} in a haystack")).await.unwrap();
+            service
+                .create_message(&app.token, c, &format!("needle {i} in a haystack"))
+                .await
+                .unwrap();
         }
-        let db = sqlx::SqlitePool::connect(&Embedded::url(dir.path())).await.unwrap();
-        sqlx::query("DELETE FROM messages_fts").execute(&db).await.unwrap();
+        let db = sqlx::SqlitePool::connect(&Embedded::url(dir.path()))
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM messages_fts")
+            .execute(&db)
+            .await
+            .unwrap();
         db.close().await;
         let q = chat_core::SearchRequest::new("haystack");
-        assert!(service.search_messages(&app.token, c, &q).await.unwrap().is_empty());
-        let summary = service.reindex(Some(&app.token), NoProgress::arc()).await.unwrap();
+        assert!(service
+            .search_messages(&app.token, c, &q)
+            .await
+            .unwrap()
+            .is_empty());
+        let summary = service
+            .reindex(Some(&app.token), NoProgress::arc())
+            .await
+            .unwrap();
         assert_eq!(summary.messages, 50);
-        assert_eq!(service.search_messages(&app.token, c, &q).await.unwrap().len(), 50);
+        assert_eq!(
+            service
+                .search_messages(&app.token, c, &q)
+                .await
+                .unwrap()
+                .len(),
+            50
+        );
         service.close().await;
     }
 }

@@ -18,14 +18,19 @@ async fn main() {
         eprintln!("usage: chat-writer DATABASE_URL TOKEN CHAT COUNT PREFIX");
         std::process::exit(2);
     };
-    let service = Arc::new(ChatService::open(&Config::with_database_url(url)).await.unwrap());
+    let service = Arc::new(
+        ChatService::open(&Config::with_database_url(url))
+            .await
+            .unwrap(),
+    );
     let token = Token::parse(token).unwrap();
     let chat = ChatNumber::parse(chat).unwrap();
     let count: usize = count.parse().unwrap();
     let stdout = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     stream::iter(0..count)
         .map(|i| {
-            let (service, token, stdout) = (Arc::clone(&service), token.clone(), Arc::clone(&stdout));
+            let (service, token, stdout) =
+                (Arc::clone(&service), token.clone(), Arc::clone(&stdout));
             let body = format!("{prefix}-{i}");
             async move {
                 let m = service.create_message(&token, chat, &body).await.unwrap();
