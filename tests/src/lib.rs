@@ -79,7 +79,9 @@ impl Http {
         let mut state = chat_server::AppState::new(service.clone());
         state.admin_token = Some(Arc::from(admin_token.as_str()));
         tweak(&mut state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

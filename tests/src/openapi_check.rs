@@ -31,14 +31,22 @@ impl OpenApiCheck {
     }
 
     /// Checks one observed response; returns what is wrong.
-    pub fn check(&self, method: &str, template: &str, status: u16, body: &Value) -> Result<(), String> {
+    pub fn check(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<(), String> {
         let op = &self.doc["paths"][template][method.to_lowercase()];
         if op.is_null() {
             return Err(format!("{method} {template} is not documented"));
         }
         let response = &op["responses"][status.to_string()];
         if response.is_null() {
-            return Err(format!("{method} {template} does not document status {status}"));
+            return Err(format!(
+                "{method} {template} does not document status {status}"
+            ));
         }
         let schema = &response["content"]["application/json"]["schema"];
         if schema.is_null() {
@@ -63,7 +71,9 @@ impl OpenApiCheck {
             return if options.iter().any(|o| self.fits(o, v, at).is_ok()) {
                 Ok(())
             } else {
-                Err(format!("{at}: {v} fits none of the documented alternatives"))
+                Err(format!(
+                    "{at}: {v} fits none of the documented alternatives"
+                ))
             };
         }
         let types: Vec<&str> = match &schema["type"] {

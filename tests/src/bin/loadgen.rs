@@ -20,7 +20,11 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { url: None, connections: 64, seconds: 10 };
+    let mut a = Args {
+        url: None,
+        connections: 64,
+        seconds: 10,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -46,7 +50,11 @@ fn main() {
             url
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run(&url, &args));
 }
 
@@ -55,15 +63,28 @@ fn start_server(dir: &tempfile::TempDir) -> String {
     let db = format!("sqlite://{}", dir.path().join("chat.db").display());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
-            let service = ChatService::open(&Config { ..Config::with_database_url(db) }).await.unwrap();
+            let service = ChatService::open(&Config {
+                ..Config::with_database_url(db)
+            })
+            .await
+            .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
-            let state = chat_server::AppState::new(service);
-            chat_server::serve(listener, state, &chat_server::Limits::default(), std::future::pending())
-                .await
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
                 .unwrap();
+            let state = chat_server::AppState::new(service);
+            chat_server::serve(
+                listener,
+                state,
+                &chat_server::Limits::default(),
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
         });
     });
     rx.recv().unwrap()
@@ -75,23 +96,42 @@ async fn run(url: &str, args: &Args) {
     for _ in 0..10 {
         api.create_chat(&app.token).await.unwrap();
     }
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.connections).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()
+        .unwrap();
     let token = app.token.to_string();
-    println!("target {url}: {} connections, {} s per phase", args.connections, args.seconds);
+    println!(
+        "target {url}: {} connections, {} s per phase",
+        args.connections, args.seconds
+    );
     let (u, t) = (url.to_owned(), token.clone());
     let create = phase("POST message", &http, args, move |i| {
         let (url, token) = (&u, &t);
         let chat = i % 10 + 1;
-        (format!("{url}/api/v1/applications/{token}/chats/{chat}/messages"), Some(format!("{{\"body\":\"load message {i} with some words to index\"}}")))
+        (
+            format!("{url}/api/v1/applications/{token}/chats/{chat}/messages"),
+            Some(format!(
+                "{{\"body\":\"load message {i} with some words to index\"}}"
+            )),
+        )
     })
     .await;
     let health = format!("{url}/health");
     let trivial = phase("GET /health", &http, args, move |_| (health.clone(), None)).await;
-    println!("creation runs at {:.0}% of the trivial route's throughput", 100.0 * create / trivial);
+    println!(
+        "creation runs at {:.0}% of the trivial route's throughput",
+        100.0 * create / trivial
+    );
 }
 
 /// Runs one phase; returns requests per second.
-async fn phase(label: &str, http: &reqwest::Client, args: &Args, request: impl Fn(usize) -> (String, Option<String>) + Send + Sync + 'static) -> f64 {
+async fn phase(
+    label: &str,
+    http: &reqwest::Client,
+    args: &Args,
+    request: impl Fn(usize) -> (String, Option<String>) + Send + Sync + 'static,
+) -> f64 {
     let request = Arc::new(request);
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3).unwrap()));
     let errors = Arc::new(Mutex::new(0u64));
@@ -100,7 +140,13 @@ async fn phase(label: &str, http: &reqwest::Client, args: &Args, request: impl F
     let start = Instant::now();
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| {
-            let (http, request, hist, errors, counter) = (http.clone(), Arc::clone(&request), Arc::clone(&hist), Arc::clone(&errors), Arc::clone(&counter));
+            let (http, request, hist, errors, counter) = (
+                http.clone(),
+                Arc::clone(&request),
+                Arc::clone(&hist),
+                Arc::clone(&errors),
+                Arc::clone(&counter),
+            );
             tokio::spawn(async move {
                 let mut local = Histogram::<u64>::new(3).unwrap();
                 while Instant::now() < deadline {
@@ -108,7 +154,13 @@ async fn phase(label: &str, http: &reqwest::Client, args: &Args, request: impl F
                     let (url, body) = request(i);
                     let t = Instant::now();
                     let r = match body {
-                        Some(b) => http.post(url).header("content-type", "application/json").body(b).send().await,
+                        Some(b) => {
+                            http.post(url)
+                                .header("content-type", "application/json")
+                                .body(b)
+                                .send()
+                                .await
+                        }
                         None => http.get(url).send().await,
                     };
                     let ok = match r {
