@@ -1,0 +1,347 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_chatctl_global_optspecs
+    string join \n server= admin-token= database-url= redis-url= elasticsearch-url= output= json q/quiet h/help V/version
+end
+
+function __fish_chatctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_chatctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_chatctl_using_subcommand
+    set -l cmd (__fish_chatctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c chatctl -n "__fish_chatctl_needs_command" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_needs_command" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_needs_command" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_needs_command" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "app" -d 'Create, list, show and rename applications'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "chat" -d 'Create, list and show an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "create" -d 'Create an application and print it with its new token'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "show" -d 'Show one application'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "rename" -d 'Give an application a new name'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an application and print it with its new token'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one application'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Give an application a new name'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "create" -d 'Create the application\'s next chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "list" -d 'List an application\'s chats by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "show" -d 'Show one chat'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create the application\'s next chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an application\'s chats by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one chat'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "send" -d 'Send a message to a chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "list" -d 'List a chat\'s messages by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "show" -d 'Show one message in full'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to a chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List a chat\'s messages by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one message in full'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many of the best results (the next page of results)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l app -d 'Only this application (default: all of them)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l app -d 'Only this application (default: all of them)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l format -d 'How lines are read: `jsonl` is one `{"body": "…"}` per line, `lines` one body per line' -r -f -a "auto\t'JSON Lines when the first non-blank line starts with `{`, else one body per line'
+jsonl\t'One JSON object with a "body" string per line'
+lines\t'One body per line, taken as is'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l concurrency -d 'Most creations in flight at once' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l name -d 'Name of the application the demo creates' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "app" -d 'Create, list, show and rename applications'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "create" -d 'Create an application and print it with its new token'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "show" -d 'Show one application'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "rename" -d 'Give an application a new name'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "create" -d 'Create the application\'s next chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "list" -d 'List an application\'s chats by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "show" -d 'Show one chat'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "send" -d 'Send a message to a chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List a chat\'s messages by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "show" -d 'Show one message in full'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "edit" -d 'Replace a message\'s body'
