@@ -36,7 +36,9 @@ impl Output {
             format,
             quiet,
             color: color_on(&io::stdout()),
-            width: Table::new().width(),
+            // A pseudo-terminal may report no size (0 columns): treat tiny widths as unknown
+            // rather than squeezing every column to one character.
+            width: Table::new().width().filter(|w| *w >= 40),
         }
     }
 
@@ -89,7 +91,6 @@ impl Output {
         table
             .load_preset(presets::UTF8_FULL_CONDENSED)
             .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
-            .set_content_arrangement(ContentArrangement::Dynamic)
             .set_truncation_indicator("…")
             .set_header(headers.iter().map(|h| {
                 let cell = Cell::new(h);
@@ -99,6 +100,13 @@ impl Output {
                     cell
                 }
             }));
+        // Fit the terminal when there is one; elsewhere keep rows whole (a pipe has no width).
+        match self.width {
+            Some(w) => table
+                .set_width(w)
+                .set_content_arrangement(ContentArrangement::Dynamic),
+            None => table.set_content_arrangement(ContentArrangement::Disabled),
+        };
         table
     }
 

