@@ -224,18 +224,12 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
 
     // Chats: one counter bump per application, then multi-row inserts.
     let mut chat_rows: Vec<(i64, u32)> = Vec::new();
-    for (app_id, idxs) in &chats_by_app {
+    let groups: Vec<(i64, &Vec<usize>)> = chats_by_app.iter().map(|(k, v)| (*k, v)).collect();
+    let lasts = bump(conn, Counter::Chats, &groups).await?;
+    for (app_id, idxs) in &groups {
         let k = idxs.len() as i64;
-        let last: Option<i64> = sqlx::query_scalar(
-            "UPDATE applications SET last_chat_number = last_chat_number + ?1, \
-             chats_count = chats_count + ?1 WHERE id = ?2 RETURNING last_chat_number",
-        )
-        .bind(k)
-        .bind(app_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(last) = last else {
-            for &i in idxs {
+        let Some(&last) = lasts.get(app_id) else {
+            for &i in idxs.iter() {
                 replies[i] = Some(Ok(Reply::Gone));
             }
             continue;
@@ -255,18 +249,12 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
 
     // Messages: one counter bump per chat, then multi-row inserts.
     let mut message_rows: Vec<(i64, u32, usize)> = Vec::new();
-    for (chat_id, idxs) in &messages_by_chat {
+    let groups: Vec<(i64, &Vec<usize>)> = messages_by_chat.iter().map(|(k, v)| (*k, v)).collect();
+    let lasts = bump(conn, Counter::Messages, &groups).await?;
+    for (chat_id, idxs) in &groups {
         let k = idxs.len() as i64;
-        let last: Option<i64> = sqlx::query_scalar(
-            "UPDATE chats SET last_message_number = last_message_number + ?1, \
-             messages_count = messages_count + ?1 WHERE id = ?2 RETURNING last_message_number",
-        )
-        .bind(k)
-        .bind(chat_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(last) = last else {
-            for &i in idxs {
+        let Some(&last) = lasts.get(chat_id) else {
+            for &i in idxs.iter() {
                 replies[i] = Some(Ok(Reply::Gone));
             }
             continue;
@@ -294,6 +282,64 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
         .collect())
 }
 
+#[derive(Clone, Copy)]
+enum Counter {
+    Chats,
+    Messages,
+}
+
+/// Moves each parent's numbering counter (and its count) up by the size of its group, with one
+/// `UPDATE … FROM (VALUES …) RETURNING` per chunk of parents; returns each parent's new last
+/// number. A parent missing from the result does not exist.
+async fn bump(
+    conn: &mut SqliteConnection,
+    counter: Counter,
+    groups: &[(i64, &Vec<usize>)],
+) -> Result<HashMap<i64, i64>> {
+    static SQL: OnceLock<[[String; CHUNKS.len()]; 2]> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let build = |counter: Counter, n: usize| {
+            let (table, last, count) = match counter {
+                Counter::Chats => ("applications", "last_chat_number", "chats_count"),
+                Counter::Messages => ("chats", "last_message_number", "messages_count"),
+            };
+            let values: Vec<String> = (0..n)
+                .map(|r| format!("(?{},?{})", 1 + 2 * r, 2 + 2 * r))
+                .collect();
+            format!(
+                "UPDATE {table} SET {last} = {last} + v.column2, {count} = {count} + v.column2 \
+                 FROM (VALUES {}) AS v WHERE {table}.id = v.column1 RETURNING {table}.id, {table}.{last}",
+                values.join(",")
+            )
+        };
+        [
+            CHUNKS.map(|n| build(Counter::Chats, n)),
+            CHUNKS.map(|n| build(Counter::Messages, n)),
+        ]
+    });
+    let which = match counter {
+        Counter::Chats => 0,
+        Counter::Messages => 1,
+    };
+    let mut out = HashMap::with_capacity(groups.len());
+    let mut start = 0;
+    for n in chunks(groups.len()) {
+        let i = CHUNKS
+            .iter()
+            .position(|&c| c == n)
+            .unwrap_or(CHUNKS.len() - 1);
+        let mut q = sqlx::query(&all[which][i]);
+        for (parent, idxs) in &groups[start..start + n] {
+            q = q.bind(parent).bind(idxs.len() as i64);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.insert(row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
+        }
+        start += n;
+    }
+    Ok(out)
+}
+
 /// The `j`-th of `k` numbers handed out when the counter moved to `last`.
 fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
     let n = last - k + 1 + j as i64;
@@ -311,6 +357,7 @@ fn count(v: i64) -> u64 {
 enum InsertKind {
     Chats,
     Messages,
+    Search,
 }
 
 /// Rows per multi-row INSERT; fixed sizes keep the prepared-statement cache small.
@@ -318,7 +365,7 @@ const CHUNKS: [usize; 4] = [128, 32, 8, 1];
 
 /// `INSERT … VALUES (…), (…)` for `rows` rows; `?1` is the shared timestamp.
 fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
-    static SQL: OnceLock<[[String; CHUNKS.len()]; 2]> = OnceLock::new();
+    static SQL: OnceLock<[[String; CHUNKS.len()]; 3]> = OnceLock::new();
     let all = SQL.get_or_init(|| {
         let build = |kind: InsertKind, n: usize| {
             let (head, width) = match kind {
@@ -330,6 +377,7 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
                     "INSERT INTO messages (id, chat_id, number, body, created_at, updated_at) VALUES ",
                     4,
                 ),
+                InsertKind::Search => ("INSERT INTO messages_fts (rowid, body) VALUES ", 2),
             };
             let mut s = String::from(head);
             for r in 0..n {
@@ -342,6 +390,8 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
                     InsertKind::Messages => {
                         format!("(?{},?{},?{},?{},?1,?1)", p, p + 1, p + 2, p + 3)
                     }
+                    // ?1 (the timestamp) is bound but unused, to share the binding code.
+                    InsertKind::Search => format!("(?{},?{})", p, p + 1),
                 };
                 s.push_str(&row);
             }
@@ -350,11 +400,13 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
         [
             CHUNKS.map(|n| build(InsertKind::Chats, n)),
             CHUNKS.map(|n| build(InsertKind::Messages, n)),
+            CHUNKS.map(|n| build(InsertKind::Search, n)),
         ]
     });
     let k = match kind {
         InsertKind::Chats => 0,
         InsertKind::Messages => 1,
+        InsertKind::Search => 2,
     };
     let i = CHUNKS
         .iter()
@@ -412,6 +464,20 @@ async fn insert_messages(
                 .bind(chat_id)
                 .bind(number)
                 .bind(body);
+        }
+        q.execute(&mut *conn).await?;
+        start += n;
+    }
+    // The search index, in the same transaction.
+    let mut start = 0;
+    for n in chunks(rows.len()) {
+        let mut q = sqlx::query(insert_sql(InsertKind::Search, n)).bind(now);
+        for &(chat_id, number, i) in &rows[start..start + n] {
+            let body = match ops[i] {
+                Op::CreateMessage { body, .. } => body.as_str(),
+                _ => "",
+            };
+            q = q.bind(message_id(chat_id, number)).bind(body);
         }
         q.execute(&mut *conn).await?;
         start += n;
