@@ -22,7 +22,7 @@ pub struct DemoArgs {
 const SCRIPT: &[(usize, &str)] = &[
     (
         0,
-        "Welcome! Chats are numbered per application, messages per chat.",
+        "Welcome! Chats are numbered per app, messages per chat.",
     ),
     (
         0,
