@@ -20,10 +20,7 @@ pub struct DemoArgs {
 
 /// The conversation the demo writes: (chat index, body).
 const SCRIPT: &[(usize, &str)] = &[
-    (
-        0,
-        "Welcome! Chats are numbered per app, messages per chat.",
-    ),
+    (0, "Welcome! Chats are numbered per app, messages per chat."),
     (
         0,
         "The weather is wonderful today, shall we meet in the park?",
