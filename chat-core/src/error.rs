@@ -228,7 +228,7 @@ pub struct ErrorDetail {
     pub backend: Option<String>,
 }
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "distributed"))]
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         match &err {
@@ -247,8 +247,19 @@ impl From<sqlx::Error> for Error {
                 // SQLITE_BUSY / SQLITE_LOCKED: another process holds the write lock too long.
                 Error::unavailable("database", db.message())
             }
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "40001") => {
+                // MySQL deadlock or serialization failure: the transaction can be retried.
+                Error::unavailable("database", db.message())
+            }
             _ => Error::Internal(err.to_string()),
         }
+    }
+}
+
+#[cfg(feature = "distributed")]
+impl From<redis::RedisError> for Error {
+    fn from(err: redis::RedisError) -> Self {
+        Error::unavailable("redis", err)
     }
 }
 

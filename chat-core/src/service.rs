@@ -30,7 +30,9 @@ impl std::fmt::Debug for ChatService {
 }
 
 impl ChatService {
-    /// Opens the profile the configuration names: `sqlite://…` is the embedded profile.
+    /// Opens the profile the configuration names: `sqlite://…` is the embedded profile;
+    /// `mysql://…` (feature `distributed`) the distributed one, which also needs
+    /// [`Config::redis_url`] and runs a background worker in this process.
     pub async fn open(config: &Config) -> Result<Self> {
         let scheme = config
             .database_url
@@ -40,13 +42,32 @@ impl ChatService {
         let backend: Arc<dyn Backend> = match scheme {
             #[cfg(feature = "sqlite")]
             "sqlite" => Arc::new(crate::store::sqlite::SqliteBackend::open(config).await?),
+            #[cfg(feature = "distributed")]
+            "mysql" => Arc::new(
+                crate::store::distributed::DistributedBackend::open(
+                    config,
+                    crate::store::distributed::DistributedOptions::default(),
+                )
+                .await?,
+            ),
+            #[cfg(not(feature = "distributed"))]
+            "mysql" => {
+                return Err(Error::BadRequest(
+                    "mysql:// URLs need chat-core's `distributed` feature".to_owned(),
+                ))
+            }
             other => {
                 return Err(Error::BadRequest(format!(
-                    "unsupported database URL scheme {other:?}: use sqlite://PATH{}",
+                    "unsupported database URL scheme {other:?}: use sqlite://PATH{}{}",
                     if cfg!(feature = "sqlite") {
                         ""
                     } else {
                         " (build chat-core with the `sqlite` feature)"
+                    },
+                    if cfg!(feature = "distributed") {
+                        " or mysql://USER:PASSWORD@HOST:PORT/DATABASE with a Redis URL"
+                    } else {
+                        ""
                     }
                 )))
             }

@@ -1,5 +1,6 @@
 //! Backends: the [`Backend`] trait that [`crate::ChatService`] drives with validated input,
-//! and one implementation per profile beside it (`sqlite` for the embedded profile).
+//! and one implementation per profile beside it (`sqlite` for the embedded profile; `mysql`
+//! and `distributed` for the distributed one).
 //!
 //! A backend owns persistence, numbering, the write path and search for its profile; the
 //! service above it owns validation, so every backend sees only well-formed values.
@@ -15,6 +16,10 @@ use crate::model::{
     Token,
 };
 
+#[cfg(feature = "distributed")]
+pub mod distributed;
+#[cfg(feature = "distributed")]
+pub mod mysql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

@@ -1,0 +1,401 @@
+//! The distributed profile: MySQL / MariaDB for storage, Redis for numbering and the queue,
+//! workers that persist the queue in batches.
+//!
+//! Applications are written to MySQL directly (rare, and their token must be unique). Chats,
+//! messages and edits never touch MySQL on the request path: one Lua script per request checks
+//! that the parent exists (chat N exists iff N ≤ its application's counter), takes the number
+//! with `INCR`, appends the job to a stream and writes a pending record, in one round trip (see
+//! [`keys`]). Reads consult the pending records as well as MySQL, so a read right after a
+//! create finds it; counts come from the counters, which equal the number of acknowledged
+//! creations. [`worker::Worker`] persists the stream and drops the pending records.
+
+mod job;
+mod keys;
+mod reads;
+pub mod worker;
+mod writes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::Script;
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+
+use self::keys::Keys;
+use self::worker::{Worker, WorkerOptions};
+use super::mysql::MysqlStore;
+use super::{Backend, BackendHealth};
+use crate::api::{Progress, RecountSummary, ReindexSummary};
+use crate::config::Config;
+use crate::error::{Error, Missing, Result};
+use crate::metrics::Metrics;
+use crate::model::{
+    Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
+    Token,
+};
+
+/// How a [`DistributedBackend`] is set up beyond the URLs of its [`Config`].
+#[derive(Debug, Clone)]
+pub struct DistributedOptions {
+    /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
+    pub key_prefix: String,
+    /// Whether this process runs a worker in the background (an API-only process does not).
+    pub background_worker: bool,
+    /// The worker's settings.
+    pub worker: WorkerOptions,
+    /// Most MySQL connections.
+    pub max_connections: u32,
+}
+
+impl Default for DistributedOptions {
+    fn default() -> Self {
+        DistributedOptions {
+            key_prefix: "chat:".to_owned(),
+            background_worker: true,
+            worker: WorkerOptions::default(),
+            max_connections: 10,
+        }
+    }
+}
+
+struct Scripts {
+    create_chat: Script,
+    create_message: Script,
+    edit_message: Script,
+    pending_max: Script,
+    seed: Script,
+}
+
+/// The distributed backend.
+pub struct DistributedBackend {
+    store: Arc<MysqlStore>,
+    redis: ConnectionManager,
+    keys: Keys,
+    scripts: Scripts,
+    apps: RwLock<HashMap<Token, i64>>,
+    worker: Arc<Worker>,
+    background: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+    metrics: Metrics,
+}
+
+impl DistributedBackend {
+    /// Connects to `config.database_url` (migrating it) and `config.redis_url`, and starts the
+    /// background worker when the options ask for one.
+    pub async fn open(config: &Config, options: DistributedOptions) -> Result<Self> {
+        let redis_url = config.redis_url.as_deref().ok_or_else(|| {
+            Error::BadRequest(
+                "a mysql:// database needs a Redis for numbering and the queue: \
+                 set CHAT_REDIS_URL (or --redis-url) to redis://HOST:PORT"
+                    .to_owned(),
+            )
+        })?;
+        let client = redis::Client::open(redis_url).map_err(|e| {
+            Error::BadRequest(format!(
+                "invalid Redis URL {}: {e}",
+                crate::config::redact_url(redis_url)
+            ))
+        })?;
+        let redis = ConnectionManager::new(client).await?;
+        let store =
+            Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
+        let keys = Keys::new(&options.key_prefix);
+        let worker = Arc::new(
+            Worker::new(
+                redis.clone(),
+                Arc::clone(&store),
+                keys.clone(),
+                options.worker.clone(),
+            )
+            .await?,
+        );
+        let background = if options.background_worker {
+            let (tx, rx) = watch::channel(false);
+            let task = tokio::spawn(Arc::clone(&worker).run(rx));
+            Some((tx, task))
+        } else {
+            None
+        };
+        Ok(DistributedBackend {
+            store,
+            redis,
+            keys,
+            scripts: Scripts {
+                create_chat: keys::create_chat(),
+                create_message: keys::create_message(),
+                edit_message: keys::edit_message(),
+                pending_max: keys::pending_max(),
+                seed: keys::seed(),
+            },
+            apps: RwLock::default(),
+            worker,
+            background: Mutex::new(background),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The worker of this backend (also usable when no background worker runs).
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+
+    /// The MySQL store (its [`MysqlStore::operations`] counter shows which paths reach it).
+    pub fn store(&self) -> &MysqlStore {
+        &self.store
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// The application's id: from the in-process cache (ids never change), else MySQL.
+    async fn app_id(&self, token: &Token) -> Result<i64> {
+        if let Some(&id) = read(&self.apps).get(token) {
+            return Ok(id);
+        }
+        let row = self.store.application(token).await?;
+        let id = row.map(|r| r.id).ok_or_else(|| not_app(token))?;
+        write(&self.apps).insert(token.clone(), id);
+        Ok(id)
+    }
+
+    /// Seeds a missing counter from the database's maximum and the numbers still pending.
+    async fn seed(
+        &self,
+        counter: String,
+        pending: String,
+        db_max: impl std::future::Future<Output = Result<u32>>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        // The pending maximum is read before the database's, so that a number persisted (and
+        // its pending record dropped) in between is seen by one of the two reads.
+        let before: i64 = self
+            .scripts
+            .pending_max
+            .key(&pending)
+            .invoke_async(&mut conn)
+            .await?;
+        let db = db_max.await?;
+        let _: i64 = self
+            .scripts
+            .seed
+            .key(&counter)
+            .key(&pending)
+            .arg(before)
+            .arg(db)
+            .invoke_async(&mut conn)
+            .await?;
+        tracing::info!(
+            counter,
+            db_max = db,
+            pending_max = before,
+            "seeded a missing counter"
+        );
+        Ok(())
+    }
+
+    async fn seed_chats(&self, app: i64) -> Result<()> {
+        self.seed(
+            self.keys.chat_counter(app),
+            self.keys.pending_chats(app),
+            self.store.max_chat_number(app),
+        )
+        .await
+    }
+
+    async fn seed_messages(&self, app: i64, chat: ChatNumber) -> Result<()> {
+        self.seed(
+            self.keys.message_counter(app, chat.get()),
+            self.keys.pending_messages(app, chat.get()),
+            self.store.max_message_number(app, chat),
+        )
+        .await
+    }
+
+    async fn scope(&self, scope: Option<&Token>) -> Result<Vec<(i64, Token)>> {
+        match scope {
+            Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
+            None => self.store.all_applications().await,
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn not_app(token: &Token) -> Error {
+    Error::NotFound(Missing::Application {
+        token: token.clone(),
+    })
+}
+
+fn not_chat(token: &Token, chat: ChatNumber) -> Error {
+    Error::NotFound(Missing::Chat {
+        token: token.clone(),
+        chat,
+    })
+}
+
+fn not_message(token: &Token, chat: ChatNumber, message: MessageNumber) -> Error {
+    Error::NotFound(Missing::Message {
+        token: token.clone(),
+        chat,
+        message,
+    })
+}
+
+#[async_trait]
+impl Backend for DistributedBackend {
+    async fn create_application(&self, name: Name) -> Result<Application> {
+        self.create_app(name).await
+    }
+
+    async fn get_application(&self, token: &Token) -> Result<Application> {
+        self.read_app(token).await
+    }
+
+    async fn update_application(&self, token: &Token, name: Name) -> Result<Application> {
+        let id = self.app_id(token).await?;
+        self.store
+            .rename_application(id, name.as_str(), super::now_micros())
+            .await?;
+        self.read_app(token).await
+    }
+
+    async fn list_applications(
+        &self,
+        page: &PageRequest<Token>,
+    ) -> Result<Page<Application, Token>> {
+        self.list_apps(page).await
+    }
+
+    async fn create_chat(&self, token: &Token) -> Result<Chat> {
+        self.new_chat(token).await
+    }
+
+    async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
+        self.read_chat(token, chat).await
+    }
+
+    async fn list_chats(
+        &self,
+        token: &Token,
+        page: &PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>> {
+        self.list_chat_page(token, page).await
+    }
+
+    async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body) -> Result<Message> {
+        self.new_message(token, chat, body).await
+    }
+
+    async fn get_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message> {
+        self.read_message(token, chat, message).await
+    }
+
+    async fn update_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+        body: Body,
+    ) -> Result<Message> {
+        self.edit(token, chat, message, body).await
+    }
+
+    async fn list_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: &PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>> {
+        self.list_message_page(token, chat, page).await
+    }
+
+    async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        query: &Query,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Message>> {
+        let app = self.app_id(token).await?;
+        if !self.chat_exists(app, chat).await? {
+            return Err(not_chat(token, chat));
+        }
+        // Only persisted messages are searchable, as with a search engine's refresh interval.
+        match self.store.chat_id(app, chat).await? {
+            Some(id) => self.store.search(id, query, limit, offset).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<RecountSummary> {
+        let apps = self.scope(scope).await?;
+        self.store.recount(&apps, progress).await
+    }
+
+    async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<ReindexSummary> {
+        let apps = self.scope(scope).await?;
+        self.store.reindex_summary(&apps, progress).await
+    }
+
+    async fn health(&self) -> Vec<BackendHealth> {
+        let limit = Duration::from_secs(2);
+        let mysql = match tokio::time::timeout(limit, self.store.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("no answer within 2 s".to_owned()),
+        };
+        let mut conn = self.conn();
+        let ping_cmd = redis::cmd("PING");
+        let ping = ping_cmd.query_async::<String>(&mut conn);
+        let redis = match tokio::time::timeout(limit, ping).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("no answer within 2 s".to_owned()),
+        };
+        [("mysql", mysql), ("redis", redis)]
+            .into_iter()
+            .map(|(backend, error)| BackendHealth {
+                backend: backend.to_owned(),
+                ok: error.is_none(),
+                error,
+            })
+            .collect()
+    }
+
+    async fn close(&self) {
+        if let Some((stop, task)) = self.background.lock().await.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        self.store.close().await;
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}

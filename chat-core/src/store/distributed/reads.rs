@@ -1,0 +1,215 @@
+//! Reads: MySQL for what is persisted, the pending records for what is still queued (so a
+//! read right after a create finds it), and the counters for the counts (the number of
+//! acknowledged creations, exact at once; MySQL's columns catch up when the queue drains).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::job::{pending, PendingChat, PendingMessage};
+use super::{not_app, not_chat, not_message, DistributedBackend};
+use crate::error::Result;
+use crate::model::{
+    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Token,
+};
+use crate::store::{from_micros, paginate};
+
+fn counter(v: Option<String>) -> Option<u64> {
+    v.and_then(|s| s.parse().ok())
+}
+
+fn pending_chat(number: ChatNumber, json: &str) -> Result<Chat> {
+    let at = from_micros(pending::<PendingChat>(json)?.created_at()?);
+    Ok(Chat {
+        number,
+        messages_count: 0,
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+fn pending_message(number: MessageNumber, json: &str) -> Result<Message> {
+    let p: PendingMessage = pending(json)?;
+    Ok(Message {
+        number,
+        created_at: from_micros(p.created_at()?),
+        updated_at: from_micros(p.updated_at()?),
+        body: p.b,
+    })
+}
+
+impl DistributedBackend {
+    pub(super) async fn read_app(&self, token: &Token) -> Result<Application> {
+        let row = self
+            .store
+            .application(token)
+            .await?
+            .ok_or_else(|| not_app(token))?;
+        let mut conn = self.conn();
+        let chats: Option<String> = redis::cmd("GET")
+            .arg(self.keys.chat_counter(row.id))
+            .query_async(&mut conn)
+            .await?;
+        let mut app = row.app;
+        if let Some(n) = counter(chats) {
+            app.chats_count = n;
+        }
+        Ok(app)
+    }
+
+    pub(super) async fn list_apps(
+        &self,
+        page: &PageRequest<Token>,
+    ) -> Result<Page<Application, Token>> {
+        let after = match &page.after {
+            Some(token) => self.app_id(token).await?,
+            None => 0,
+        };
+        let rows = self.store.applications(after, page.limit + 1).await?;
+        let mut apps = Vec::with_capacity(rows.len());
+        if !rows.is_empty() {
+            let keys: Vec<String> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
+            let mut conn = self.conn();
+            let counts: Vec<Option<String>> =
+                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+            for (row, n) in rows.into_iter().zip(counts) {
+                let mut app = row.app;
+                if let Some(n) = counter(n) {
+                    app.chats_count = n;
+                }
+                apps.push(app);
+            }
+        }
+        Ok(paginate(apps, page.limit, |a| a.token.clone()))
+    }
+
+    /// Whether chat `chat` of application `app` exists: by its counter when Redis has it.
+    pub(super) async fn chat_exists(&self, app: i64, chat: ChatNumber) -> Result<bool> {
+        let mut conn = self.conn();
+        let (last, queued): (Option<String>, bool) = redis::pipe()
+            .cmd("GET")
+            .arg(self.keys.chat_counter(app))
+            .cmd("HEXISTS")
+            .arg(self.keys.pending_chats(app))
+            .arg(chat.get())
+            .query_async(&mut conn)
+            .await?;
+        if let Some(last) = counter(last) {
+            return Ok(u64::from(chat.get()) <= last);
+        }
+        Ok(queued || self.store.chat_id(app, chat).await?.is_some())
+    }
+
+    pub(super) async fn read_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
+        let app = self.app_id(token).await?;
+        let mut conn = self.conn();
+        let (queued, messages): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("HGET")
+            .arg(self.keys.pending_chats(app))
+            .arg(chat.get())
+            .cmd("GET")
+            .arg(self.keys.message_counter(app, chat.get()))
+            .query_async(&mut conn)
+            .await?;
+        let mut found = match queued {
+            Some(json) => pending_chat(chat, &json)?,
+            None => self
+                .store
+                .chat(app, chat)
+                .await?
+                .ok_or_else(|| not_chat(token, chat))?,
+        };
+        if let Some(n) = counter(messages) {
+            found.messages_count = n;
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn list_chat_page(
+        &self,
+        token: &Token,
+        page: &PageRequest<ChatNumber>,
+    ) -> Result<Page<Chat, ChatNumber>> {
+        let app = self.app_id(token).await?;
+        let after = page.after.map_or(0, ChatNumber::get);
+        let mut conn = self.conn();
+        let queued: HashMap<u32, String> = redis::cmd("HGETALL")
+            .arg(self.keys.pending_chats(app))
+            .query_async(&mut conn)
+            .await?;
+        let stored = self.store.chats(app, after, page.limit + 1).await?;
+        let mut merged: BTreeMap<u32, Chat> =
+            stored.into_iter().map(|c| (c.number.get(), c)).collect();
+        for (n, json) in queued.into_iter().filter(|(n, _)| *n > after) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = merged.entry(n) {
+                slot.insert(pending_chat(ChatNumber::new(n)?, &json)?);
+            }
+        }
+        let mut items: Vec<Chat> = merged.into_values().take(page.limit as usize + 1).collect();
+        if !items.is_empty() {
+            let keys: Vec<String> = items
+                .iter()
+                .map(|c| self.keys.message_counter(app, c.number.get()))
+                .collect();
+            let counts: Vec<Option<String>> =
+                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+            for (chat, n) in items.iter_mut().zip(counts) {
+                if let Some(n) = counter(n) {
+                    chat.messages_count = n;
+                }
+            }
+        }
+        Ok(paginate(items, page.limit, |c| c.number))
+    }
+
+    pub(super) async fn read_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<Message> {
+        let app = self.app_id(token).await?;
+        let mut conn = self.conn();
+        let queued: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.pending_messages(app, chat.get()))
+            .arg(message.get())
+            .query_async(&mut conn)
+            .await?;
+        if let Some(json) = queued {
+            return pending_message(message, &json);
+        }
+        match self.store.message(app, chat, message).await? {
+            Some(m) => Ok(m),
+            None if self.chat_exists(app, chat).await? => Err(not_message(token, chat, message)),
+            None => Err(not_chat(token, chat)),
+        }
+    }
+
+    pub(super) async fn list_message_page(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        page: &PageRequest<MessageNumber>,
+    ) -> Result<Page<Message, MessageNumber>> {
+        let app = self.app_id(token).await?;
+        if !self.chat_exists(app, chat).await? {
+            return Err(not_chat(token, chat));
+        }
+        let after = page.after.map_or(0, MessageNumber::get);
+        let mut conn = self.conn();
+        let queued: HashMap<u32, String> = redis::cmd("HGETALL")
+            .arg(self.keys.pending_messages(app, chat.get()))
+            .query_async(&mut conn)
+            .await?;
+        let stored = self
+            .store
+            .messages(app, chat, after, page.limit + 1)
+            .await?;
+        let mut merged: BTreeMap<u32, Message> =
+            stored.into_iter().map(|m| (m.number.get(), m)).collect();
+        // A pending record is at least as new as the row: it may hold an edit not yet applied.
+        for (n, json) in queued.into_iter().filter(|(n, _)| *n > after) {
+            merged.insert(n, pending_message(MessageNumber::new(n)?, &json)?);
+        }
+        let items: Vec<Message> = merged.into_values().take(page.limit as usize + 1).collect();
+        Ok(paginate(items, page.limit, |m| m.number))
+    }
+}

@@ -1,0 +1,412 @@
+//! The worker: persists the queue in batches.
+//!
+//! A worker reads up to `batch` new entries from the stream as a member of the consumer group
+//! (`XREADGROUP`), writes them in one MySQL transaction ([`MysqlStore::persist_batch`], safe to
+//! repeat), and only then acknowledges and deletes them and drops their pending records — so a
+//! worker killed at any point leaves its entries pending in the group, never lost. Entries idle
+//! longer than `claim_idle` (their consumer died) are taken over with `XAUTOCLAIM` and
+//! persisted again, which the idempotent inserts make harmless. When a batch fails, its jobs
+//! are retried one by one so that one bad job cannot hold up the others; a job that has been
+//! delivered `max_deliveries` times goes to the dead-letter stream with its last error.
+//!
+//! [`Worker::drain`] runs all of this until the queue is empty: tests call it instead of
+//! sleeping, and a background task calls [`Worker::run_once`] in a loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+use tokio::sync::watch;
+
+use super::job::decode;
+use super::keys::{self, Keys, GROUP};
+use crate::error::{Error, Result};
+use crate::store::mysql::{Job, MysqlStore};
+
+/// How a worker batches and retries.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Most entries persisted in one transaction.
+    pub batch: usize,
+    /// How long one read waits for new entries.
+    pub block: Duration,
+    /// How long an entry stays with a consumer that does not acknowledge it before another
+    /// worker takes it over.
+    pub claim_idle: Duration,
+    /// Deliveries after which a failing entry goes to the dead-letter stream.
+    pub max_deliveries: u64,
+    /// This worker's name in the consumer group (unique per process).
+    pub consumer: String,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            batch: 1000,
+            block: Duration::from_secs(1),
+            claim_idle: Duration::from_secs(30),
+            max_deliveries: 5,
+            consumer: format!(
+                "worker-{}-{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+        }
+    }
+}
+
+/// What one round of work did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Entries persisted and acknowledged.
+    pub persisted: u64,
+    /// Entries that failed and stay pending for a retry.
+    pub failed: u64,
+    /// Entries moved to the dead-letter stream.
+    pub dead: u64,
+}
+
+impl Round {
+    fn add(&mut self, other: Round) {
+        self.persisted += other.persisted;
+        self.failed += other.failed;
+        self.dead += other.dead;
+    }
+}
+
+/// `XPENDING`'s summary: count, smallest and largest id, entries per consumer.
+type PendingSummary = (
+    u64,
+    Option<String>,
+    Option<String>,
+    Option<Vec<(String, String)>>,
+);
+
+/// One stream entry: its id and its `j` field (absent when the entry was deleted).
+type Entry = (String, Option<HashMap<String, String>>);
+
+/// A queue consumer writing to MySQL.
+pub struct Worker {
+    redis: ConnectionManager,
+    store: Arc<MysqlStore>,
+    keys: Keys,
+    options: WorkerOptions,
+    finish: Script,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    pub(crate) async fn new(
+        redis: ConnectionManager,
+        store: Arc<MysqlStore>,
+        keys: Keys,
+        options: WorkerOptions,
+    ) -> Result<Self> {
+        let worker = Worker {
+            redis,
+            store,
+            keys,
+            options,
+            finish: keys::finish(),
+        };
+        worker.ensure_group().await?;
+        Ok(worker)
+    }
+
+    /// The same worker under another consumer name (e.g. to play a second process).
+    pub fn with_consumer(&self, consumer: &str) -> Worker {
+        Worker {
+            redis: self.redis.clone(),
+            store: Arc::clone(&self.store),
+            keys: self.keys.clone(),
+            options: WorkerOptions {
+                consumer: consumer.to_owned(),
+                ..self.options.clone()
+            },
+            finish: keys::finish(),
+        }
+    }
+
+    /// Creates the stream and the consumer group when missing (also after Redis lost them).
+    async fn ensure_group(&self) -> Result<()> {
+        let mut conn = self.redis.clone();
+        let created = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.keys.stream())
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async::<()>(&mut conn)
+            .await;
+        match created {
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Reads up to one batch of new entries (waiting up to `block` when `wait`), without
+    /// processing them. Tests use it to play a worker that dies before acknowledging.
+    pub async fn read_new(&self, wait: bool) -> Result<usize> {
+        Ok(self.read(wait).await?.len())
+    }
+
+    async fn read(&self, wait: bool) -> Result<Vec<Entry>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.options.consumer)
+            .arg("COUNT")
+            .arg(self.options.batch.max(1));
+        if wait {
+            cmd.arg("BLOCK").arg(self.options.block.as_millis() as u64);
+        }
+        cmd.arg("STREAMS").arg(self.keys.stream()).arg(">");
+        let mut conn = self.redis.clone();
+        type Reply = Option<Vec<(String, Vec<Entry>)>>;
+        let reply = match cmd.query_async::<Reply>(&mut conn).await {
+            Err(e) if e.code() == Some("NOGROUP") => {
+                self.ensure_group().await?;
+                cmd.query_async::<Reply>(&mut conn).await?
+            }
+            other => other?,
+        };
+        Ok(reply
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, entries)| entries)
+            .collect())
+    }
+
+    /// Reads one batch of new entries and persists it. Returns what it did.
+    pub async fn run_once(&self, wait: bool) -> Result<Round> {
+        let entries = self.read(wait).await?;
+        self.process(entries).await
+    }
+
+    /// Takes over entries idle for at least `min_idle` (their consumer died or stalled),
+    /// dead-letters those delivered too often, and persists the others.
+    pub async fn reclaim(&self, min_idle: Duration) -> Result<Round> {
+        let mut conn = self.redis.clone();
+        let (_next, entries, _deleted): (String, Vec<Entry>, Vec<String>) =
+            redis::cmd("XAUTOCLAIM")
+                .arg(self.keys.stream())
+                .arg(GROUP)
+                .arg(&self.options.consumer)
+                .arg(min_idle.as_millis() as u64)
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(self.options.batch.max(1))
+                .query_async(&mut conn)
+                .await?;
+        if entries.is_empty() {
+            return Ok(Round::default());
+        }
+        // Delivery counts of what this consumer now holds.
+        let first = &entries[0].0;
+        let last = &entries[entries.len() - 1].0;
+        let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+            .arg(self.keys.stream())
+            .arg(GROUP)
+            .arg(first)
+            .arg(last)
+            .arg(entries.len())
+            .arg(&self.options.consumer)
+            .query_async(&mut conn)
+            .await?;
+        let deliveries: HashMap<String, u64> =
+            pending.into_iter().map(|(id, _, _, n)| (id, n)).collect();
+        let mut round = Round::default();
+        let mut retry = Vec::new();
+        for entry in entries {
+            if deliveries.get(&entry.0).copied().unwrap_or(0) > self.options.max_deliveries {
+                self.bury(&entry).await?;
+                round.dead += 1;
+            } else {
+                retry.push(entry);
+            }
+        }
+        round.add(self.process(retry).await?);
+        Ok(round)
+    }
+
+    /// Processes everything queued until the stream and the group's pending list are empty.
+    /// Entries of other consumers are taken over at once (their work is idempotent).
+    pub async fn drain(&self) -> Result<Round> {
+        let mut total = Round::default();
+        for _ in 0..10_000 {
+            let round = self.run_once(false).await?;
+            total.add(round);
+            if round != Round::default() {
+                continue;
+            }
+            let reclaimed = self.reclaim(Duration::ZERO).await?;
+            total.add(reclaimed);
+            if reclaimed == Round::default() && self.pending_count().await? == 0 {
+                return Ok(total);
+            }
+        }
+        Err(Error::Internal("the queue did not drain".into()))
+    }
+
+    /// Entries delivered to a consumer and not yet acknowledged.
+    pub async fn pending_count(&self) -> Result<u64> {
+        let mut conn = self.redis.clone();
+        let summary: PendingSummary = redis::cmd("XPENDING")
+            .arg(self.keys.stream())
+            .arg(GROUP)
+            .query_async(&mut conn)
+            .await?;
+        Ok(summary.0)
+    }
+
+    /// Runs until `stop` turns true: read (waiting up to `block`), persist, and now and then
+    /// reclaim what dead consumers left behind.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut last_claim = tokio::time::Instant::now();
+        while !*stop.borrow() {
+            let work = async {
+                let mut round = self.run_once(true).await?;
+                if last_claim.elapsed() >= self.options.claim_idle / 2 {
+                    last_claim = tokio::time::Instant::now();
+                    round.add(self.reclaim(self.options.claim_idle).await?);
+                }
+                Ok::<_, Error>(round)
+            };
+            tokio::select! {
+                result = work => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "worker round failed; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Persists entries: the whole batch at once, or one by one when that fails.
+    async fn process(&self, entries: Vec<Entry>) -> Result<Round> {
+        let mut round = Round::default();
+        let mut jobs: Vec<(String, Job)> = Vec::with_capacity(entries.len());
+        for (id, fields) in entries {
+            let decoded = fields
+                .as_ref()
+                .and_then(|f| f.get("j"))
+                .ok_or_else(|| Error::Internal("queued entry without a job".into()))
+                .and_then(|j| decode(j));
+            match decoded {
+                Ok(job) => jobs.push((id, job)),
+                Err(e) => {
+                    self.record_error(&id, &e).await?;
+                    round.failed += 1;
+                }
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(round);
+        }
+        let batch: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
+        match self.store.persist_batch(&batch).await {
+            Ok(()) => {
+                self.finish(&jobs).await?;
+                round.persisted += jobs.len() as u64;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, size = jobs.len(), "batch failed; retrying one by one");
+                for (id, job) in jobs {
+                    match self.store.persist_batch(std::slice::from_ref(&job)).await {
+                        Ok(()) => {
+                            self.finish(&[(id, job)]).await?;
+                            round.persisted += 1;
+                        }
+                        Err(e) => {
+                            self.record_error(&id, &e).await?;
+                            round.failed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Acknowledges persisted entries and drops the pending records they wrote.
+    async fn finish(&self, jobs: &[(String, Job)]) -> Result<()> {
+        let mut invocation = self.finish.key(self.keys.stream());
+        invocation.arg(GROUP);
+        for (id, job) in jobs {
+            let (hash, field) = match job {
+                Job::Chat { app, number, .. } => (self.keys.pending_chats(*app), *number),
+                Job::Message {
+                    app, chat, number, ..
+                } => (self.keys.pending_messages(*app, *chat), *number),
+            };
+            invocation.arg(hash).arg(field).arg(id);
+        }
+        let mut conn = self.redis.clone();
+        invocation.invoke_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn record_error(&self, id: &str, error: &Error) -> Result<()> {
+        tracing::warn!(entry = id, error = %error, "queued job failed");
+        let mut conn = self.redis.clone();
+        redis::cmd("HSET")
+            .arg(self.keys.errors())
+            .arg(id)
+            .arg(error.to_string())
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves an entry to the dead-letter stream with its last error. Its pending record stays,
+    /// so reads still show the write until an operator retries or removes it.
+    async fn bury(&self, (id, fields): &Entry) -> Result<()> {
+        let mut conn = self.redis.clone();
+        let error: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.errors())
+            .arg(id)
+            .query_async(&mut conn)
+            .await?;
+        let job = fields.as_ref().and_then(|f| f.get("j")).cloned();
+        tracing::error!(entry = id, error = ?error, "queued job moved to the dead-letter stream");
+        redis::pipe()
+            .atomic()
+            .cmd("XADD")
+            .arg(self.keys.dead())
+            .arg("*")
+            .arg("j")
+            .arg(job.unwrap_or_default())
+            .arg("entry")
+            .arg(id)
+            .arg("error")
+            .arg(error.unwrap_or_else(|| "unknown".to_owned()))
+            .ignore()
+            .cmd("XACK")
+            .arg(self.keys.stream())
+            .arg(GROUP)
+            .arg(id)
+            .ignore()
+            .cmd("XDEL")
+            .arg(self.keys.stream())
+            .arg(id)
+            .ignore()
+            .cmd("HDEL")
+            .arg(self.keys.errors())
+            .arg(id)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
