@@ -4,7 +4,7 @@
 -- the numbers already taken, idempotently (`INSERT IGNORE` on the unique (parent, number)
 -- keys), so a job persisted twice leaves one row. The `*_count` columns move in the worker's
 -- transaction by the rows it actually inserted; recount recomputes them from the rows.
--- Binary collation: comparisons are exact, and search lowercases both sides itself.
+-- Search compares lowercased text under utf8mb4_bin itself, so the collation only orders names.
 -- Timestamps are UTC with microseconds.
 
 CREATE TABLE applications (
@@ -15,7 +15,7 @@ CREATE TABLE applications (
     created_at  DATETIME(6)  NOT NULL,
     updated_at  DATETIME(6)  NOT NULL,
     UNIQUE KEY applications_token (token)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE chats (
     id             BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -26,7 +26,7 @@ CREATE TABLE chats (
     updated_at     DATETIME(6) NOT NULL,
     UNIQUE KEY chats_application_number (application_id, number),
     CONSTRAINT chats_application FOREIGN KEY (application_id) REFERENCES applications (id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE messages (
     id         BIGINT      NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -37,4 +37,4 @@ CREATE TABLE messages (
     updated_at DATETIME(6) NOT NULL,
     UNIQUE KEY messages_chat_number (chat_id, number),
     CONSTRAINT messages_chat FOREIGN KEY (chat_id) REFERENCES chats (id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;

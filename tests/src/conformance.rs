@@ -1,6 +1,8 @@
 //! The conformance suite: what every [`ChatApi`] implementation, on every profile, must do.
 //!
-//! Each case is an `async fn(Arc<dyn ChatApi>)` that panics on a violation. The
+//! Each case is an `async fn(Arc<dyn ChatApi>, &dyn Settle)` that panics on a violation; it
+//! calls [`Settle::settle`] before it checks what a queue may still be carrying (stored counts,
+//! search), and nowhere else: reads right after writes must work without it. The
 //! [`conformance_suite!`](crate::conformance_suite) macro turns them into one `#[tokio::test]`
 //! per case for a harness, so the embedded service, the HTTP client and the distributed profile
 //! run the very same assertions.
@@ -12,7 +14,22 @@ use chat_core::{
     ChatApi, ChatNumber, Error, Message, MessageNumber, Missing, NoProgress, PageRequest,
     SearchRequest, Token,
 };
+use futures::future::LocalBoxFuture;
 use futures::stream::{self, StreamExt};
+
+/// Waits until a profile's background work is done (the distributed profile's queue drained),
+/// so that counts in the database and search see every acknowledged write. A no-op where
+/// writes are applied before they are acknowledged.
+pub trait Settle {
+    /// Returns once everything acknowledged so far is persisted.
+    fn settle(&self) -> LocalBoxFuture<'_, ()>;
+}
+
+impl<H: crate::Harness> Settle for H {
+    fn settle(&self) -> LocalBoxFuture<'_, ()> {
+        Box::pin(crate::Harness::settle(self))
+    }
+}
 
 /// Runs `f` on every item with at most `concurrency` in flight.
 async fn concurrently<T, F, Fut, R>(items: Vec<T>, concurrency: usize, f: F) -> Vec<R>
@@ -51,7 +68,10 @@ fn no_ids(value: &serde_json::Value) {
 
 /// 64 concurrent tasks: 2,000 chats over 5 applications and 20,000 messages over 20 chats give
 /// exactly 1..N per parent, and the counts are exact.
-pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn ChatApi>) {
+pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(
+    api: Arc<dyn ChatApi>,
+    settle: &dyn Settle,
+) {
     let mut apps = Vec::new();
     for i in 0..5 {
         apps.push(
@@ -71,6 +91,7 @@ pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn
     for (t, n) in created {
         per_app.entry(t).or_default().push(n);
     }
+    settle.settle().await;
     for (t, numbers) in &mut per_app {
         assert_gapless(numbers, "chat");
         assert_eq!(api.get_application(t).await.unwrap().chats_count, 400);
@@ -95,6 +116,7 @@ pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn
     for (c, n) in created {
         per_chat.entry(c).or_default().push(n);
     }
+    settle.settle().await;
     for (c, numbers) in &mut per_chat {
         assert_gapless(numbers, "message");
         assert_eq!(api.get_chat(target, *c).await.unwrap().messages_count, 1000);
@@ -110,7 +132,7 @@ pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(api: Arc<dyn
 }
 
 /// A read right after an acknowledged create finds it, for every create.
-pub async fn reads_see_acknowledged_writes_at_once(api: Arc<dyn ChatApi>) {
+pub async fn reads_see_acknowledged_writes_at_once(api: Arc<dyn ChatApi>, _settle: &dyn Settle) {
     let app = api.create_application("ryw").await.unwrap();
     assert_eq!(api.get_application(&app.token).await.unwrap().name, "ryw");
     let results = concurrently((0..200).collect(), 32, |i: u32| {
@@ -141,7 +163,7 @@ pub async fn reads_see_acknowledged_writes_at_once(api: Arc<dyn ChatApi>) {
 }
 
 /// Representations round-trip and carry no internal id; updates change `updated_at` only.
-pub async fn representations_and_updates(api: Arc<dyn ChatApi>) {
+pub async fn representations_and_updates(api: Arc<dyn ChatApi>, _settle: &dyn Settle) {
     let app = api.create_application("  Support team  ").await.unwrap();
     assert_eq!(app.name, "Support team");
     assert_eq!(app.chats_count, 0);
@@ -191,7 +213,7 @@ pub async fn representations_and_updates(api: Arc<dyn ChatApi>) {
 }
 
 /// Lists are ordered by number, paged with `limit`/`after`, and say when more remain.
-pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>) {
+pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>, _settle: &dyn Settle) {
     let app = api.create_application("pages").await.unwrap();
     for _ in 0..7 {
         api.create_chat(&app.token).await.unwrap();
@@ -277,7 +299,7 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>) {
 }
 
 /// Unknown tokens, chats and messages are `NotFound` naming the missing entity.
-pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>) {
+pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>, _settle: &dyn Settle) {
     let unknown = Token::generate();
     let one = ChatNumber::new(1).unwrap();
     let m1 = MessageNumber::new(1).unwrap();
@@ -332,7 +354,10 @@ pub async fn missing_entities_are_not_found(api: Arc<dyn ChatApi>) {
 }
 
 /// Bad names, bodies, queries and pages get a typed error and change nothing.
-pub async fn bad_input_is_rejected_and_changes_nothing(api: Arc<dyn ChatApi>) {
+pub async fn bad_input_is_rejected_and_changes_nothing(
+    api: Arc<dyn ChatApi>,
+    _settle: &dyn Settle,
+) {
     let before = all_tokens(&api).await;
     for name in ["", "   ", &"n".repeat(256)] {
         assert!(
@@ -419,7 +444,10 @@ async fn hits(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<
 
 /// Substring search: mid-word, case-insensitive, Unicode, isolated per chat and application,
 /// literal special characters, updated bodies.
-pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn ChatApi>) {
+pub async fn search_finds_substrings_literally_within_one_chat(
+    api: Arc<dyn ChatApi>,
+    settle: &dyn Settle,
+) {
     let app = api.create_application("search").await.unwrap();
     let other_app = api.create_application("search other").await.unwrap();
     let t = app.token.clone();
@@ -443,6 +471,7 @@ pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn Chat
     api.create_message(&other_app.token, oc, "wonderful in the other app")
         .await
         .unwrap();
+    settle.settle().await;
 
     assert_eq!(
         hits(&api, &t, c, "onderf").await,
@@ -507,6 +536,7 @@ pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn Chat
     api.update_message(&t, c, m, "now something marvellous")
         .await
         .unwrap();
+    settle.settle().await;
     assert_eq!(
         hits(&api, &t, c, "marvel").await,
         ["now something marvellous"]
@@ -521,6 +551,7 @@ pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn Chat
         .await
         .unwrap();
     api.create_message(&t, r, "banana").await.unwrap();
+    settle.settle().await;
     let ranked = hits(&api, &t, r, "apple").await;
     assert_eq!(
         ranked,
@@ -546,7 +577,7 @@ pub async fn search_finds_substrings_literally_within_one_chat(api: Arc<dyn Chat
 }
 
 /// Recount on consistent data corrects nothing and covers every chat; reindex keeps search whole.
-pub async fn recount_and_reindex_report_their_work(api: Arc<dyn ChatApi>) {
+pub async fn recount_and_reindex_report_their_work(api: Arc<dyn ChatApi>, settle: &dyn Settle) {
     let app = api.create_application("jobs").await.unwrap();
     let t = app.token.clone();
     for _ in 0..3 {
@@ -557,6 +588,7 @@ pub async fn recount_and_reindex_report_their_work(api: Arc<dyn ChatApi>) {
                 .unwrap();
         }
     }
+    settle.settle().await;
     let summary = api.recount(Some(&t), NoProgress::arc()).await.unwrap();
     assert_eq!(
         (summary.applications, summary.chats, summary.corrected),
@@ -599,7 +631,7 @@ macro_rules! conformance_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let harness = <$harness as $crate::Harness>::start().await;
-                $crate::conformance::$case($crate::Harness::api(&harness)).await;
+                $crate::conformance::$case($crate::Harness::api(&harness), &harness).await;
                 $crate::Harness::stop(harness).await;
             }
         )*

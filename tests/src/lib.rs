@@ -3,7 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod conformance;
+#[cfg(feature = "distributed")]
+mod distributed;
 pub mod openapi_check;
+
+#[cfg(feature = "distributed")]
+pub use distributed::Distributed;
 
 use std::sync::Arc;
 
@@ -18,6 +23,9 @@ pub trait Harness: Sized {
     fn api(&self) -> Arc<dyn ChatApi>;
     /// Stops it and removes its storage.
     async fn stop(self);
+    /// Waits until every acknowledged write is persisted (a queue drained). Nothing to wait
+    /// for by default.
+    async fn settle(&self) {}
 }
 
 /// `ChatService` on the embedded profile, in a temporary folder.

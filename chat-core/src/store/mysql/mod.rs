@@ -320,8 +320,9 @@ impl MysqlStore {
         Ok(max.unwrap_or(0).unsigned_abs())
     }
 
-    /// Substring search without a search engine: case-insensitive `LIKE` on one chat, the
-    /// bodies with the most occurrences first, then by number.
+    /// Substring search without a search engine: `LIKE` on one chat, both sides lowercased and
+    /// compared byte for byte (a case-insensitive collation would also equate accents, and
+    /// some would equate every emoji), the bodies with the most occurrences first, then by number.
     pub(crate) async fn search(
         &self,
         chat_id: i64,
@@ -331,8 +332,10 @@ impl MysqlStore {
     ) -> Result<Vec<Message>> {
         let rows = sqlx::query(
             "SELECT number, body, created_at, updated_at FROM messages \
-             WHERE chat_id = ? AND LOWER(body) LIKE LOWER(?) ESCAPE '!' \
-             ORDER BY CHAR_LENGTH(LOWER(body)) - CHAR_LENGTH(REPLACE(LOWER(body), LOWER(?), '')) DESC, \
+             WHERE chat_id = ? \
+               AND LOWER(body) COLLATE utf8mb4_bin LIKE LOWER(?) COLLATE utf8mb4_bin ESCAPE '!' \
+             ORDER BY CHAR_LENGTH(LOWER(body)) \
+                      - CHAR_LENGTH(REPLACE(LOWER(body), LOWER(?), '')) DESC, \
                       number \
              LIMIT ? OFFSET ?",
         )

@@ -1,0 +1,152 @@
+//! The distributed profile's harness: `ChatService` on a fresh MariaDB database `chat_<random>`
+//! and a fresh Redis key prefix, with no background worker — [`Harness::settle`] drains the
+//! queue with the backend's worker instead, so tests never sleep.
+//!
+//! The services come from `CHAT_TEST_MYSQL_URL` and `CHAT_TEST_REDIS_URL`
+//! (`tests/services/services.sh start` and `env`); without them the tests fail, never skip.
+
+use std::sync::Arc;
+
+use chat_core::store::distributed::{DistributedBackend, DistributedOptions};
+use chat_core::{ChatApi, ChatService, Config};
+use sqlx::{Connection, MySqlConnection};
+
+use crate::Harness;
+
+/// `ChatService` on the distributed profile, with private storage.
+pub struct Distributed {
+    /// The service.
+    pub service: ChatService,
+    /// Its backend (for the worker and the query counter).
+    pub backend: Arc<DistributedBackend>,
+    /// `mysql://…/chat_<random>`: the test's own database.
+    pub database_url: String,
+    /// The Redis URL.
+    pub redis_url: String,
+    /// The test's Redis key prefix.
+    pub prefix: String,
+    database: String,
+    admin_url: String,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: start the services with `tests/services/services.sh start` \
+             and export them with `eval \"$(tests/services/services.sh env)\"`"
+        )
+    })
+}
+
+impl Distributed {
+    /// Starts on a fresh database and prefix with the given options (prefix and background
+    /// worker are overridden).
+    pub async fn start_with(mut options: DistributedOptions) -> Self {
+        let admin_url = env("CHAT_TEST_MYSQL_URL");
+        let redis_url = env("CHAT_TEST_REDIS_URL");
+        let token = chat_core::Token::generate();
+        let suffix = &token.as_str()[..16];
+        let database = format!("chat_{suffix}");
+        let mut admin = MySqlConnection::connect(&admin_url)
+            .await
+            .expect("connect to CHAT_TEST_MYSQL_URL");
+        sqlx::query(&format!(
+            "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+        let _ = admin.close().await;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("a database URL with a path");
+        let database_url = format!("{base}/{database}");
+        let prefix = format!("test:{suffix}:");
+        options.key_prefix = prefix.clone();
+        options.background_worker = false;
+        let config = Config {
+            redis_url: Some(redis_url.clone()),
+            ..Config::with_database_url(database_url.clone())
+        };
+        let backend = Arc::new(
+            DistributedBackend::open(&config, options)
+                .await
+                .expect("open the distributed backend"),
+        );
+        let service = ChatService::from_backend(backend.clone());
+        Distributed {
+            service,
+            backend,
+            database_url,
+            redis_url,
+            prefix,
+            database,
+            admin_url,
+        }
+    }
+
+    /// A Redis connection to the test's Redis.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url.as_str())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis")
+    }
+
+    /// Deletes every Redis key of this test: what `FLUSHALL` would do to this deployment,
+    /// without touching the other tests sharing the Redis.
+    pub async fn flush_redis(&self) {
+        let mut conn = self.redis().await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<()>(&mut conn)
+                .await
+                .expect("DEL");
+        }
+    }
+
+    /// A connection to the test's database.
+    pub async fn mysql(&self) -> MySqlConnection {
+        MySqlConnection::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Harness for Distributed {
+    async fn start() -> Self {
+        Distributed::start_with(DistributedOptions::default()).await
+    }
+
+    fn api(&self) -> Arc<dyn ChatApi> {
+        Arc::new(self.service.clone())
+    }
+
+    async fn settle(&self) {
+        self.backend
+            .worker()
+            .drain()
+            .await
+            .expect("drain the queue");
+    }
+
+    async fn stop(self) {
+        self.service.close().await;
+        self.flush_redis().await;
+        let mut admin = MySqlConnection::connect(&self.admin_url)
+            .await
+            .expect("connect to CHAT_TEST_MYSQL_URL");
+        sqlx::query(&format!("DROP DATABASE {}", self.database))
+            .execute(&mut admin)
+            .await
+            .expect("drop the test database");
+        let _ = admin.close().await;
+    }
+}

@@ -1,0 +1,226 @@
+//! The queue's own guarantees, at the library level.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{ChatNumber, PageRequest};
+use chat_tests::{Distributed, Harness};
+use futures::stream::{self, StreamExt};
+use sqlx::Row;
+
+/// Every message row of the test's database: (chat number, message number) → count of rows.
+async fn stored_messages(h: &Distributed) -> BTreeMap<(u32, u32), i64> {
+    let mut db = h.mysql().await;
+    let rows = sqlx::query(
+        "SELECT c.number, m.number, COUNT(*) FROM messages m JOIN chats c ON c.id = m.chat_id \
+         GROUP BY c.number, m.number",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            let (c, m, n): (i32, i32, i64) = (r.get(0), r.get(1), r.get(2));
+            ((c.unsigned_abs(), m.unsigned_abs()), n)
+        })
+        .collect()
+}
+
+async fn stored_count(h: &Distributed, chat: u32) -> i64 {
+    let mut db = h.mysql().await;
+    sqlx::query_scalar("SELECT messages_count FROM chats WHERE number = ?")
+        .bind(chat)
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_chats_and_messages_never_touches_mysql() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("hot path").await.unwrap();
+    let before = h.backend.store().operations();
+    let chats: Vec<ChatNumber> = stream::iter(0..50)
+        .map(|_| {
+            let api = Arc::clone(&api);
+            let t = app.token.clone();
+            async move { api.create_chat(&t).await.unwrap().number }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let created = stream::iter(0..2000)
+        .map(|i| {
+            let api = Arc::clone(&api);
+            let t = app.token.clone();
+            let c = chats[i % chats.len()];
+            async move { api.create_message(&t, c, &format!("m{i}")).await.unwrap() }
+        })
+        .buffer_unordered(32)
+        .count()
+        .await;
+    assert_eq!(created, 2000);
+    assert_eq!(
+        h.backend.store().operations(),
+        before,
+        "a create reached MySQL"
+    );
+    // Everything lands once the queue drains, with exact stored counts.
+    h.settle().await;
+    let stored = stored_messages(&h).await;
+    assert_eq!(stored.len(), 2000);
+    assert!(stored.values().all(|&n| n == 1));
+    for c in &chats {
+        assert_eq!(stored_count(&h, c.get()).await, 40);
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_continue_after_the_database_when_redis_loses_everything() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("flush").await.unwrap();
+    for _ in 0..3 {
+        api.create_chat(&app.token).await.unwrap();
+    }
+    let one = ChatNumber::new(1).unwrap();
+    for i in 0..10 {
+        api.create_message(&app.token, one, &format!("before {i}"))
+            .await
+            .unwrap();
+    }
+    h.settle().await;
+    h.flush_redis().await;
+
+    let chat = api.create_chat(&app.token).await.unwrap();
+    assert_eq!(chat.number.get(), 4);
+    let m = api.create_message(&app.token, one, "after").await.unwrap();
+    assert_eq!(m.number.get(), 11);
+    let m = api
+        .create_message(&app.token, chat.number, "first of the new chat")
+        .await
+        .unwrap();
+    assert_eq!(m.number.get(), 1);
+    h.settle().await;
+    let stored = stored_messages(&h).await;
+    assert_eq!(stored.len(), 12);
+    assert!(
+        stored.values().all(|&n| n == 1),
+        "a number was stored twice"
+    );
+    assert_eq!(stored_count(&h, 1).await, 11);
+    assert_eq!(
+        api.get_application(&app.token).await.unwrap().chats_count,
+        4
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_counter_is_seeded_past_the_numbers_still_queued() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("seed").await.unwrap();
+    let one = api.create_chat(&app.token).await.unwrap().number;
+    for i in 0..5 {
+        api.create_message(&app.token, one, &format!("persisted {i}"))
+            .await
+            .unwrap();
+    }
+    h.settle().await;
+    for i in 0..5 {
+        api.create_message(&app.token, one, &format!("queued {i}"))
+            .await
+            .unwrap();
+    }
+    // Only the counters are lost; the queue and the pending records survive.
+    let mut conn = h.redis().await;
+    let counters: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*c:*", h.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!counters.is_empty());
+    redis::cmd("DEL")
+        .arg(&counters)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let m = api.create_message(&app.token, one, "next").await.unwrap();
+    assert_eq!(m.number.get(), 11);
+    assert_eq!(api.create_chat(&app.token).await.unwrap().number.get(), 2);
+    h.settle().await;
+    let stored = stored_messages(&h).await;
+    assert_eq!(stored.len(), 11);
+    assert!(stored.values().all(|&n| n == 1));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("reclaim").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    for i in 0..300 {
+        api.create_message(&app.token, c, &format!("m{i}"))
+            .await
+            .unwrap();
+    }
+    // A worker reads a batch and dies before acknowledging it.
+    let doomed = h.backend.worker().with_consumer("doomed");
+    assert_eq!(doomed.read_new(false).await.unwrap(), 301);
+    drop(doomed);
+    // Another worker sees nothing new; the entries are pending with the dead consumer.
+    let survivor = h.backend.worker().with_consumer("survivor");
+    assert_eq!(survivor.run_once(false).await.unwrap().persisted, 0);
+    assert_eq!(survivor.pending_count().await.unwrap(), 301);
+    // Not idle long enough yet: nothing is taken over.
+    let early = survivor.reclaim(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(early.persisted, 0);
+    let round = survivor.reclaim(Duration::ZERO).await.unwrap();
+    assert_eq!(round.persisted, 301);
+    assert_eq!(survivor.pending_count().await.unwrap(), 0);
+
+    // The dead worker had in fact committed part of it: the same jobs delivered again change
+    // nothing.
+    let app_id: i64 = {
+        let mut db = h.mysql().await;
+        sqlx::query_scalar("SELECT id FROM applications")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+    };
+    let mut conn = h.redis().await;
+    for n in 1..=20 {
+        let job = format!(r#"{{"k":"m","a":"{app_id}","c":1,"n":{n},"b":"dup","t":"1","u":"1"}}"#);
+        redis::cmd("XADD")
+            .arg(format!("{}q", h.prefix))
+            .arg("*")
+            .arg("j")
+            .arg(job)
+            .query_async::<String>(&mut conn)
+            .await
+            .unwrap();
+    }
+    h.settle().await;
+    let stored = stored_messages(&h).await;
+    assert_eq!(stored.len(), 300);
+    assert!(
+        stored.values().all(|&n| n == 1),
+        "a message was stored twice"
+    );
+    assert_eq!(stored_count(&h, 1).await, 300);
+    let page = api
+        .list_messages(&app.token, c, PageRequest::first(5).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items[0].body, "m0",
+        "a redelivered create overwrote the row"
+    );
+    h.stop().await;
+}
