@@ -39,8 +39,8 @@ fn env(name: &str) -> String {
 }
 
 impl Distributed {
-    /// Starts on a fresh database and prefix with the given options (prefix and background
-    /// worker are overridden).
+    /// Starts on a fresh database and prefix with the given options (the prefix is
+    /// overridden).
     pub async fn start_with(mut options: DistributedOptions) -> Self {
         let admin_url = env("CHAT_TEST_MYSQL_URL");
         let redis_url = env("CHAT_TEST_REDIS_URL");
@@ -63,7 +63,6 @@ impl Distributed {
         let database_url = format!("{base}/{database}");
         let prefix = format!("test:{suffix}:");
         options.key_prefix = prefix.clone();
-        options.background_worker = false;
         let config = Config {
             redis_url: Some(redis_url.clone()),
             ..Config::with_database_url(database_url.clone())
@@ -122,7 +121,11 @@ impl Distributed {
 
 impl Harness for Distributed {
     async fn start() -> Self {
-        Distributed::start_with(DistributedOptions::default()).await
+        Distributed::start_with(DistributedOptions {
+            background_worker: false,
+            ..DistributedOptions::default()
+        })
+        .await
     }
 
     fn api(&self) -> Arc<dyn ChatApi> {

@@ -224,3 +224,47 @@ async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_worker_persists_without_being_asked() {
+    let h = Distributed::start_with(chat_core::store::distributed::DistributedOptions {
+        worker: chat_core::store::distributed::worker::WorkerOptions {
+            block: Duration::from_millis(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let api = h.api();
+    let app = api.create_application("background").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    for i in 0..100 {
+        api.create_message(&app.token, c, &format!("m{i}"))
+            .await
+            .unwrap();
+    }
+    // A bounded wait on the stored rows themselves: the worker runs on its own schedule.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while stored_messages(&h).await.len() < 100 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the background worker did not persist 100 messages within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored_count(&h, 1).await, 100);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_mysql_url_without_a_redis_url_is_a_clear_error() {
+    let err = chat_core::ChatService::open(&chat_core::Config::with_database_url(
+        "mysql://chat:chat@127.0.0.1:1/chat",
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, chat_core::Error::BadRequest(m) if m.contains("CHAT_REDIS_URL")),
+        "{err}"
+    );
+}

@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -99,13 +99,20 @@ impl DistributedBackend {
                 crate::config::redact_url(redis_url)
             ))
         })?;
-        let redis = ConnectionManager::new(client).await?;
+        // The API and the worker use separate connections: a worker's blocking read would
+        // otherwise hold up every request multiplexed behind it.
+        let api_config =
+            ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5)));
+        let redis = ConnectionManager::new_with_config(client.clone(), api_config).await?;
+        let worker_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(options.worker.block + Duration::from_secs(5)));
+        let worker_redis = ConnectionManager::new_with_config(client, worker_config).await?;
         let store =
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
         let keys = Keys::new(&options.key_prefix);
         let worker = Arc::new(
             Worker::new(
-                redis.clone(),
+                worker_redis,
                 Arc::clone(&store),
                 keys.clone(),
                 options.worker.clone(),

@@ -269,26 +269,19 @@ impl Worker {
     }
 
     /// Runs until `stop` turns true: read (waiting up to `block`), persist, and now and then
-    /// reclaim what dead consumers left behind.
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// reclaim what dead consumers left behind. A round in progress is finished, not cut off,
+    /// so stopping waits at most `block` plus one batch.
+    pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
         let mut last_claim = tokio::time::Instant::now();
         while !*stop.borrow() {
-            let work = async {
-                let mut round = self.run_once(true).await?;
-                if last_claim.elapsed() >= self.options.claim_idle / 2 {
-                    last_claim = tokio::time::Instant::now();
-                    round.add(self.reclaim(self.options.claim_idle).await?);
-                }
-                Ok::<_, Error>(round)
-            };
-            tokio::select! {
-                result = work => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "worker round failed; retrying in 1 s");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-                _ = stop.changed() => {}
+            let mut result = self.run_once(true).await;
+            if result.is_ok() && last_claim.elapsed() >= self.options.claim_idle / 2 {
+                last_claim = tokio::time::Instant::now();
+                result = self.reclaim(self.options.claim_idle).await;
+            }
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "worker round failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
