@@ -153,3 +153,33 @@ impl Harness for Distributed {
         let _ = admin.close().await;
     }
 }
+
+/// A chat-server on a random local port over the distributed profile, reached through
+/// [`chat_core::HttpClient`]; settling drains the queue behind the server.
+pub struct HttpDistributed {
+    /// The server.
+    pub http: crate::Http,
+    /// The profile behind it.
+    pub distributed: Distributed,
+}
+
+impl Harness for HttpDistributed {
+    async fn start() -> Self {
+        let distributed = Distributed::start().await;
+        let http = crate::Http::serve(distributed.service.clone(), |_| {}).await;
+        HttpDistributed { http, distributed }
+    }
+
+    fn api(&self) -> Arc<dyn ChatApi> {
+        self.http.api()
+    }
+
+    async fn settle(&self) {
+        self.distributed.settle().await;
+    }
+
+    async fn stop(self) {
+        self.http.stop().await;
+        self.distributed.stop().await;
+    }
+}

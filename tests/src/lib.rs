@@ -8,7 +8,7 @@ mod distributed;
 pub mod openapi_check;
 
 #[cfg(feature = "distributed")]
-pub use distributed::Distributed;
+pub use distributed::{Distributed, HttpDistributed};
 
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ pub struct Http {
     pub admin_token: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Http {
@@ -83,6 +83,16 @@ impl Http {
         let service = ChatService::open(&Config::with_database_url(Embedded::url(dir.path())))
             .await
             .expect("open the embedded service");
+        let mut http = Http::serve(service, tweak).await;
+        http._dir = Some(dir);
+        http
+    }
+
+    /// Starts a server over an open service, with the given state tweaks.
+    pub async fn serve(
+        service: ChatService,
+        tweak: impl FnOnce(&mut chat_server::AppState),
+    ) -> Self {
         let admin_token = "test-admin-token".to_owned();
         let mut state = chat_server::AppState::new(service.clone());
         state.admin_token = Some(Arc::from(admin_token.as_str()));
@@ -106,7 +116,7 @@ impl Http {
             admin_token,
             shutdown: Some(tx),
             task: Some(task),
-            _dir: dir,
+            _dir: None,
         }
     }
 

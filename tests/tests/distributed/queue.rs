@@ -268,3 +268,38 @@ async fn a_mysql_url_without_a_redis_url_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("poison").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    api.create_message(&app.token, c, "fine").await.unwrap();
+    // A message for a chat that was never created: no row to attach it to, ever.
+    let mut conn = h.redis().await;
+    redis::cmd("XADD")
+        .arg(format!("{}q", h.prefix))
+        .arg("*")
+        .arg("j")
+        .arg(r#"{"k":"m","a":"999999","c":7,"n":1,"b":"orphan","t":"1","u":"1"}"#)
+        .query_async::<String>(&mut conn)
+        .await
+        .unwrap();
+    let round = h.backend.worker().drain().await.unwrap();
+    assert_eq!((round.persisted, round.dead), (2, 1), "{round:?}");
+    let dead: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(format!("{}dead", h.prefix))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let fields = &dead[0].1;
+    assert!(fields["j"].contains("orphan"), "{fields:?}");
+    assert!(fields["error"].contains("has no row"), "{fields:?}");
+    assert_eq!(h.backend.worker().pending_count().await.unwrap(), 0);
+    assert_eq!(stored_messages(&h).await.len(), 1);
+    h.stop().await;
+}
