@@ -177,7 +177,9 @@ async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
     // Another worker sees nothing new; the entries are pending with the dead consumer.
     let survivor = h.backend.worker().with_consumer("survivor");
     assert_eq!(survivor.run_once(false).await.unwrap().persisted, 0);
-    assert_eq!(survivor.pending_count().await.unwrap(), 301);
+    let status = h.backend.queue_status().await.unwrap();
+    assert_eq!((status.depth, status.pending, status.dead), (301, 301, 0));
+    assert!(status.oldest_age.is_some());
     // Not idle long enough yet: nothing is taken over.
     let early = survivor.reclaim(Duration::from_secs(3600)).await.unwrap();
     assert_eq!(early.persisted, 0);
@@ -299,7 +301,9 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error(
     let fields = &dead[0].1;
     assert!(fields["j"].contains("orphan"), "{fields:?}");
     assert!(fields["error"].contains("has no row"), "{fields:?}");
-    assert_eq!(h.backend.worker().pending_count().await.unwrap(), 0);
+    let status = h.backend.queue_status().await.unwrap();
+    assert_eq!((status.depth, status.pending, status.dead), (0, 0, 1));
+    assert_eq!(status.oldest_age, None);
     assert_eq!(stored_messages(&h).await.len(), 1);
     h.stop().await;
 }

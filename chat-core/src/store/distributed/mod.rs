@@ -12,6 +12,7 @@
 mod job;
 mod keys;
 mod reads;
+mod status;
 pub mod worker;
 mod writes;
 
@@ -26,6 +27,7 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
 use self::keys::Keys;
+pub use self::status::QueueStatus;
 use self::worker::{Worker, WorkerOptions};
 use super::mysql::MysqlStore;
 use super::{Backend, BackendHealth};
@@ -79,7 +81,7 @@ pub struct DistributedBackend {
     apps: RwLock<HashMap<Token, i64>>,
     worker: Arc<Worker>,
     background: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 impl DistributedBackend {
@@ -110,12 +112,14 @@ impl DistributedBackend {
         let store =
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
         let keys = Keys::new(&options.key_prefix);
+        let metrics = Arc::new(Metrics::default());
         let worker = Arc::new(
             Worker::new(
                 worker_redis,
                 Arc::clone(&store),
                 keys.clone(),
                 options.worker.clone(),
+                Arc::clone(&metrics),
             )
             .await?,
         );
@@ -140,7 +144,7 @@ impl DistributedBackend {
             apps: RwLock::default(),
             worker,
             background: Mutex::new(background),
-            metrics: Metrics::default(),
+            metrics,
         })
     }
 

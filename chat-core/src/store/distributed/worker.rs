@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use super::job::decode;
 use super::keys::{self, Keys, GROUP};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::store::mysql::{Job, MysqlStore};
 
 /// How a worker batches and retries.
@@ -94,6 +95,7 @@ pub struct Worker {
     keys: Keys,
     options: WorkerOptions,
     finish: Script,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -110,6 +112,7 @@ impl Worker {
         store: Arc<MysqlStore>,
         keys: Keys,
         options: WorkerOptions,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
         let worker = Worker {
             redis,
@@ -117,6 +120,7 @@ impl Worker {
             keys,
             options,
             finish: keys::finish(),
+            metrics,
         };
         worker.ensure_group().await?;
         Ok(worker)
@@ -133,6 +137,7 @@ impl Worker {
                 ..self.options.clone()
             },
             finish: keys::finish(),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 
@@ -308,7 +313,9 @@ impl Worker {
             return Ok(round);
         }
         let batch: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
-        match self.store.persist_batch(&batch).await {
+        let persisted = self.store.persist_batch(&batch).await;
+        self.metrics.record_batch(batch.len(), persisted.is_ok());
+        match persisted {
             Ok(()) => {
                 self.finish(&jobs).await?;
                 round.persisted += jobs.len() as u64;
@@ -316,7 +323,9 @@ impl Worker {
             Err(e) => {
                 tracing::warn!(error = %e, size = jobs.len(), "batch failed; retrying one by one");
                 for (id, job) in jobs {
-                    match self.store.persist_batch(std::slice::from_ref(&job)).await {
+                    let alone = self.store.persist_batch(std::slice::from_ref(&job)).await;
+                    self.metrics.record_batch(1, alone.is_ok());
+                    match alone {
                         Ok(()) => {
                             self.finish(&[(id, job)]).await?;
                             round.persisted += 1;
