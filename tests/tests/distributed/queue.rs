@@ -307,3 +307,61 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error(
     assert_eq!(stored_messages(&h).await.len(), 1);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_database_and_redis_never_collide() {
+    let h = Distributed::start().await;
+    let config = chat_core::Config {
+        redis_url: Some(h.redis_url.clone()),
+        ..chat_core::Config::with_database_url(h.database_url.clone())
+    };
+    let other = chat_core::store::distributed::DistributedBackend::open(
+        &config,
+        chat_core::store::distributed::DistributedOptions {
+            key_prefix: h.prefix.clone(),
+            background_worker: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let other_service = chat_core::ChatService::from_backend(Arc::new(other));
+    let other: Arc<dyn chat_core::ChatApi> = Arc::new(other_service.clone());
+    let api = h.api();
+    let app = api.create_application("two servers").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    let servers = [api, other];
+    let mut numbers: Vec<u32> = stream::iter(0..2000)
+        .map(|i| {
+            let api = Arc::clone(&servers[i % 2]);
+            let t = app.token.clone();
+            async move {
+                api.create_message(&t, c, &format!("s{}", i % 2))
+                    .await
+                    .unwrap()
+                    .number
+                    .get()
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=2000).collect::<Vec<_>>());
+    // Each server reads what the other created, before and after the drain.
+    let last = chat_core::MessageNumber::new(2000).unwrap();
+    assert!(servers[1].get_message(&app.token, c, last).await.is_ok());
+    h.settle().await;
+    assert_eq!(stored_messages(&h).await.len(), 2000);
+    assert_eq!(stored_count(&h, c.get()).await, 2000);
+    assert_eq!(
+        servers[1]
+            .get_chat(&app.token, c)
+            .await
+            .unwrap()
+            .messages_count,
+        2000
+    );
+    other_service.close().await;
+    h.stop().await;
+}
