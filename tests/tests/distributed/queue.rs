@@ -365,3 +365,35 @@ async fn two_servers_on_one_database_and_redis_never_collide() {
     other_service.close().await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_not_buried_while_the_database_is_unavailable() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("outage").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    for i in 0..10 {
+        api.create_message(&app.token, c, &format!("m{i}"))
+            .await
+            .unwrap();
+    }
+    // This process loses its database; creating and reading what is queued still work.
+    h.backend.store().close().await;
+    let m = api.create_message(&app.token, c, "during").await.unwrap();
+    assert_eq!(m.number.get(), 11);
+    assert_eq!(
+        api.get_message(&app.token, c, m.number).await.unwrap().body,
+        "during"
+    );
+    let worker = h.backend.worker();
+    assert!(matches!(
+        worker.drain().await,
+        Err(chat_core::Error::Unavailable { .. })
+    ));
+    for _ in 0..10 {
+        assert!(worker.reclaim(Duration::ZERO).await.is_err());
+    }
+    let status = h.backend.queue_status().await.unwrap();
+    assert_eq!((status.depth, status.pending, status.dead), (12, 12, 0));
+    h.stop().await;
+}

@@ -6,8 +6,10 @@
 //! worker killed at any point leaves its entries pending in the group, never lost. Entries idle
 //! longer than `claim_idle` (their consumer died) are taken over with `XAUTOCLAIM` and
 //! persisted again, which the idempotent inserts make harmless. When a batch fails, its jobs
-//! are retried one by one so that one bad job cannot hold up the others; a job that has been
-//! delivered `max_deliveries` times goes to the dead-letter stream with its last error.
+//! are retried one by one so that one bad job cannot hold up the others; a job that failed
+//! and has been delivered more than `max_deliveries` times goes to the dead-letter stream with
+//! its last error. While the database is unavailable nothing fails for good: the entries stay
+//! pending and are retried.
 //!
 //! [`Worker::drain`] runs all of this until the queue is empty: tests call it instead of
 //! sleeping, and a background task calls [`Worker::run_once`] in a loop.
@@ -230,9 +232,18 @@ impl Worker {
         let deliveries: HashMap<String, u64> =
             pending.into_iter().map(|(id, _, _, n)| (id, n)).collect();
         let mut round = Round::default();
+        // Only entries whose job itself failed are buried: deliveries also pile up while the
+        // database is down, and those jobs are fine.
+        let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+        let errors: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.errors())
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await?;
         let mut retry = Vec::new();
-        for entry in entries {
-            if deliveries.get(&entry.0).copied().unwrap_or(0) > self.options.max_deliveries {
+        for (entry, error) in entries.into_iter().zip(errors) {
+            let delivered = deliveries.get(&entry.0).copied().unwrap_or(0);
+            if error.is_some() && delivered > self.options.max_deliveries {
                 self.bury(&entry).await?;
                 round.dead += 1;
             } else {
@@ -320,6 +331,9 @@ impl Worker {
                 self.finish(&jobs).await?;
                 round.persisted += jobs.len() as u64;
             }
+            // The database is down: every job would fail alike. They stay pending, to be
+            // reclaimed later, and count as no job's failure.
+            Err(e @ Error::Unavailable { .. }) => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, size = jobs.len(), "batch failed; retrying one by one");
                 for (id, job) in jobs {
@@ -330,6 +344,7 @@ impl Worker {
                             self.finish(&[(id, job)]).await?;
                             round.persisted += 1;
                         }
+                        Err(e @ Error::Unavailable { .. }) => return Err(e),
                         Err(e) => {
                             self.record_error(&id, &e).await?;
                             round.failed += 1;
