@@ -17,9 +17,19 @@ pub struct Cli {
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
-    /// Database: sqlite://PATH (embedded profile).
+    /// Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE
+    /// (distributed profile, with --redis-url; needs the `distributed` build feature).
     #[arg(long, env = "CHAT_DATABASE_URL", default_value = chat_core::config::DEFAULT_DATABASE_URL, help_heading = "Storage")]
     pub database_url: String,
+
+    /// Redis of the distributed profile (numbering and queue): redis://HOST:PORT.
+    #[arg(
+        long,
+        env = "CHAT_REDIS_URL",
+        hide_env_values = true,
+        help_heading = "Storage"
+    )]
+    pub redis_url: Option<String>,
 
     /// Wait for the disk on every commit (survives power loss); off still survives a killed process.
     #[arg(long, env = "CHAT_FSYNC", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Storage")]
@@ -89,6 +99,7 @@ impl Cli {
     pub fn config(&self) -> Config {
         Config {
             fsync: self.fsync,
+            redis_url: self.redis_url.clone(),
             ..Config::with_database_url(&self.database_url)
         }
     }
