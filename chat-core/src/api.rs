@@ -161,3 +161,33 @@ pub struct ReindexSummary {
 
 /// Where the most corrections a summary keeps ends.
 pub const MAX_REPORTED_CORRECTIONS: usize = 1000;
+
+/// Fetches pages of a list starting at `first`: just that one, or (with `follow`) every page up
+/// to the end. Returns the items and, when more remain, the cursor of the next page. Works with
+/// any list of [`ChatApi`], e.g. `|p| api.list_chats(&token, p)`.
+pub async fn collect_pages<T, C, F, Fut>(
+    first: PageRequest<C>,
+    follow: bool,
+    mut fetch: F,
+) -> Result<(Vec<T>, Option<C>)>
+where
+    F: FnMut(PageRequest<C>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T, C>>>,
+{
+    let limit = first.limit;
+    let mut request = first;
+    let mut items = Vec::new();
+    loop {
+        let page = fetch(request).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(after) if follow => {
+                request = PageRequest {
+                    limit,
+                    after: Some(after),
+                }
+            }
+            next => return Ok((items, next)),
+        }
+    }
+}

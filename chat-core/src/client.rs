@@ -139,6 +139,28 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// Runs an admin job on the server; the server streams no progress, so the observer only
+    /// sees the job start and finish.
+    async fn job<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<T> {
+        progress.start(&format!("{name} (on the server)"), None);
+        let body = JobScope {
+            application: scope.cloned(),
+        };
+        let path = format!("/admin/{name}");
+        let r = self
+            .json(self.request(Method::POST, &path).json(&body))
+            .await;
+        progress.finish();
+        Ok(r?.0)
+    }
+}
+
 fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -281,15 +303,7 @@ impl ChatApi for HttpClient {
         scope: Option<&Token>,
         progress: Arc<dyn Progress>,
     ) -> Result<RecountSummary> {
-        progress.start("recount (on the server)", None);
-        let body = JobScope {
-            application: scope.cloned(),
-        };
-        let r = self
-            .json(self.request(Method::POST, "/admin/recount").json(&body))
-            .await;
-        progress.finish();
-        Ok(r?.0)
+        self.job("recount", scope, progress.as_ref()).await
     }
 
     async fn reindex(
@@ -297,14 +311,6 @@ impl ChatApi for HttpClient {
         scope: Option<&Token>,
         progress: Arc<dyn Progress>,
     ) -> Result<ReindexSummary> {
-        progress.start("reindex (on the server)", None);
-        let body = JobScope {
-            application: scope.cloned(),
-        };
-        let r = self
-            .json(self.request(Method::POST, "/admin/reindex").json(&body))
-            .await;
-        progress.finish();
-        Ok(r?.0)
+        self.job("reindex", scope, progress.as_ref()).await
     }
 }

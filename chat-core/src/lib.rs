@@ -50,7 +50,9 @@ pub mod service;
 pub mod store;
 pub mod wire;
 
-pub use api::{ChatApi, Correction, NoProgress, Progress, RecountSummary, ReindexSummary};
+pub use api::{
+    collect_pages, ChatApi, Correction, NoProgress, Progress, RecountSummary, ReindexSummary,
+};
 #[cfg(feature = "client")]
 pub use client::HttpClient;
 pub use config::Config;

@@ -421,16 +421,11 @@ pub async fn bad_input_is_rejected_and_changes_nothing(
 }
 
 async fn all_tokens(api: &Arc<dyn ChatApi>) -> HashSet<Token> {
-    let mut out = HashSet::new();
-    let mut page = PageRequest::first(1000).unwrap();
-    loop {
-        let p = api.list_applications(page).await.unwrap();
-        out.extend(p.items.into_iter().map(|a| a.token));
-        match p.next {
-            Some(n) => page = PageRequest::after(1000, n).unwrap(),
-            None => return out,
-        }
-    }
+    let first = PageRequest::first(1000).unwrap();
+    let (apps, _) = chat_core::collect_pages(first, true, |p| api.list_applications(p))
+        .await
+        .unwrap();
+    apps.into_iter().map(|a| a.token).collect()
 }
 
 async fn hits(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {

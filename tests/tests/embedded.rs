@@ -142,16 +142,15 @@ mod files {
 
         let service = open(dir.path()).await;
         let chat = ChatNumber::new(1).unwrap();
-        let mut stored = BTreeMap::new();
-        let mut page = PageRequest::first(1000).unwrap();
-        loop {
-            let p = service.list_messages(&app.token, chat, page).await.unwrap();
-            stored.extend(p.items.into_iter().map(|m| (m.number.get(), m.body)));
-            match p.next {
-                Some(n) => page = PageRequest::after(1000, n).unwrap(),
-                None => break,
-            }
-        }
+        let first = PageRequest::first(1000).unwrap();
+        let (messages, _) =
+            chat_core::collect_pages(first, true, |p| service.list_messages(&app.token, chat, p))
+                .await
+                .unwrap();
+        let stored: BTreeMap<u32, String> = messages
+            .into_iter()
+            .map(|m| (m.number.get(), m.body))
+            .collect();
         for (n, body) in &acks {
             assert_eq!(stored.get(n), Some(body), "acknowledged message {n} lost");
         }

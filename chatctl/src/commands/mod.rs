@@ -60,7 +60,7 @@ impl ListArgs {
     pub async fn collect<T, C, F, Fut>(
         &self,
         parse_cursor: impl Fn(&str) -> chat_core::Result<C>,
-        mut fetch: F,
+        fetch: F,
     ) -> CliResult<(Vec<T>, Option<C>)>
     where
         F: FnMut(PageRequest<C>) -> Fut,
@@ -71,16 +71,8 @@ impl ListArgs {
         } else {
             chat_core::model::DEFAULT_LIMIT
         });
-        let mut after = self.after.as_deref().map(parse_cursor).transpose()?;
-        let mut items = Vec::new();
-        loop {
-            let page = fetch(PageRequest { limit, after }).await?;
-            items.extend(page.items);
-            match page.next {
-                Some(next) if self.all => after = Some(next),
-                next => return Ok((items, next)),
-            }
-        }
+        let after = self.after.as_deref().map(parse_cursor).transpose()?;
+        Ok(chat_core::collect_pages(PageRequest { limit, after }, self.all, fetch).await?)
     }
 }
 

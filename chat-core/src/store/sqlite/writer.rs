@@ -245,10 +245,17 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
             })));
         }
     }
-    insert_chunked(conn, &chat_rows, now, InsertKind::Chats).await?;
+    insert(
+        conn,
+        InsertKind::Chats,
+        now,
+        &chat_rows,
+        |q, &(app, number)| q.bind(app).bind(number),
+    )
+    .await?;
 
-    // Messages: one counter bump per chat, then multi-row inserts.
-    let mut message_rows: Vec<(i64, u32, usize)> = Vec::new();
+    // Messages: one counter bump per chat, then multi-row inserts into the table and the index.
+    let mut message_rows: Vec<NewMessage<'_>> = Vec::new();
     let groups: Vec<(i64, &Vec<usize>)> = messages_by_chat.iter().map(|(k, v)| (*k, v)).collect();
     let lasts = bump(conn, Counter::Messages, &groups).await?;
     for (chat_id, idxs) in &groups {
@@ -260,20 +267,36 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
             continue;
         };
         for (j, &i) in idxs.iter().enumerate() {
-            let number = number_in(last, k, j)?;
-            message_rows.push((*chat_id, number, i));
+            if let Op::CreateMessage { body, .. } = ops[i] {
+                let number = number_in(last, k, j)?;
+                message_rows.push(NewMessage {
+                    chat_id: *chat_id,
+                    number,
+                    body,
+                    slot: i,
+                });
+            }
         }
     }
-    insert_messages(conn, &message_rows, ops, now).await?;
-    for &(_, number, i) in &message_rows {
-        if let Op::CreateMessage { body, .. } = ops[i] {
-            replies[i] = Some(Ok(Reply::Message(Message {
-                number: MessageNumber::new(number)?,
-                body: body.clone(),
-                created_at: at,
-                updated_at: at,
-            })));
-        }
+    insert(conn, InsertKind::Messages, now, &message_rows, |q, m| {
+        q.bind(message_id(m.chat_id, m.number))
+            .bind(m.chat_id)
+            .bind(m.number)
+            .bind(m.body.as_str())
+    })
+    .await?;
+    insert(conn, InsertKind::Search, now, &message_rows, |q, m| {
+        q.bind(message_id(m.chat_id, m.number))
+            .bind(m.body.as_str())
+    })
+    .await?;
+    for m in &message_rows {
+        replies[m.slot] = Some(Ok(Reply::Message(Message {
+            number: MessageNumber::new(m.number)?,
+            body: m.body.clone(),
+            created_at: at,
+            updated_at: at,
+        })));
     }
 
     Ok(replies
@@ -427,57 +450,30 @@ fn chunks(mut total: usize) -> Vec<usize> {
     out
 }
 
-async fn insert_chunked(
+/// A message numbered in this batch, and the request it answers.
+struct NewMessage<'a> {
+    chat_id: i64,
+    number: u32,
+    body: &'a String,
+    slot: usize,
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Inserts `rows` with multi-row statements of the fixed chunk sizes; `bind` binds one row's
+/// values after the shared timestamp `?1`.
+async fn insert<'q, R>(
     conn: &mut SqliteConnection,
-    rows: &[(i64, u32)],
-    now: i64,
     kind: InsertKind,
+    now: i64,
+    rows: &'q [R],
+    bind: impl Fn(SqliteQuery<'q>, &'q R) -> SqliteQuery<'q>,
 ) -> Result<()> {
     let mut start = 0;
     for n in chunks(rows.len()) {
         let mut q = sqlx::query(insert_sql(kind, n)).bind(now);
-        for &(parent, number) in &rows[start..start + n] {
-            q = q.bind(parent).bind(number);
-        }
-        q.execute(&mut *conn).await?;
-        start += n;
-    }
-    Ok(())
-}
-
-async fn insert_messages(
-    conn: &mut SqliteConnection,
-    rows: &[(i64, u32, usize)],
-    ops: &[&Op],
-    now: i64,
-) -> Result<()> {
-    let mut start = 0;
-    for n in chunks(rows.len()) {
-        let mut q = sqlx::query(insert_sql(InsertKind::Messages, n)).bind(now);
-        for &(chat_id, number, i) in &rows[start..start + n] {
-            let body = match ops[i] {
-                Op::CreateMessage { body, .. } => body.as_str(),
-                _ => "",
-            };
-            q = q
-                .bind(message_id(chat_id, number))
-                .bind(chat_id)
-                .bind(number)
-                .bind(body);
-        }
-        q.execute(&mut *conn).await?;
-        start += n;
-    }
-    // The search index, in the same transaction.
-    let mut start = 0;
-    for n in chunks(rows.len()) {
-        let mut q = sqlx::query(insert_sql(InsertKind::Search, n)).bind(now);
-        for &(chat_id, number, i) in &rows[start..start + n] {
-            let body = match ops[i] {
-                Op::CreateMessage { body, .. } => body.as_str(),
-                _ => "",
-            };
-            q = q.bind(message_id(chat_id, number)).bind(body);
+        for row in &rows[start..start + n] {
+            q = bind(q, row);
         }
         q.execute(&mut *conn).await?;
         start += n;
