@@ -55,6 +55,23 @@ impl Keys {
         format!("{}pm:{app}:{chat}", self.prefix)
     }
 
+    /// `script` with the five keys the message scripts (create and edit) take, in their order:
+    /// chat counter, message counter, stream, pending messages, pending chats.
+    pub(crate) fn message_script<'a>(
+        &self,
+        script: &'a Script,
+        app: i64,
+        chat: u32,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.key(self.chat_counter(app));
+        invocation
+            .key(self.message_counter(app, chat))
+            .key(self.stream())
+            .key(self.pending_messages(app, chat))
+            .key(self.pending_chats(app));
+        invocation
+    }
+
     pub(crate) fn stream(&self) -> String {
         format!("{}q", self.prefix)
     }

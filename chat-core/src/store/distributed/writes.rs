@@ -83,13 +83,8 @@ impl DistributedBackend {
         for _ in 0..ATTEMPTS {
             let mut conn = self.conn();
             let (n, _entry): (i64, String) = self
-                .scripts
-                .create_message
-                .key(self.keys.chat_counter(app))
-                .key(self.keys.message_counter(app, chat.get()))
-                .key(self.keys.stream())
-                .key(self.keys.pending_messages(app, chat.get()))
-                .key(self.keys.pending_chats(app))
+                .keys
+                .message_script(&self.scripts.create_message, app, chat.get())
                 .arg(app)
                 .arg(chat.get())
                 .arg(body.as_str())
@@ -132,13 +127,8 @@ impl DistributedBackend {
         for _ in 0..ATTEMPTS {
             let mut conn = self.conn();
             let (status, at): (i64, String) = self
-                .scripts
-                .edit_message
-                .key(self.keys.chat_counter(app))
-                .key(self.keys.message_counter(app, chat.get()))
-                .key(self.keys.stream())
-                .key(self.keys.pending_messages(app, chat.get()))
-                .key(self.keys.pending_chats(app))
+                .keys
+                .message_script(&self.scripts.edit_message, app, chat.get())
                 .arg(app)
                 .arg(chat.get())
                 .arg(message.get())
