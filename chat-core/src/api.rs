@@ -85,6 +85,36 @@ pub trait ChatApi: Send + Sync {
         scope: Option<&Token>,
         progress: Arc<dyn Progress>,
     ) -> Result<ReindexSummary>;
+
+    /// The write queue of the distributed profile: depth, pending, dead, oldest age. The
+    /// embedded profile has no queue (every write commits before it is acknowledged) and
+    /// answers [`crate::Error::BadRequest`].
+    async fn queue_status(&self) -> Result<QueueStatus>;
+    /// Moves every entry of the dead-letter stream back to the queue, for the workers to try
+    /// again (after the cause of their failure is fixed). Embedded profile: as
+    /// [`ChatApi::queue_status`].
+    async fn retry_dead(&self) -> Result<RetrySummary>;
+}
+
+/// The state of the distributed profile's write queue at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueStatus {
+    /// Entries in the stream: waiting, or delivered to a worker and not yet acknowledged.
+    pub depth: u64,
+    /// Entries delivered to a worker and not yet acknowledged.
+    pub pending: u64,
+    /// Entries in the dead-letter stream (failed too often; see [`ChatApi::retry_dead`]).
+    pub dead: u64,
+    /// Age of the oldest entry in the stream in milliseconds, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub oldest_age_ms: Option<u64>,
+}
+
+/// What [`ChatApi::retry_dead`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RetrySummary {
+    /// Entries moved from the dead-letter stream back to the queue.
+    pub retried: u64,
 }
 
 /// Receives the progress of a long job, e.g. to draw a progress bar.

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::api::{ChatApi, Progress, RecountSummary, ReindexSummary};
+use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::error::{Error, ErrorBody, Result};
 use crate::model::{
     Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
@@ -312,5 +312,16 @@ impl ChatApi for HttpClient {
         progress: Arc<dyn Progress>,
     ) -> Result<ReindexSummary> {
         self.job("reindex", scope, progress.as_ref()).await
+    }
+
+    async fn queue_status(&self) -> Result<QueueStatus> {
+        self.get("/admin/queue").await
+    }
+
+    async fn retry_dead(&self) -> Result<RetrySummary> {
+        Ok(self
+            .json(self.request(Method::POST, "/admin/queue/retry-dead"))
+            .await?
+            .0)
     }
 }

@@ -24,7 +24,21 @@ pub struct Config {
     pub busy_timeout: Duration,
     /// Whether each commit waits for the disk (`fsync`): survives power loss, not only crashes.
     pub fsync: bool,
+    /// Distributed profile: whether this process runs a queue worker (and the periodic
+    /// recount) besides serving requests. API-only processes turn it off.
+    pub worker: bool,
+    /// Distributed profile: prefix of every Redis key, so deployments can share one Redis.
+    pub redis_prefix: String,
+    /// Distributed profile: how often a worker recounts every application's counts to heal
+    /// drift (one worker per interval across all processes); `None` turns it off.
+    pub recount_interval: Option<Duration>,
+    /// Distributed profile: how long a queue entry may stay with a worker that does not
+    /// acknowledge it (it died) before another worker takes it over.
+    pub claim_idle: Duration,
 }
+
+/// The default interval of the distributed profile's periodic recount.
+pub const DEFAULT_RECOUNT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 
 impl Default for Config {
     fn default() -> Self {
@@ -36,6 +50,10 @@ impl Default for Config {
             read_connections: 4,
             busy_timeout: Duration::from_secs(10),
             fsync: true,
+            worker: true,
+            redis_prefix: "chat:".to_owned(),
+            recount_interval: Some(DEFAULT_RECOUNT_INTERVAL),
+            claim_idle: Duration::from_secs(30),
         }
     }
 }
@@ -50,7 +68,8 @@ impl Config {
     }
 
     /// The defaults overridden by `CHAT_DATABASE_URL`, `CHAT_REDIS_URL`,
-    /// `CHAT_ELASTICSEARCH_URL` and `CHAT_FSYNC` (`0`/`false` turns waiting for the disk off).
+    /// `CHAT_ELASTICSEARCH_URL`, `CHAT_REDIS_PREFIX` and `CHAT_FSYNC` (`0`/`false` turns
+    /// waiting for the disk off).
     pub fn from_env() -> Self {
         let mut c = Config::default();
         if let Some(v) = env("CHAT_DATABASE_URL") {
@@ -58,6 +77,9 @@ impl Config {
         }
         c.redis_url = env("CHAT_REDIS_URL");
         c.elasticsearch_url = env("CHAT_ELASTICSEARCH_URL");
+        if let Some(v) = env("CHAT_REDIS_PREFIX") {
+            c.redis_prefix = v;
+        }
         if let Some(v) = env("CHAT_FSYNC") {
             c.fsync = !matches!(v.as_str(), "0" | "false" | "off" | "no");
         }
@@ -94,6 +116,10 @@ impl fmt::Debug for Config {
             .field("read_connections", &self.read_connections)
             .field("busy_timeout", &self.busy_timeout)
             .field("fsync", &self.fsync)
+            .field("worker", &self.worker)
+            .field("redis_prefix", &self.redis_prefix)
+            .field("recount_interval", &self.recount_interval)
+            .field("claim_idle", &self.claim_idle)
             .finish()
     }
 }

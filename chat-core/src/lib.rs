@@ -51,7 +51,8 @@ pub mod store;
 pub mod wire;
 
 pub use api::{
-    collect_pages, ChatApi, Correction, NoProgress, Progress, RecountSummary, ReindexSummary,
+    collect_pages, ChatApi, Correction, NoProgress, Progress, QueueStatus, RecountSummary,
+    ReindexSummary, RetrySummary,
 };
 #[cfg(feature = "client")]
 pub use client::HttpClient;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::api::{ChatApi, Progress, RecountSummary, ReindexSummary};
+use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -46,7 +46,7 @@ impl ChatService {
             "mysql" => Arc::new(
                 crate::store::distributed::DistributedBackend::open(
                     config,
-                    crate::store::distributed::DistributedOptions::default(),
+                    crate::store::distributed::DistributedOptions::from_config(config),
                 )
                 .await?,
             ),
@@ -201,5 +201,13 @@ impl ChatApi for ChatService {
         progress: Arc<dyn Progress>,
     ) -> Result<ReindexSummary> {
         self.backend.reindex(scope, progress.as_ref()).await
+    }
+
+    async fn queue_status(&self) -> Result<QueueStatus> {
+        self.backend.queue_status().await
+    }
+
+    async fn retry_dead(&self) -> Result<RetrySummary> {
+        self.backend.retry_dead().await
     }
 }

@@ -31,6 +31,39 @@ pub struct Cli {
     )]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key (distributed profile), so deployments can share one Redis.
+    #[arg(
+        long,
+        env = "CHAT_REDIS_PREFIX",
+        default_value = "chat:",
+        help_heading = "Storage"
+    )]
+    pub redis_prefix: String,
+
+    /// What this process does (distributed profile): `api` serves requests, `worker` persists
+    /// the queue (serving only /health, /ready and /metrics), `all` both.
+    #[arg(long, env = "CHAT_ROLE", value_enum, default_value_t = Role::All, help_heading = "Storage")]
+    pub role: Role,
+
+    /// Seconds between the workers' recounts of every count (distributed profile; 0 = never).
+    #[arg(
+        long,
+        env = "CHAT_RECOUNT_INTERVAL",
+        default_value_t = 1800,
+        help_heading = "Storage"
+    )]
+    pub recount_interval: u64,
+
+    /// Seconds a queue entry may stay with a worker that does not acknowledge it (it died)
+    /// before another worker takes it over (distributed profile).
+    #[arg(
+        long,
+        env = "CHAT_CLAIM_IDLE",
+        default_value_t = 30,
+        help_heading = "Storage"
+    )]
+    pub claim_idle: u64,
+
     /// Wait for the disk on every commit (survives power loss); off still survives a killed process.
     #[arg(long, env = "CHAT_FSYNC", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Storage")]
     pub fsync: bool,
@@ -85,6 +118,17 @@ pub struct Cli {
     pub log: String,
 }
 
+/// What a process of the distributed profile does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Serve the API; leave the queue to worker processes.
+    Api,
+    /// Persist the queue; serve only /health, /ready and /metrics.
+    Worker,
+    /// Both (the default: one process works alone).
+    All,
+}
+
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -100,6 +144,11 @@ impl Cli {
         Config {
             fsync: self.fsync,
             redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            worker: self.role != Role::Api,
+            claim_idle: Duration::from_secs(self.claim_idle.max(1)),
+            recount_interval: (self.recount_interval > 0)
+                .then(|| Duration::from_secs(self.recount_interval)),
             ..Config::with_database_url(&self.database_url)
         }
     }

@@ -144,13 +144,24 @@ fn api_routes() -> Router<AppState> {
         .nest("/chat_applications", apps)
         .route("/admin/recount", post(admin::recount))
         .route("/admin/reindex", post(admin::reindex))
+        .route("/admin/queue", get(admin::queue))
+        .route("/admin/queue/retry-dead", post(admin::retry_dead))
 }
 
 /// The whole application: routes, error shapes, limits, logs and metrics.
 pub fn app(state: AppState, limits: &Limits) -> Router {
+    wrap(Router::new().nest("/api/v1", api_routes()), state, limits)
+}
+
+/// Only the operations routes (`/health`, `/ready`, `/metrics`, `/openapi.json`): what a
+/// worker-only process serves, so it can be probed and scraped like the others.
+pub fn ops_app(state: AppState, limits: &Limits) -> Router {
+    wrap(Router::new(), state, limits)
+}
+
+fn wrap(routes: Router<AppState>, state: AppState, limits: &Limits) -> Router {
     use routes::ops;
-    Router::new()
-        .nest("/api/v1", api_routes())
+    routes
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
@@ -221,8 +232,17 @@ pub async fn serve(
     limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_router(listener, state.clone(), app(state, limits), shutdown).await
+}
+
+/// As [`serve`], with the given router (e.g. [`ops_app`] for a worker-only process).
+pub async fn serve_router(
+    listener: TcpListener,
+    state: AppState,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let service = state.service.clone();
-    let app = app(state, limits);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chat_core::metrics::MetricsSnapshot;
+use chat_core::QueueStatus;
 
 /// Upper bounds of the latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -58,8 +59,9 @@ impl HttpMetrics {
         }
     }
 
-    /// Prometheus text of the HTTP metrics and the write path's counters.
-    pub fn render(&self, writes: &MetricsSnapshot) -> String {
+    /// Prometheus text of the HTTP metrics, the write path's counters and (distributed
+    /// profile) the queue.
+    pub fn render(&self, writes: &MetricsSnapshot, queue: Option<&QueueStatus>) -> String {
         let mut out = String::new();
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str(
@@ -115,6 +117,27 @@ impl HttpMetrics {
             "chat_write_batch_size_bucket{{le=\"+Inf\"}} {}\nchat_write_batch_size_sum {}\nchat_write_batch_size_count {}",
             writes.batches, writes.operations, writes.batches
         );
+        if let Some(q) = queue {
+            let _ = write!(
+                out,
+                "# HELP chat_queue_depth Entries in the write queue (waiting or held by a worker).\n\
+                 # TYPE chat_queue_depth gauge\n\
+                 chat_queue_depth {}\n\
+                 # HELP chat_queue_pending Entries delivered to a worker and not yet acknowledged.\n\
+                 # TYPE chat_queue_pending gauge\n\
+                 chat_queue_pending {}\n\
+                 # HELP chat_queue_dead Entries in the dead-letter stream.\n\
+                 # TYPE chat_queue_dead gauge\n\
+                 chat_queue_dead {}\n\
+                 # HELP chat_queue_oldest_age_seconds Age of the oldest queued entry (0 when empty).\n\
+                 # TYPE chat_queue_oldest_age_seconds gauge\n\
+                 chat_queue_oldest_age_seconds {}\n",
+                q.depth,
+                q.pending,
+                q.dead,
+                q.oldest_age_ms.unwrap_or(0) as f64 / 1000.0
+            );
+        }
         out
     }
 }

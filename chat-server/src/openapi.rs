@@ -14,7 +14,7 @@ use crate::routes::{admin, applications, chats, messages, ops};
         applications::create, applications::list, applications::show, applications::update,
         chats::create, chats::list, chats::show,
         messages::create, messages::list, messages::show, messages::update, messages::search,
-        admin::recount, admin::reindex,
+        admin::recount, admin::reindex, admin::queue, admin::retry_dead,
         ops::health, ops::ready, ops::metrics, ops::openapi,
     ),
     modifiers(&AdminAuth),

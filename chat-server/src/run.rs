@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::{Cli, LogFormat};
+use crate::cli::{Cli, LogFormat, Role};
 use crate::limits::RateLimiter;
 use crate::AppState;
 use clap::Parser;
@@ -42,6 +42,17 @@ pub fn main_entry() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config();
+    if cli.role != Role::All && !config.database_url.starts_with("mysql:") {
+        return Err(format!(
+            "--role {} needs the distributed profile (a mysql:// database with --redis-url): \
+             the embedded profile commits every write in the serving process",
+            if cli.role == Role::Api {
+                "api"
+            } else {
+                "worker"
+            }
+        ));
+    }
     let service = chat_core::ChatService::open(&config)
         .await
         .map_err(|e| e.to_string())?;
@@ -50,13 +61,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("listening on http://{addr}");
-    tracing::info!(%addr, config = ?config, "chat-server started");
+    tracing::info!(%addr, role = ?cli.role, config = ?config, "chat-server started");
     let mut state = AppState::new(service);
     state.admin_token = cli.admin_token.as_deref().map(Arc::from);
     if cli.rate_limit > 0 {
         state.rate_limiter = Some(Arc::new(RateLimiter::new(cli.rate_limit)));
     }
-    crate::serve(listener, state, &cli.limits(), shutdown_signal())
+    let router = match cli.role {
+        Role::Worker => crate::ops_app(state.clone(), &cli.limits()),
+        Role::Api | Role::All => crate::app(state.clone(), &cli.limits()),
+    };
+    crate::serve_router(listener, state, router, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

@@ -140,6 +140,9 @@ pub enum Command {
     Recount(commands::recount::RecountArgs),
     /// Rebuild the search index from the stored messages
     Reindex(commands::reindex::ReindexArgs),
+    /// The distributed profile's write queue: status, and retrying dead-letter entries
+    #[command(subcommand)]
+    Queue(commands::queue::QueueCommand),
     /// Create many messages in a chat from a file (JSON Lines or one body per line)
     Import(commands::import::ImportArgs),
     /// Create a small application with chats and messages, search it, and show it all

@@ -55,6 +55,9 @@ impl Context {
         config
             .elasticsearch_url
             .clone_from(&global.elasticsearch_url);
+        // A short-lived command enqueues; the deployment's worker processes persist.
+        config.worker = false;
+        config.recount_interval = None;
         let target = Target::Direct(chat_core::config::redact_url(&config.database_url));
         let service = ChatService::open(&config).await.map_err(|e| {
             let hint = match &e {

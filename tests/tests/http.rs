@@ -691,6 +691,26 @@ mod api {
             .await;
         assert_eq!(v["messages"], 2);
 
+        // The queue belongs to the distributed profile: this one says so, behind the token.
+        for (method, path) in [
+            (M::GET, "/api/v1/admin/queue"),
+            (M::POST, "/api/v1/admin/queue/retry-dead"),
+        ] {
+            let (s, _, _) = r.send(method.clone(), path, path, Body::None, None).await;
+            assert_eq!(s, 401);
+            let (s, _, _) = r
+                .send(method.clone(), path, path, Body::None, Some("nope"))
+                .await;
+            assert_eq!(s, 403);
+            let v = r.expect(method, path, path, Body::None, 400).await;
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("distributed profile")),
+                "{v}"
+            );
+        }
+
         // Operations, unknown routes and methods.
         r.expect(M::GET, "/health", "/health", Body::None, 200)
             .await;

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::api::{Progress, RecountSummary, ReindexSummary};
-use crate::error::Result;
+use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
+use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
@@ -104,12 +104,28 @@ pub trait Backend: Send + Sync {
         scope: Option<&Token>,
         progress: &dyn Progress,
     ) -> Result<ReindexSummary>;
+    /// See [`crate::ChatApi::queue_status`]. Backends without a queue keep this default.
+    async fn queue_status(&self) -> Result<QueueStatus> {
+        Err(no_queue())
+    }
+    /// See [`crate::ChatApi::retry_dead`]. Backends without a queue keep this default.
+    async fn retry_dead(&self) -> Result<RetrySummary> {
+        Err(no_queue())
+    }
     /// Checks that every backend answers.
     async fn health(&self) -> Vec<BackendHealth>;
     /// Stops accepting writes, commits everything already accepted, and closes connections.
     async fn close(&self);
     /// Counters of the write path.
     fn metrics(&self) -> &Metrics;
+}
+
+fn no_queue() -> Error {
+    Error::BadRequest(
+        "this profile has no write queue: every write is committed before it is acknowledged \
+         (the queue belongs to the distributed profile)"
+            .to_owned(),
+    )
 }
 
 /// Unix microseconds now.

@@ -1,10 +1,11 @@
-//! `/admin/recount` and `/admin/reindex`: the maintenance jobs, behind the admin token.
+//! `/admin/recount`, `/admin/reindex` and `/admin/queue…`: the maintenance jobs and the
+//! distributed profile's queue, behind the admin token.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use chat_core::wire::JobScope;
-use chat_core::{ChatApi, NoProgress, RecountSummary, ReindexSummary};
+use chat_core::{ChatApi, NoProgress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonObject;
@@ -70,5 +71,38 @@ pub async fn reindex(
         .reindex(scope.application.as_ref(), NoProgress::arc())
         .await?;
     tracing::info!(messages = summary.messages, "reindex done");
+    Ok(Json(summary))
+}
+
+/// The write queue of the distributed profile: depth, pending, dead, oldest age (admin).
+#[utoipa::path(get, path = "/api/v1/admin/queue", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The queue now", body = QueueStatus),
+        (status = 400, description = "This profile has no queue (embedded)", body = chat_core::ErrorBody),
+        (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
+        (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
+        (status = 503, description = "Redis unavailable", body = chat_core::ErrorBody)))]
+pub async fn queue(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<QueueStatus>> {
+    s.require_admin(&headers)?;
+    Ok(Json(s.service.queue_status().await?))
+}
+
+/// Move every dead-letter entry back to the queue (admin).
+#[utoipa::path(post, path = "/api/v1/admin/queue/retry-dead", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "How many entries went back to the queue", body = RetrySummary),
+        (status = 400, description = "This profile has no queue (embedded)", body = chat_core::ErrorBody),
+        (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
+        (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
+        (status = 503, description = "Redis unavailable", body = chat_core::ErrorBody)))]
+pub async fn retry_dead(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<RetrySummary>> {
+    s.require_admin(&headers)?;
+    let summary = s.service.retry_dead().await?;
+    tracing::info!(retried = summary.retried, "dead-letter entries retried");
     Ok(Json(summary))
 }

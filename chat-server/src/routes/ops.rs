@@ -56,7 +56,20 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let text = s.metrics.render(&s.service.metrics().snapshot());
+    // The distributed profile's queue, read from Redis at scrape time (one round trip, bounded
+    // so a Redis outage cannot hold up the scrape); the embedded profile has none.
+    let queue = match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        chat_core::ChatApi::queue_status(&s.service),
+    )
+    .await
+    {
+        Ok(Ok(q)) => Some(q),
+        _ => None,
+    };
+    let text = s
+        .metrics
+        .render(&s.service.metrics().snapshot(), queue.as_ref());
     (
         [(
             header::CONTENT_TYPE,

@@ -8,6 +8,7 @@ pub mod completions;
 pub mod demo;
 pub mod import;
 pub mod message;
+pub mod queue;
 pub mod recount;
 pub mod reindex;
 pub mod search;
@@ -33,6 +34,7 @@ pub async fn run(ctx: &Context, command: Command) -> CliResult {
         Command::Search(a) => search::run(ctx, a).await,
         Command::Recount(a) => recount::run(ctx, a).await,
         Command::Reindex(a) => reindex::run(ctx, a).await,
+        Command::Queue(c) => queue::run(ctx, c).await,
         Command::Import(a) => import::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Completions(a) => completions::run(&a),

@@ -179,7 +179,7 @@ async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
     assert_eq!(survivor.run_once(false).await.unwrap().persisted, 0);
     let status = h.backend.queue_status().await.unwrap();
     assert_eq!((status.depth, status.pending, status.dead), (301, 301, 0));
-    assert!(status.oldest_age.is_some());
+    assert!(status.oldest_age_ms.is_some());
     // Not idle long enough yet: nothing is taken over.
     let early = survivor.reclaim(Duration::from_secs(3600)).await.unwrap();
     assert_eq!(early.persisted, 0);
@@ -303,7 +303,7 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error(
     assert!(fields["error"].contains("has no row"), "{fields:?}");
     let status = h.backend.queue_status().await.unwrap();
     assert_eq!((status.depth, status.pending, status.dead), (0, 0, 1));
-    assert_eq!(status.oldest_age, None);
+    assert_eq!(status.oldest_age_ms, None);
     assert_eq!(stored_messages(&h).await.len(), 1);
     h.stop().await;
 }

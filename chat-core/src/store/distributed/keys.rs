@@ -80,6 +80,11 @@ impl Keys {
         format!("{}dead", self.prefix)
     }
 
+    /// Held by the process running this interval's periodic recount.
+    pub(crate) fn recount_lock(&self) -> String {
+        format!("{}recount-lock", self.prefix)
+    }
+
     pub(crate) fn errors(&self) -> String {
         format!("{}err", self.prefix)
     }

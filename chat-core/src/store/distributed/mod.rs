@@ -27,11 +27,10 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
 use self::keys::Keys;
-pub use self::status::QueueStatus;
 use self::worker::{Worker, WorkerOptions};
 use super::mysql::MysqlStore;
 use super::{Backend, BackendHealth};
-use crate::api::{Progress, RecountSummary, ReindexSummary};
+use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
 use crate::metrics::Metrics;
@@ -51,6 +50,27 @@ pub struct DistributedOptions {
     pub worker: WorkerOptions,
     /// Most MySQL connections.
     pub max_connections: u32,
+    /// How often the background worker recounts every application (`None`: never).
+    pub recount_interval: Option<Duration>,
+}
+
+impl DistributedOptions {
+    /// The options a [`Config`] describes: key prefix, whether to run the worker, its batch
+    /// size (`max_batch`) and the recount interval.
+    pub fn from_config(config: &Config) -> Self {
+        let defaults = DistributedOptions::default();
+        DistributedOptions {
+            key_prefix: config.redis_prefix.clone(),
+            background_worker: config.worker,
+            worker: WorkerOptions {
+                batch: config.max_batch.max(1),
+                claim_idle: config.claim_idle,
+                ..defaults.worker
+            },
+            recount_interval: config.recount_interval,
+            ..defaults
+        }
+    }
 }
 
 impl Default for DistributedOptions {
@@ -60,6 +80,7 @@ impl Default for DistributedOptions {
             background_worker: true,
             worker: WorkerOptions::default(),
             max_connections: 10,
+            recount_interval: Some(crate::config::DEFAULT_RECOUNT_INTERVAL),
         }
     }
 }
@@ -72,6 +93,9 @@ struct Scripts {
     seed: Script,
 }
 
+/// The background tasks (worker, periodic recount) and the switch that stops them.
+type Background = (watch::Sender<bool>, Vec<JoinHandle<()>>);
+
 /// The distributed backend.
 pub struct DistributedBackend {
     store: Arc<MysqlStore>,
@@ -80,7 +104,7 @@ pub struct DistributedBackend {
     scripts: Scripts,
     apps: RwLock<HashMap<Token, i64>>,
     worker: Arc<Worker>,
-    background: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+    background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
 }
 
@@ -125,8 +149,17 @@ impl DistributedBackend {
         );
         let background = if options.background_worker {
             let (tx, rx) = watch::channel(false);
-            let task = tokio::spawn(Arc::clone(&worker).run(rx));
-            Some((tx, task))
+            let mut tasks = vec![tokio::spawn(Arc::clone(&worker).run(rx.clone()))];
+            if let Some(every) = options.recount_interval.filter(|d| !d.is_zero()) {
+                tasks.push(tokio::spawn(recount_periodically(
+                    redis.clone(),
+                    Arc::clone(&store),
+                    keys.recount_lock(),
+                    every,
+                    rx,
+                )));
+            }
+            Some((tx, tasks))
         } else {
             None
         };
@@ -230,6 +263,58 @@ impl DistributedBackend {
         match scope {
             Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
             None => self.store.all_applications().await,
+        }
+    }
+}
+
+/// Every `every`, recounts all applications — in one process of the deployment per interval:
+/// a Redis key set with `NX` and an expiry of the interval elects it.
+async fn recount_periodically(
+    mut redis: ConnectionManager,
+    store: Arc<MysqlStore>,
+    lock: String,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let elected: std::result::Result<Option<String>, _> = redis::cmd("SET")
+            .arg(&lock)
+            .arg(std::process::id())
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1))
+            .query_async(&mut redis)
+            .await;
+        match elected {
+            Ok(Some(_)) => {}
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "periodic recount skipped: Redis unavailable");
+                continue;
+            }
+        }
+        let result = async {
+            let apps = store.all_applications().await?;
+            store.recount(&apps, &crate::api::NoProgress).await
+        }
+        .await;
+        match result {
+            Ok(summary) => tracing::info!(
+                applications = summary.applications,
+                chats = summary.chats,
+                corrected = summary.corrected,
+                "periodic recount done"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "periodic recount failed; next one in an interval")
+            }
         }
     }
 }
@@ -373,6 +458,14 @@ impl Backend for DistributedBackend {
         self.store.reindex_summary(&apps, progress).await
     }
 
+    async fn queue_status(&self) -> Result<QueueStatus> {
+        DistributedBackend::queue_status(self).await
+    }
+
+    async fn retry_dead(&self) -> Result<RetrySummary> {
+        self.retry_dead_letters().await
+    }
+
     async fn health(&self) -> Vec<BackendHealth> {
         let limit = Duration::from_secs(2);
         let mysql = match tokio::time::timeout(limit, self.store.ping()).await {
@@ -399,9 +492,11 @@ impl Backend for DistributedBackend {
     }
 
     async fn close(&self) {
-        if let Some((stop, task)) = self.background.lock().await.take() {
+        if let Some((stop, tasks)) = self.background.lock().await.take() {
             let _ = stop.send(true);
-            let _ = task.await;
+            for task in tasks {
+                let _ = task.await;
+            }
         }
         self.store.close().await;
     }

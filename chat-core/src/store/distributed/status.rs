@@ -1,23 +1,36 @@
-//! The queue's state at a glance, for operators (`/metrics`, a CLI) and tests: how many
-//! entries wait, how many a worker holds, how many are dead, and how old the oldest one is.
+//! The queue's state at a glance, for operators (`/metrics`, `chatctl queue status`) and
+//! tests: how many entries wait, how many a worker holds, how many are dead, and how old the
+//! oldest one is; and the way back from the dead-letter stream (`chatctl queue retry-dead`).
 
-use std::time::Duration;
+use redis::Script;
 
 use super::keys::GROUP;
 use super::DistributedBackend;
+use crate::api::{QueueStatus, RetrySummary};
 use crate::error::Result;
 
-/// The state of the queue at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueStatus {
-    /// Entries in the stream (waiting, or delivered and not yet acknowledged).
-    pub depth: u64,
-    /// Entries delivered to a worker and not yet acknowledged.
-    pub pending: u64,
-    /// Entries in the dead-letter stream.
-    pub dead: u64,
-    /// Age of the oldest entry in the stream, when there is one.
-    pub oldest_age: Option<Duration>,
+/// Entries moved back from the dead-letter stream per script call (keeps Redis responsive).
+const RETRY_CHUNK: u32 = 500;
+
+/// KEYS[1] the dead-letter stream, KEYS[2] the queue; ARGV[1] how many. Re-enqueues the job of
+/// each of the first ARGV[1] dead entries and deletes them, atomically: an entry is never both
+/// in the queue and dead, nor in neither.
+fn retry_script() -> Script {
+    Script::new(
+        r"
+        local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
+        for _, entry in ipairs(entries) do
+            local fields = entry[2]
+            for i = 1, #fields, 2 do
+                if fields[i] == 'j' and fields[i + 1] ~= '' then
+                    redis.call('XADD', KEYS[2], '*', 'j', fields[i + 1])
+                end
+            end
+            redis.call('XDEL', KEYS[1], entry[1])
+        end
+        return #entries
+        ",
+    )
 }
 
 /// `XPENDING`'s summary: count, smallest and largest id, entries per consumer.
@@ -61,15 +74,38 @@ impl DistributedBackend {
         let oldest_age = oldest
             .first()
             .and_then(|(id, _)| id_millis(id))
-            .map(|ms| Duration::from_millis(now_ms.saturating_sub(ms)));
+            .map(|ms| now_ms.saturating_sub(ms));
         self.metrics
             .set_queue_depth(usize::try_from(depth).unwrap_or(usize::MAX));
         Ok(QueueStatus {
             depth,
             pending: summary.0,
             dead,
-            oldest_age,
+            oldest_age_ms: oldest_age,
         })
+    }
+
+    /// Moves every dead-letter entry back to the queue; returns how many moved.
+    pub async fn retry_dead_letters(&self) -> Result<RetrySummary> {
+        let script = retry_script();
+        let mut conn = self.conn();
+        let mut retried = 0u64;
+        loop {
+            let moved: u64 = script
+                .key(self.keys.dead())
+                .key(self.keys.stream())
+                .arg(RETRY_CHUNK)
+                .invoke_async(&mut conn)
+                .await?;
+            retried += moved;
+            if moved < u64::from(RETRY_CHUNK) {
+                break;
+            }
+        }
+        if retried > 0 {
+            tracing::info!(retried, "dead-letter entries moved back to the queue");
+        }
+        Ok(RetrySummary { retried })
     }
 }
 
