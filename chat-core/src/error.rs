@@ -235,10 +235,18 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Error::Conflict(db.message().to_owned())
             }
+            // A connection that broke mid-answer (the server went away) shows as an I/O or
+            // protocol error: neither says anything about the statement, both pass.
             sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Error::unavailable("database", &err),
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08")) => {
+                // SQLSTATE class 08, connection exception (e.g. MySQL's "server shutdown in
+                // progress"): the server is going away, not the statement at fault.
+                Error::unavailable("database", db.message())
+            }
             sqlx::Error::Database(db)
                 if db
                     .code()

@@ -2,6 +2,8 @@
 //! [`chat_core::ChatApi`], and harnesses that start each implementation on a fresh database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod conformance;
 #[cfg(feature = "distributed")]
 mod distributed;

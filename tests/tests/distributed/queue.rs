@@ -305,6 +305,41 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error(
     assert_eq!((status.depth, status.pending, status.dead), (0, 0, 1));
     assert_eq!(status.oldest_age_ms, None);
     assert_eq!(stored_messages(&h).await.len(), 1);
+
+    // Retried while the cause remains, it fails again and goes back to the dead letters.
+    assert_eq!(api.retry_dead().await.unwrap().retried, 1);
+    let status = h.backend.queue_status().await.unwrap();
+    assert_eq!((status.depth, status.dead), (1, 0));
+    assert_eq!(h.backend.worker().drain().await.unwrap().dead, 1);
+    // Once the operator fixes the cause (here: the missing chat), a retry persists it.
+    let mut db = h.mysql().await;
+    sqlx::query(
+        "INSERT INTO applications (id, token, name, created_at, updated_at) \
+         VALUES (999999, 'feedfeedfeedfeedfeedfeedfeedfeed', 'restored', NOW(6), NOW(6))",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO chats (application_id, number, created_at, updated_at) \
+         VALUES (999999, 7, NOW(6), NOW(6))",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(api.retry_dead().await.unwrap().retried, 1);
+    let round = h.backend.worker().drain().await.unwrap();
+    assert_eq!((round.persisted, round.dead), (1, 0), "{round:?}");
+    assert_eq!(h.backend.queue_status().await.unwrap().dead, 0);
+    assert_eq!(api.retry_dead().await.unwrap().retried, 0);
+    let orphan: String = sqlx::query_scalar(
+        "SELECT m.body FROM messages m JOIN chats c ON c.id = m.chat_id \
+         WHERE c.application_id = 999999",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(orphan, "orphan");
     h.stop().await;
 }
 

@@ -33,16 +33,29 @@ fn retry_script() -> Script {
     )
 }
 
-/// `XPENDING`'s summary: count, smallest and largest id, entries per consumer.
-type Summary = (
-    u64,
-    Option<String>,
-    Option<String>,
-    Option<Vec<(String, String)>>,
-);
+/// Stream length, entries held by workers, dead-letter length, oldest entry id (empty when
+/// none), server time (seconds, microseconds).
+type Reply = (u64, u64, u64, String, String, String);
 
-/// Stream length, pending summary, dead-letter length, oldest entry, server time (s, µs).
-type Reply = (u64, Summary, u64, Vec<(String, Vec<String>)>, (u64, u64));
+/// KEYS[1] the queue, KEYS[2] the dead-letter stream, ARGV[1] the group: the queue's state in
+/// one round trip. A group not created yet (no worker has started, or Redis lost it) holds
+/// nothing.
+fn status_script() -> Script {
+    Script::new(
+        r"
+        local depth = redis.call('XLEN', KEYS[1])
+        local pending = 0
+        local ok, summary = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
+        if ok then pending = summary[1] end
+        local dead = redis.call('XLEN', KEYS[2])
+        local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+        local oldest = ''
+        if #first > 0 then oldest = first[1][1] end
+        local now = redis.call('TIME')
+        return {depth, pending, dead, oldest, now[1], now[2]}
+        ",
+    )
+}
 
 /// The milliseconds part of a stream entry id (`<ms>-<seq>`).
 fn id_millis(id: &str) -> Option<u64> {
@@ -53,33 +66,20 @@ impl DistributedBackend {
     /// Reads the queue's state in one round trip; also updates the queue-depth metric.
     pub async fn queue_status(&self) -> Result<QueueStatus> {
         let mut conn = self.conn();
-        let (depth, summary, dead, oldest, time): Reply = redis::pipe()
-            .cmd("XLEN")
-            .arg(self.keys.stream())
-            .cmd("XPENDING")
-            .arg(self.keys.stream())
+        let (depth, pending, dead, oldest, secs, micros): Reply = status_script()
+            .key(self.keys.stream())
+            .key(self.keys.dead())
             .arg(GROUP)
-            .cmd("XLEN")
-            .arg(self.keys.dead())
-            .cmd("XRANGE")
-            .arg(self.keys.stream())
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
-            .cmd("TIME")
-            .query_async(&mut conn)
+            .invoke_async(&mut conn)
             .await?;
-        let now_ms = time.0 * 1000 + time.1 / 1000;
-        let oldest_age = oldest
-            .first()
-            .and_then(|(id, _)| id_millis(id))
-            .map(|ms| now_ms.saturating_sub(ms));
+        let now_ms =
+            secs.parse::<u64>().unwrap_or(0) * 1000 + micros.parse::<u64>().unwrap_or(0) / 1000;
+        let oldest_age = id_millis(&oldest).map(|ms| now_ms.saturating_sub(ms));
         self.metrics
             .set_queue_depth(usize::try_from(depth).unwrap_or(usize::MAX));
         Ok(QueueStatus {
             depth,
-            pending: summary.0,
+            pending,
             dead,
             oldest_age_ms: oldest_age,
         })
