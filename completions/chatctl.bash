@@ -40,6 +40,9 @@ _chatctl() {
             chatctl,message)
                 cmd="chatctl__subcmd__message"
                 ;;
+            chatctl,queue)
+                cmd="chatctl__subcmd__queue"
+                ;;
             chatctl,recount)
                 cmd="chatctl__subcmd__recount"
                 ;;
@@ -127,6 +130,9 @@ _chatctl() {
             chatctl__subcmd__help,message)
                 cmd="chatctl__subcmd__help__subcmd__message"
                 ;;
+            chatctl__subcmd__help,queue)
+                cmd="chatctl__subcmd__help__subcmd__queue"
+                ;;
             chatctl__subcmd__help,recount)
                 cmd="chatctl__subcmd__help__subcmd__recount"
                 ;;
@@ -169,6 +175,12 @@ _chatctl() {
             chatctl__subcmd__help__subcmd__message,show)
                 cmd="chatctl__subcmd__help__subcmd__message__subcmd__show"
                 ;;
+            chatctl__subcmd__help__subcmd__queue,retry-dead)
+                cmd="chatctl__subcmd__help__subcmd__queue__subcmd__retry__subcmd__dead"
+                ;;
+            chatctl__subcmd__help__subcmd__queue,status)
+                cmd="chatctl__subcmd__help__subcmd__queue__subcmd__status"
+                ;;
             chatctl__subcmd__message,edit)
                 cmd="chatctl__subcmd__message__subcmd__edit"
                 ;;
@@ -199,6 +211,24 @@ _chatctl() {
             chatctl__subcmd__message__subcmd__help,show)
                 cmd="chatctl__subcmd__message__subcmd__help__subcmd__show"
                 ;;
+            chatctl__subcmd__queue,help)
+                cmd="chatctl__subcmd__queue__subcmd__help"
+                ;;
+            chatctl__subcmd__queue,retry-dead)
+                cmd="chatctl__subcmd__queue__subcmd__retry__subcmd__dead"
+                ;;
+            chatctl__subcmd__queue,status)
+                cmd="chatctl__subcmd__queue__subcmd__status"
+                ;;
+            chatctl__subcmd__queue__subcmd__help,help)
+                cmd="chatctl__subcmd__queue__subcmd__help__subcmd__help"
+                ;;
+            chatctl__subcmd__queue__subcmd__help,retry-dead)
+                cmd="chatctl__subcmd__queue__subcmd__help__subcmd__retry__subcmd__dead"
+                ;;
+            chatctl__subcmd__queue__subcmd__help,status)
+                cmd="chatctl__subcmd__queue__subcmd__help__subcmd__status"
+                ;;
             *)
                 ;;
         esac
@@ -206,7 +236,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex import demo completions man help"
+            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -836,7 +866,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help)
-            opts="app chat message search recount reindex import demo completions man help"
+            opts="app chat message search recount reindex queue import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1102,6 +1132,48 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__message__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__queue)
+            opts="status retry-dead"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__queue__subcmd__retry__subcmd__dead)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__queue__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1486,6 +1558,176 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__show)
+            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue)
+            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue__subcmd__help)
+            opts="status retry-dead help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue__subcmd__help__subcmd__retry__subcmd__dead)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue__subcmd__retry__subcmd__dead)
+            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__queue__subcmd__status)
             opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

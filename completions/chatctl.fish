@@ -41,6 +41,7 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "message" -d 'Send, 
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
@@ -274,6 +275,45 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l json -d 'Sam
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from help" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l format -d 'How lines are read: `jsonl` is one `{"body": "…"}` per line, `lines` one body per line' -r -f -a "auto\t'JSON Lines when the first non-blank line starts with `{`, else one body per line'
 jsonl\t'One JSON object with a "body" string per line'
 lines\t'One body per line, taken as is'"
@@ -323,17 +363,18 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "app" -d 'Create, list, show and rename applications'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex import demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "app" -d 'Create, list, show and rename applications'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "show" -d 'Show one application'
@@ -345,3 +386,5 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'

@@ -257,8 +257,10 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
         api.client.create_chat(&app.token).await.unwrap();
     }
     // Queue 6,000 messages while no worker runs.
-    let (acks, errors) =
-        create_until(&[api.client.clone()], &app.token, 4, 32, |n| n >= 6000).await;
+    let (acks, errors) = create_until(std::slice::from_ref(&api.client), &app.token, 4, 32, |n| {
+        n >= 6000
+    })
+    .await;
     assert!(errors.is_empty(), "{errors:?}");
     // Four chats and the messages wait in the queue.
     assert_eq!(api.queue().await.depth, acks.len() as u64 + 4);

@@ -675,12 +675,14 @@ fn met(ok: bool) -> &'static str {
 /// 1234567 → "1,234,567".
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
+    let mut groups = Vec::new();
+    let mut rest = digits.as_str();
+    while rest.len() > 3 {
+        let (head, tail) = rest.split_at(rest.len() - 3);
+        groups.push(tail);
+        rest = head;
     }
-    out
+    groups.push(rest);
+    groups.reverse();
+    groups.join(",")
 }
