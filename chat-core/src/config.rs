@@ -35,6 +35,10 @@ pub struct Config {
     /// Distributed profile: how long a queue entry may stay with a worker that does not
     /// acknowledge it (it died) before another worker takes it over.
     pub claim_idle: Duration,
+    /// Distributed profile: the search index's alias is `{index_prefix}-messages`.
+    pub index_prefix: String,
+    /// Distributed profile: replicas of the search index (0 on a one-node cluster).
+    pub index_replicas: u32,
 }
 
 /// The default interval of the distributed profile's periodic recount.
@@ -54,6 +58,8 @@ impl Default for Config {
             redis_prefix: "chat:".to_owned(),
             recount_interval: Some(DEFAULT_RECOUNT_INTERVAL),
             claim_idle: Duration::from_secs(30),
+            index_prefix: "chat".to_owned(),
+            index_replicas: 1,
         }
     }
 }
@@ -68,7 +74,7 @@ impl Config {
     }
 
     /// The defaults overridden by `CHAT_DATABASE_URL`, `CHAT_REDIS_URL`,
-    /// `CHAT_ELASTICSEARCH_URL`, `CHAT_REDIS_PREFIX` and `CHAT_FSYNC` (`0`/`false` turns
+    /// `CHAT_ELASTICSEARCH_URL`, `CHAT_REDIS_PREFIX`, `CHAT_INDEX_PREFIX`, `CHAT_INDEX_REPLICAS` and `CHAT_FSYNC` (`0`/`false` turns
     /// waiting for the disk off).
     pub fn from_env() -> Self {
         let mut c = Config::default();
@@ -79,6 +85,12 @@ impl Config {
         c.elasticsearch_url = env("CHAT_ELASTICSEARCH_URL");
         if let Some(v) = env("CHAT_REDIS_PREFIX") {
             c.redis_prefix = v;
+        }
+        if let Some(v) = env("CHAT_INDEX_PREFIX") {
+            c.index_prefix = v;
+        }
+        if let Some(n) = env("CHAT_INDEX_REPLICAS").and_then(|v| v.parse().ok()) {
+            c.index_replicas = n;
         }
         if let Some(v) = env("CHAT_FSYNC") {
             c.fsync = !matches!(v.as_str(), "0" | "false" | "off" | "no");
@@ -120,6 +132,8 @@ impl fmt::Debug for Config {
             .field("redis_prefix", &self.redis_prefix)
             .field("recount_interval", &self.recount_interval)
             .field("claim_idle", &self.claim_idle)
+            .field("index_prefix", &self.index_prefix)
+            .field("index_replicas", &self.index_replicas)
             .finish()
     }
 }

@@ -31,6 +31,33 @@ pub struct Cli {
     )]
     pub redis_url: Option<String>,
 
+    /// Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT.
+    #[arg(
+        long,
+        env = "CHAT_ELASTICSEARCH_URL",
+        hide_env_values = true,
+        help_heading = "Storage"
+    )]
+    pub elasticsearch_url: Option<String>,
+
+    /// The search index's alias is PREFIX-messages (distributed profile).
+    #[arg(
+        long,
+        env = "CHAT_INDEX_PREFIX",
+        default_value = "chat",
+        help_heading = "Storage"
+    )]
+    pub index_prefix: String,
+
+    /// Replicas of the search index (0 on a one-node cluster).
+    #[arg(
+        long,
+        env = "CHAT_INDEX_REPLICAS",
+        default_value_t = 1,
+        help_heading = "Storage"
+    )]
+    pub index_replicas: u32,
+
     /// Prefix of every Redis key (distributed profile), so deployments can share one Redis.
     #[arg(
         long,
@@ -145,6 +172,9 @@ impl Cli {
             fsync: self.fsync,
             redis_url: self.redis_url.clone(),
             redis_prefix: self.redis_prefix.clone(),
+            elasticsearch_url: self.elasticsearch_url.clone(),
+            index_prefix: self.index_prefix.clone(),
+            index_replicas: self.index_replicas,
             worker: self.role != Role::Api,
             claim_idle: Duration::from_secs(self.claim_idle.max(1)),
             recount_interval: (self.recount_interval > 0)

@@ -41,7 +41,16 @@ fn env(name: &str) -> String {
 impl Distributed {
     /// Starts on a fresh database and prefix with the given options (the prefix is
     /// overridden).
-    pub async fn start_with(mut options: DistributedOptions) -> Self {
+    pub async fn start_with(options: DistributedOptions) -> Self {
+        Distributed::start_full(options, None).await
+    }
+
+    /// As [`Distributed::start_with`], searching through the Elasticsearch / OpenSearch at
+    /// `elasticsearch_url` on a private index (prefix `test-…`, no replicas).
+    pub async fn start_full(
+        mut options: DistributedOptions,
+        elasticsearch_url: Option<String>,
+    ) -> Self {
         let admin_url = env("CHAT_TEST_MYSQL_URL");
         let redis_url = env("CHAT_TEST_REDIS_URL");
         let token = chat_core::Token::generate();
@@ -63,8 +72,11 @@ impl Distributed {
         let database_url = format!("{base}/{database}");
         let prefix = format!("test:{suffix}:");
         options.key_prefix = prefix.clone();
+        options.index_prefix = format!("test-{suffix}");
+        options.index_replicas = 0;
         let config = Config {
             redis_url: Some(redis_url.clone()),
+            elasticsearch_url,
             ..Config::with_database_url(database_url.clone())
         };
         let backend = Arc::new(
@@ -138,11 +150,22 @@ impl Harness for Distributed {
             .drain()
             .await
             .expect("drain the queue");
+        if let Some(search) = self.backend.search() {
+            search
+                .refresh(None)
+                .await
+                .expect("refresh the search index");
+        }
     }
 
     async fn stop(self) {
         self.service.close().await;
         self.flush_redis().await;
+        if let Some(search) = self.backend.search() {
+            for index in search.indices().await.unwrap_or_default() {
+                let _ = search.delete_index(&index).await;
+            }
+        }
         let mut admin = MySqlConnection::connect(&self.admin_url)
             .await
             .expect("connect to CHAT_TEST_MYSQL_URL");
@@ -181,5 +204,67 @@ impl Harness for HttpDistributed {
     async fn stop(self) {
         self.http.stop().await;
         self.distributed.stop().await;
+    }
+}
+
+/// The distributed profile searching through a real Elasticsearch / OpenSearch
+/// (`CHAT_TEST_ELASTICSEARCH_URL`), on a private index.
+pub struct Searching(pub Distributed);
+
+impl Searching {
+    /// Starts with the given options.
+    pub async fn start_with(options: DistributedOptions) -> Self {
+        Searching(Distributed::start_full(options, Some(env("CHAT_TEST_ELASTICSEARCH_URL"))).await)
+    }
+}
+
+impl Harness for Searching {
+    async fn start() -> Self {
+        Searching::start_with(DistributedOptions {
+            background_worker: false,
+            ..DistributedOptions::default()
+        })
+        .await
+    }
+
+    fn api(&self) -> Arc<dyn ChatApi> {
+        self.0.api()
+    }
+
+    async fn settle(&self) {
+        self.0.settle().await;
+    }
+
+    async fn stop(self) {
+        self.0.stop().await;
+    }
+}
+
+/// A chat-server over [`Searching`], reached through [`chat_core::HttpClient`].
+pub struct HttpSearching {
+    /// The server.
+    pub http: crate::Http,
+    /// The profile behind it.
+    pub searching: Searching,
+}
+
+impl Harness for HttpSearching {
+    async fn start() -> Self {
+        let searching = Searching::start().await;
+        let http = crate::Http::serve(searching.0.service.clone(), |_| {}).await;
+        HttpSearching { http, searching }
+    }
+
+    fn api(&self) -> Arc<dyn ChatApi> {
+        self.http.api()
+    }
+
+    async fn settle(&self) {
+        self.searching.settle().await;
+    }
+
+    async fn stop(self) {
+        self.http.stop().await;
+        self.searching.stop().await;
     }
 }

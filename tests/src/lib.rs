@@ -10,7 +10,7 @@ mod distributed;
 pub mod openapi_check;
 
 #[cfg(feature = "distributed")]
-pub use distributed::{Distributed, HttpDistributed};
+pub use distributed::{Distributed, HttpDistributed, HttpSearching, Searching};
 
 use std::sync::Arc;
 

@@ -19,6 +19,8 @@ use crate::model::{
 #[cfg(feature = "distributed")]
 pub mod distributed;
 #[cfg(feature = "distributed")]
+pub mod elastic;
+#[cfg(feature = "distributed")]
 pub mod mysql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -80,6 +80,16 @@ impl Keys {
         format!("{}dead", self.prefix)
     }
 
+    /// Documents persisted but not yet in the search index (the engine was down), as JSON.
+    pub(crate) fn unindexed(&self) -> String {
+        format!("{}unindexed", self.prefix)
+    }
+
+    /// The index a full reindex is building; workers write to it too while it is set.
+    pub(crate) fn reindex_target(&self) -> String {
+        format!("{}reindex-target", self.prefix)
+    }
+
     /// Held by the process running this interval's periodic recount.
     pub(crate) fn recount_lock(&self) -> String {
         format!("{}recount-lock", self.prefix)

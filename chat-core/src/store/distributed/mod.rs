@@ -9,6 +9,7 @@
 //! create finds it; counts come from the counters, which equal the number of acknowledged
 //! creations. [`worker::Worker`] persists the stream and drops the pending records.
 
+mod index;
 mod job;
 mod keys;
 mod reads;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use self::keys::Keys;
 use self::worker::{Worker, WorkerOptions};
+use super::elastic::ElasticSearch;
 use super::mysql::MysqlStore;
 use super::{Backend, BackendHealth};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
@@ -52,6 +54,10 @@ pub struct DistributedOptions {
     pub max_connections: u32,
     /// How often the background worker recounts every application (`None`: never).
     pub recount_interval: Option<Duration>,
+    /// The search index's alias is `{index_prefix}-messages` (with an Elasticsearch URL).
+    pub index_prefix: String,
+    /// Replicas of the search index.
+    pub index_replicas: u32,
 }
 
 impl DistributedOptions {
@@ -68,6 +74,8 @@ impl DistributedOptions {
                 ..defaults.worker
             },
             recount_interval: config.recount_interval,
+            index_prefix: config.index_prefix.clone(),
+            index_replicas: config.index_replicas,
             ..defaults
         }
     }
@@ -81,6 +89,8 @@ impl Default for DistributedOptions {
             worker: WorkerOptions::default(),
             max_connections: 10,
             recount_interval: Some(crate::config::DEFAULT_RECOUNT_INTERVAL),
+            index_prefix: "chat".to_owned(),
+            index_replicas: 1,
         }
     }
 }
@@ -103,6 +113,7 @@ pub struct DistributedBackend {
     keys: Keys,
     scripts: Scripts,
     apps: RwLock<HashMap<Token, i64>>,
+    search: Option<ElasticSearch>,
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
@@ -137,6 +148,12 @@ impl DistributedBackend {
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
         let keys = Keys::new(&options.key_prefix);
         let metrics = Arc::new(Metrics::default());
+        let search = match config.elasticsearch_url.as_deref() {
+            Some(url) => {
+                Some(ElasticSearch::open(url, &options.index_prefix, options.index_replicas).await?)
+            }
+            None => None,
+        };
         let worker = Arc::new(
             Worker::new(
                 worker_redis,
@@ -144,6 +161,7 @@ impl DistributedBackend {
                 keys.clone(),
                 options.worker.clone(),
                 Arc::clone(&metrics),
+                search.clone(),
             )
             .await?,
         );
@@ -175,6 +193,7 @@ impl DistributedBackend {
                 seed: keys::seed(),
             },
             apps: RwLock::default(),
+            search,
             worker,
             background: Mutex::new(background),
             metrics,
@@ -184,6 +203,11 @@ impl DistributedBackend {
     /// The worker of this backend (also usable when no background worker runs).
     pub fn worker(&self) -> &Arc<Worker> {
         &self.worker
+    }
+
+    /// The search engine, when one is configured.
+    pub fn search(&self) -> Option<&ElasticSearch> {
+        self.search.as_ref()
     }
 
     /// The MySQL store (its [`MysqlStore::operations`] counter shows which paths reach it).
@@ -434,6 +458,13 @@ impl Backend for DistributedBackend {
             return Err(not_chat(token, chat));
         }
         // Only persisted messages are searchable, as with a search engine's refresh interval.
+        // The engine finds substrings of three characters or more; shorter ones have no
+        // gram and are looked for in the one chat's rows.
+        if let Some(search) = &self.search {
+            if query.as_str().chars().count() >= 3 {
+                return search.search(app, chat.get(), query, limit, offset).await;
+            }
+        }
         match self.store.chat_id(app, chat).await? {
             Some(id) => self.store.search(id, query, limit, offset).await,
             None => Ok(Vec::new()),
@@ -455,7 +486,10 @@ impl Backend for DistributedBackend {
         progress: &dyn Progress,
     ) -> Result<ReindexSummary> {
         let apps = self.scope(scope).await?;
-        self.store.reindex_summary(&apps, progress).await
+        match &self.search {
+            Some(search) => self.rebuild_index(search, scope, &apps, progress).await,
+            None => self.store.reindex_summary(&apps, progress).await,
+        }
     }
 
     async fn queue_status(&self) -> Result<QueueStatus> {
@@ -481,14 +515,27 @@ impl Backend for DistributedBackend {
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some("no answer within 2 s".to_owned()),
         };
-        [("mysql", mysql), ("redis", redis)]
-            .into_iter()
-            .map(|(backend, error)| BackendHealth {
-                backend: backend.to_owned(),
-                ok: error.is_none(),
-                error,
-            })
-            .collect()
+        let elasticsearch = match &self.search {
+            None => None,
+            Some(search) => Some(match tokio::time::timeout(limit, search.ping()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("no answer within 2 s".to_owned()),
+            }),
+        };
+        [
+            ("mysql", Some(mysql)),
+            ("redis", Some(redis)),
+            ("elasticsearch", elasticsearch),
+        ]
+        .into_iter()
+        .filter_map(|(backend, state)| state.map(|error| (backend, error)))
+        .map(|(backend, error)| BackendHealth {
+            backend: backend.to_owned(),
+            ok: error.is_none(),
+            error,
+        })
+        .collect()
     }
 
     async fn close(&self) {

@@ -26,6 +26,7 @@ use super::job::decode;
 use super::keys::{self, Keys, GROUP};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::store::elastic::{Doc, ElasticSearch};
 use crate::store::mysql::{Job, MysqlStore};
 
 /// How a worker batches and retries.
@@ -98,7 +99,14 @@ pub struct Worker {
     options: WorkerOptions,
     finish: Script,
     metrics: Arc<Metrics>,
+    search: Option<ElasticSearch>,
+    /// When catching up the search index last failed (to retry every few seconds, not on
+    /// every round).
+    catch_up_failed: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// Documents re-sent to the search engine per catch-up step.
+const CATCH_UP_CHUNK: usize = 500;
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +123,7 @@ impl Worker {
         keys: Keys,
         options: WorkerOptions,
         metrics: Arc<Metrics>,
+        search: Option<ElasticSearch>,
     ) -> Result<Self> {
         let worker = Worker {
             redis,
@@ -123,6 +132,8 @@ impl Worker {
             options,
             finish: keys::finish(),
             metrics,
+            search,
+            catch_up_failed: std::sync::Mutex::new(None),
         };
         worker.ensure_group().await?;
         Ok(worker)
@@ -140,6 +151,8 @@ impl Worker {
             },
             finish: keys::finish(),
             metrics: Arc::clone(&self.metrics),
+            search: self.search.clone(),
+            catch_up_failed: std::sync::Mutex::new(None),
         }
     }
 
@@ -267,6 +280,9 @@ impl Worker {
             let reclaimed = self.reclaim(Duration::ZERO).await?;
             total.add(reclaimed);
             if reclaimed == Round::default() && self.pending_count().await? == 0 {
+                if let Err(e) = self.catch_up().await {
+                    tracing::warn!(error = %e, "search index catch-up failed; it will be retried");
+                }
                 return Ok(total);
             }
         }
@@ -291,6 +307,11 @@ impl Worker {
         let mut last_claim = tokio::time::Instant::now();
         while !*stop.borrow() {
             let mut result = self.run_once(true).await;
+            if result.is_ok() && self.catch_up_due() {
+                if let Err(e) = self.catch_up().await {
+                    tracing::warn!(error = %e, "search index catch-up failed; retrying in 5 s");
+                }
+            }
             if result.is_ok() && last_claim.elapsed() >= self.options.claim_idle / 2 {
                 last_claim = tokio::time::Instant::now();
                 result = self.reclaim(self.options.claim_idle).await;
@@ -328,6 +349,7 @@ impl Worker {
         self.metrics.record_batch(batch.len(), persisted.is_ok());
         match persisted {
             Ok(()) => {
+                self.index_jobs(jobs.iter().map(|(_, j)| j)).await;
                 self.finish(&jobs).await?;
                 round.persisted += jobs.len() as u64;
             }
@@ -341,6 +363,7 @@ impl Worker {
                     self.metrics.record_batch(1, alone.is_ok());
                     match alone {
                         Ok(()) => {
+                            self.index_jobs(std::iter::once(&job)).await;
                             self.finish(&[(id, job)]).await?;
                             round.persisted += 1;
                         }
@@ -372,6 +395,136 @@ impl Worker {
         let mut conn = self.redis.clone();
         invocation.invoke_async::<()>(&mut conn).await?;
         Ok(())
+    }
+
+    /// Sends the persisted messages of a batch to the search engine. Never fails the batch:
+    /// when the engine does not take them, they are recorded for [`Worker::catch_up`].
+    async fn index_jobs<'a>(&self, jobs: impl Iterator<Item = &'a Job>) {
+        let Some(search) = &self.search else {
+            return;
+        };
+        let docs: Vec<Doc> = jobs
+            .filter_map(|job| match job {
+                Job::Message {
+                    app,
+                    chat,
+                    number,
+                    body,
+                    created_at,
+                    updated_at,
+                    ..
+                } => Some(Doc {
+                    app: *app,
+                    chat: *chat,
+                    number: *number,
+                    body: body.clone(),
+                    created_at: *created_at,
+                    updated_at: *updated_at,
+                }),
+                Job::Chat { .. } => None,
+            })
+            .collect();
+        if docs.is_empty() {
+            return;
+        }
+        if let Err(e) = self.send_docs(search, &docs).await {
+            tracing::warn!(error = %e, documents = docs.len(), "search indexing failed; recorded for catch-up");
+            if let Err(e) = self.record_unindexed(&docs).await {
+                tracing::error!(error = %e, documents = docs.len(),
+                    "could not record unindexed documents: run a reindex once the search engine is back");
+            }
+        }
+    }
+
+    /// Indexes into the alias, and into the index a running reindex builds. The reindex
+    /// target is read after the batch committed: a reindex that starts later scans the rows.
+    async fn send_docs(&self, search: &ElasticSearch, docs: &[Doc]) -> Result<()> {
+        let mut conn = self.redis.clone();
+        let target: Option<String> = redis::cmd("GET")
+            .arg(self.keys.reindex_target())
+            .query_async(&mut conn)
+            .await?;
+        search.index(docs, None).await?;
+        if let Some(target) = target {
+            search.index(docs, Some(&target)).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_unindexed(&self, docs: &[Doc]) -> Result<()> {
+        let encoded: Vec<String> = docs
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut conn = self.redis.clone();
+        redis::cmd("RPUSH")
+            .arg(self.keys.unindexed())
+            .arg(encoded)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    fn catch_up_due(&self) -> bool {
+        let failed = self
+            .catch_up_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failed.is_none_or(|at| at.elapsed() >= Duration::from_secs(5))
+    }
+
+    /// Sends the documents recorded while the search engine was down; returns how many. On
+    /// failure they go back to the record.
+    pub async fn catch_up(&self) -> Result<u64> {
+        let Some(search) = &self.search else {
+            return Ok(0);
+        };
+        let mut sent = 0u64;
+        let mut conn = self.redis.clone();
+        loop {
+            let popped: Option<Vec<String>> = redis::cmd("LPOP")
+                .arg(self.keys.unindexed())
+                .arg(CATCH_UP_CHUNK)
+                .query_async(&mut conn)
+                .await?;
+            let Some(popped) = popped.filter(|p| !p.is_empty()) else {
+                *self
+                    .catch_up_failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = None;
+                if sent > 0 {
+                    tracing::info!(documents = sent, "search index caught up");
+                }
+                return Ok(sent);
+            };
+            let docs: Vec<Doc> = popped
+                .iter()
+                .filter_map(|j| serde_json::from_str(j).ok())
+                .collect();
+            if let Err(e) = self.send_docs(search, &docs).await {
+                *self
+                    .catch_up_failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+                redis::cmd("RPUSH")
+                    .arg(self.keys.unindexed())
+                    .arg(&popped)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+                return Err(e);
+            }
+            sent += docs.len() as u64;
+        }
+    }
+
+    /// Documents waiting for the search engine.
+    pub async fn unindexed_count(&self) -> Result<u64> {
+        let mut conn = self.redis.clone();
+        Ok(redis::cmd("LLEN")
+            .arg(self.keys.unindexed())
+            .query_async(&mut conn)
+            .await?)
     }
 
     async fn record_error(&self, id: &str, error: &Error) -> Result<()> {

@@ -142,4 +142,45 @@ impl MysqlStore {
         summary.duration_ms = started.elapsed().as_millis() as u64;
         Ok(summary)
     }
+
+    /// A page of messages to index, in id order after `after_id` (one application or all);
+    /// returns them and the last id read (`after_id` when none).
+    pub(crate) async fn index_page(
+        &self,
+        app: Option<i64>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<(Vec<crate::store::elastic::Doc>, i64)> {
+        let rows = sqlx::query(
+            "SELECT m.id, c.application_id, c.number AS chat, m.number, m.body, m.created_at, \
+                    m.updated_at \
+             FROM messages m JOIN chats c ON c.id = m.chat_id \
+             WHERE m.id > ? AND (? IS NULL OR c.application_id = ?) \
+             ORDER BY m.id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(app)
+        .bind(app)
+        .bind(limit)
+        .fetch_all(self.op())
+        .await?;
+        let mut last = after_id;
+        let mut docs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            last = row.try_get("id")?;
+            let chat: i32 = row.try_get("chat")?;
+            let number: i32 = row.try_get("number")?;
+            let created: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
+            let updated: chrono::DateTime<chrono::Utc> = row.try_get("updated_at")?;
+            docs.push(crate::store::elastic::Doc {
+                app: row.try_get("application_id")?,
+                chat: chat.unsigned_abs(),
+                number: number.unsigned_abs(),
+                body: row.try_get("body")?,
+                created_at: created.timestamp_micros(),
+                updated_at: updated.timestamp_micros(),
+            });
+        }
+        Ok((docs, last))
+    }
 }

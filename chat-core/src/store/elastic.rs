@@ -1,0 +1,417 @@
+//! Search on Elasticsearch / OpenSearch for the distributed profile.
+//!
+//! One index holds every message, behind an alias (`{prefix}-messages`) so a full reindex can
+//! build a new index and swap the alias atomically. The mapping is explicit (`dynamic: false`):
+//! `app` and `chat` filter, `number` sorts, the timestamps are only stored, and `body` is `text`
+//! (standard analyzer, for relevance) with a `body.grams` subfield analysed by a 3-gram
+//! tokenizer over every character followed by `lowercase`. A query of three or more characters
+//! is run as `match_phrase` on `body.grams` — the query's grams must appear contiguously and in
+//! order, which is exactly "contains this substring", case-insensitively — and the standard
+//! field only adds to the score. Shorter queries have no gram and are answered by the database.
+//! User text only ever goes into `match_phrase` / `match` as a value, never parsed as syntax.
+//!
+//! Writes carry `version = updated_at` with `version_type = external_gte`: whichever order
+//! workers, catch-up and a reindex deliver documents in, the newest body wins. Documents are
+//! identified by (application id, chat, number), so every retry and reindex is idempotent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use elasticsearch::http::request::JsonBody;
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::http::{StatusCode, Url};
+use elasticsearch::indices::{
+    IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesRefreshParts,
+};
+use elasticsearch::{BulkParts, Elasticsearch, SearchParts};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::from_micros;
+use crate::error::{Error, Result};
+use crate::model::{Message, MessageNumber, Query};
+
+/// One message as indexed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Doc {
+    /// The application's internal id (1:1 with its token, which stays out of the index).
+    pub app: i64,
+    pub chat: u32,
+    pub number: u32,
+    pub body: String,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    /// Microseconds since the epoch; also the document's version.
+    pub updated_at: i64,
+}
+
+impl Doc {
+    fn id(&self) -> String {
+        format!("{}-{}-{}", self.app, self.chat, self.number)
+    }
+}
+
+/// The search backend.
+#[derive(Clone)]
+pub struct ElasticSearch {
+    client: Elasticsearch,
+    alias: String,
+    replicas: u32,
+    /// Whether the alias is known to point at an index with our mapping. Until it is, every
+    /// write first makes sure of it: a bulk to a missing alias would create an index with a
+    /// guessed mapping.
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for ElasticSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElasticSearch")
+            .field("alias", &self.alias)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Error {
+    Error::unavailable("elasticsearch", e)
+}
+
+impl From<elasticsearch::Error> for Error {
+    fn from(e: elasticsearch::Error) -> Self {
+        unavailable(e)
+    }
+}
+
+/// Fails with the server's own words unless the answer is a success.
+async fn check(response: elasticsearch::http::response::Response, what: &str) -> Result<Value> {
+    let status = response.status_code();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        let reason = body["error"]["reason"]
+            .as_str()
+            .map_or_else(|| body.to_string(), str::to_owned);
+        Err(unavailable(format!("{what}: HTTP {status}: {reason}")))
+    }
+}
+
+impl ElasticSearch {
+    /// Connects to `url` and makes sure the alias points at an index (creating one, with its
+    /// mapping, when missing). `prefix` names the alias `{prefix}-messages`.
+    pub async fn open(url: &str, prefix: &str, replicas: u32) -> Result<Self> {
+        let parsed = Url::parse(url).map_err(|e| {
+            Error::BadRequest(format!(
+                "invalid Elasticsearch URL {}: {e}",
+                crate::config::redact_url(url)
+            ))
+        })?;
+        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(parsed))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::BadRequest(format!("Elasticsearch client: {e}")))?;
+        let search = ElasticSearch {
+            client: Elasticsearch::new(transport),
+            alias: format!("{prefix}-messages"),
+            replicas,
+            ready: Arc::default(),
+        };
+        // The engine being down must not keep the service from starting: persistence goes on
+        // and indexing catches up once it answers.
+        if let Err(e) = search.ensure_index().await {
+            tracing::warn!(error = %e, "the search engine does not answer yet; indexing will catch up");
+        }
+        Ok(search)
+    }
+
+    /// The alias searches and writes go through.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    /// The indices the alias points at now.
+    pub async fn indices(&self) -> Result<Vec<String>> {
+        let response = self
+            .client
+            .indices()
+            .get_alias(IndicesGetAliasParts::Name(&[&self.alias]))
+            .send()
+            .await?;
+        if response.status_code() == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        let body = check(response, "reading the alias").await?;
+        Ok(body
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// Creates an index with the mapping and the alias when the alias points nowhere.
+    async fn ensure_index(&self) -> Result<()> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if !self.indices().await?.is_empty() {
+            self.ready.store(true, Ordering::Release);
+            return Ok(());
+        }
+        let index = self.new_index_name();
+        let response = self
+            .client
+            .indices()
+            .create(IndicesCreateParts::Index(&index))
+            .body(self.definition(true))
+            .send()
+            .await?;
+        let status = response.status_code();
+        if status == StatusCode::BAD_REQUEST {
+            // Another process created it at the same moment: fine if the alias exists now.
+            if !self.indices().await?.is_empty() {
+                self.ready.store(true, Ordering::Release);
+                return Ok(());
+            }
+        }
+        check(response, "creating the search index").await?;
+        self.ready.store(true, Ordering::Release);
+        tracing::info!(index, alias = self.alias, "created the search index");
+        Ok(())
+    }
+
+    fn new_index_name(&self) -> String {
+        format!(
+            "{}-{}",
+            self.alias,
+            chrono::Utc::now().format("%Y%m%d%H%M%S%6f")
+        )
+    }
+
+    /// Settings and mapping of a message index; with its alias when `aliased`.
+    fn definition(&self, aliased: bool) -> Value {
+        let mut definition = json!({
+            "settings": {
+                "number_of_shards": 1,
+                "number_of_replicas": self.replicas,
+                "analysis": {
+                    "tokenizer": {
+                        // Every character counts: grams span spaces and punctuation, so any
+                        // substring of three or more characters is a run of grams.
+                        "chat_trigram": {"type": "ngram", "min_gram": 3, "max_gram": 3, "token_chars": []}
+                    },
+                    "analyzer": {
+                        "chat_substring": {"type": "custom", "tokenizer": "chat_trigram", "filter": ["lowercase"]}
+                    }
+                }
+            },
+            "mappings": {
+                "dynamic": false,
+                "properties": {
+                    "app": {"type": "long"},
+                    "chat": {"type": "integer"},
+                    "number": {"type": "integer"},
+                    "created_at": {"type": "long", "index": false},
+                    "updated_at": {"type": "long", "index": false},
+                    "body": {
+                        "type": "text",
+                        "analyzer": "standard",
+                        "fields": {
+                            "grams": {"type": "text", "analyzer": "chat_substring", "search_analyzer": "chat_substring"}
+                        }
+                    }
+                }
+            }
+        });
+        if aliased {
+            definition["aliases"] = json!({ self.alias.clone(): {} });
+        }
+        definition
+    }
+
+    /// Indexes documents into the alias (or `index`) in one `_bulk`. Older versions than what
+    /// is indexed are skipped, not errors.
+    pub(crate) async fn index(&self, docs: &[Doc], index: Option<&str>) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        if index.is_none() {
+            self.ensure_index().await?;
+        }
+        let target = index.unwrap_or(&self.alias);
+        let mut body: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
+        for d in docs {
+            body.push(
+                json!({"index": {"_id": d.id(), "version": d.updated_at, "version_type": "external_gte"}})
+                    .into(),
+            );
+            body.push(
+                serde_json::to_value(d)
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .into(),
+            );
+        }
+        let response = self
+            .client
+            .bulk(BulkParts::Index(target))
+            .body(body)
+            .send()
+            .await?;
+        let answer = check(response, "bulk indexing").await?;
+        if answer["errors"] == true {
+            let failed: Vec<&Value> = answer["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter(|i| {
+                            let status = i["index"]["status"].as_u64().unwrap_or(0);
+                            // 409: a newer version is already there — the outcome we want.
+                            status >= 300 && status != 409
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(first) = failed.first() {
+                return Err(unavailable(format!(
+                    "{} of {} documents were not indexed, e.g. {}",
+                    failed.len(),
+                    docs.len(),
+                    first["index"]["error"]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything indexed so far searchable now (tests; a reindex before the swap).
+    pub async fn refresh(&self, index: Option<&str>) -> Result<()> {
+        let target = index.unwrap_or(&self.alias);
+        let response = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[target]))
+            .send()
+            .await?;
+        check(response, "refreshing the index").await?;
+        Ok(())
+    }
+
+    /// One chat's messages containing `query` (three or more characters), best first, then
+    /// by number.
+    pub(crate) async fn search(
+        &self,
+        app: i64,
+        chat: u32,
+        query: &Query,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Message>> {
+        self.ensure_index().await.map_err(|e| search_down(&e))?;
+        let body = json!({
+            "query": {"bool": {
+                "filter": [{"term": {"app": app}}, {"term": {"chat": chat}}],
+                "must": [{"match_phrase": {"body.grams": {"query": query.as_str()}}}],
+                "should": [{"match": {"body": {"query": query.as_str()}}}]
+            }},
+            "sort": [{"_score": "desc"}, {"number": "asc"}],
+            "from": offset,
+            "size": limit,
+            "track_total_hits": false
+        });
+        let response = self
+            .client
+            .search(SearchParts::Index(&[&self.alias]))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| search_down(&e))?;
+        let answer = check(response, "searching")
+            .await
+            .map_err(|e| search_down(&e))?;
+        let hits = answer["hits"]["hits"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        hits.into_iter()
+            .map(|h| {
+                let doc: Doc = serde_json::from_value(h["_source"].clone())
+                    .map_err(|e| Error::Internal(format!("unreadable search hit: {e}")))?;
+                Ok(Message {
+                    number: MessageNumber::new(doc.number)?,
+                    body: doc.body,
+                    created_at: from_micros(doc.created_at),
+                    updated_at: from_micros(doc.updated_at),
+                })
+            })
+            .collect()
+    }
+
+    /// Answers when the cluster does.
+    pub async fn ping(&self) -> Result<()> {
+        let response = self.client.ping().send().await?;
+        if response.status_code().is_success() {
+            Ok(())
+        } else {
+            Err(unavailable(format!(
+                "ping: HTTP {}",
+                response.status_code()
+            )))
+        }
+    }
+
+    /// Creates a new, unaliased index for a full reindex; returns its name.
+    pub(crate) async fn create_unaliased(&self) -> Result<String> {
+        let index = self.new_index_name();
+        let response = self
+            .client
+            .indices()
+            .create(IndicesCreateParts::Index(&index))
+            .body(self.definition(false))
+            .send()
+            .await?;
+        check(response, "creating the new index").await?;
+        Ok(index)
+    }
+
+    /// Points the alias at `index` alone, in one atomic step, then deletes the old indices.
+    pub(crate) async fn swap_to(&self, index: &str) -> Result<()> {
+        let old = self.indices().await?;
+        let mut actions = vec![json!({"add": {"index": index, "alias": self.alias}})];
+        for o in old.iter().filter(|o| o.as_str() != index) {
+            actions.push(json!({"remove": {"index": o, "alias": self.alias}}));
+        }
+        let response = self
+            .client
+            .indices()
+            .update_aliases()
+            .body(json!({ "actions": actions }))
+            .send()
+            .await?;
+        check(response, "swapping the alias").await?;
+        for o in old.iter().filter(|o| o.as_str() != index) {
+            self.delete_index(o).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an index (a failed reindex's, or one the alias left).
+    pub async fn delete_index(&self, index: &str) -> Result<()> {
+        let response = self
+            .client
+            .indices()
+            .delete(IndicesDeleteParts::Index(&[index]))
+            .send()
+            .await?;
+        if response.status_code() != StatusCode::NOT_FOUND {
+            check(response, "deleting an index").await?;
+        }
+        Ok(())
+    }
+}
+
+/// The error a search answers while the engine is down: 503, naming the backend.
+fn search_down(e: &dyn std::fmt::Display) -> Error {
+    Error::unavailable(
+        "elasticsearch",
+        format!("search is unavailable until the search engine answers again ({e})"),
+    )
+}
