@@ -14,3 +14,222 @@ chat_tests::conformance_suite!(Searching);
 mod over_http {
     chat_tests::conformance_suite!(chat_tests::HttpSearching);
 }
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chat_core::store::distributed::worker::WorkerOptions;
+use chat_core::store::distributed::DistributedOptions;
+use chat_core::{ChatApi, ChatNumber, NoProgress, SearchRequest, Token};
+use chat_tests::Harness;
+use serde_json::{json, Value};
+
+fn engine() -> String {
+    std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL")
+}
+
+/// A background worker that reads often, as a deployment's would.
+async fn with_worker() -> Searching {
+    Searching::start_with(DistributedOptions {
+        worker: WorkerOptions {
+            block: Duration::from_millis(100),
+            ..WorkerOptions::default()
+        },
+        ..DistributedOptions::default()
+    })
+    .await
+}
+
+fn alias(h: &Searching) -> String {
+    h.0.backend.search().unwrap().alias().to_owned()
+}
+
+/// Documents in the test's index, after a refresh.
+async fn indexed(h: &Searching) -> u64 {
+    let search = h.0.backend.search().unwrap();
+    search.refresh(None).await.unwrap();
+    let v: Value = reqwest::get(format!("{}/{}/_count", engine(), alias(h)))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["count"].as_u64().unwrap()
+}
+
+async fn stored(h: &Searching) -> u64 {
+    use sqlx::Connection;
+    let mut db = h.0.mysql().await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let _ = db.close().await;
+    n.unsigned_abs()
+}
+
+async fn find(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
+    api.search_messages(t, c, &SearchRequest::new(q))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_substring_analyzer_yields_contiguous_lowercased_grams() {
+    let h = Searching::start().await;
+    let index = h.0.backend.search().unwrap().indices().await.unwrap();
+    assert_eq!(index.len(), 1, "the alias points at one index");
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/{}/_analyze", engine(), index[0]))
+        .json(&json!({"analyzer": "chat_substring", "text": "Wo nD!"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tokens: Vec<(String, u64)> = v["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["token"].as_str().unwrap().to_owned(),
+                t["position"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Every window of three characters, spaces and punctuation included, one position apart:
+    // a phrase query on these is a substring match.
+    assert_eq!(
+        tokens,
+        [
+            ("wo ".to_owned(), 0),
+            ("o n".to_owned(), 1),
+            (" nd".to_owned(), 2),
+            ("nd!".to_owned(), 3)
+        ]
+    );
+    // The grams of a query that are all present but not contiguous do not match.
+    let api = h.api();
+    let app = api.create_application("grams").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    api.create_message(&app.token, c, "wonderful")
+        .await
+        .unwrap();
+    h.settle().await;
+    assert_eq!(find(&api, &app.token, c, "DERF").await, ["wonderful"]);
+    assert!(find(&api, &app.token, c, "fulwon").await.is_empty());
+    assert!(find(&api, &app.token, c, "wonful").await.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_searchable_within_the_refresh_interval_of_its_persistence() {
+    let h = with_worker().await;
+    let api = h.api();
+    let app = api.create_application("fresh").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    let created = Instant::now();
+    api.create_message(&app.token, c, "a freshly written line")
+        .await
+        .unwrap();
+    // No settling: the background worker persists and indexes, the engine refreshes each second.
+    loop {
+        if find(&api, &app.token, c, "freshly").await == ["a freshly written line"] {
+            break;
+        }
+        assert!(
+            created.elapsed() < Duration::from_secs(5),
+            "not searchable 5 s after its 201"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("searchable {:?} after the 201", created.elapsed());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_once() {
+    let h = with_worker().await;
+    let api = h.api();
+    let app = api.create_application("reindex").await.unwrap();
+    let t = app.token.clone();
+    let c = api.create_chat(&t).await.unwrap().number;
+    for i in 0..3000 {
+        api.create_message(&t, c, &format!("steady line {i} zz"))
+            .await
+            .unwrap();
+    }
+    h.settle().await;
+    let before = h.0.backend.search().unwrap().indices().await.unwrap();
+
+    let done = Arc::new(AtomicBool::new(false));
+    // Writers keep creating and editing during the reindex.
+    let writer = {
+        let (api, t, done) = (api.clone(), t.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            let mut i = 0u32;
+            while !done.load(Ordering::Relaxed) {
+                api.create_message(&t, c, &format!("written during the reindex {i}"))
+                    .await
+                    .unwrap();
+                let edited = chat_core::MessageNumber::new(i % 3000 + 1).unwrap();
+                api.update_message(&t, c, edited, &format!("edited during the reindex {i} zz"))
+                    .await
+                    .unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    // A reader checks that searches never come back empty.
+    let reader = {
+        let (api, t, done) = (api.clone(), t.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            let mut searches = 0;
+            while !done.load(Ordering::Relaxed) {
+                let hits = api
+                    .search_messages(&t, c, &SearchRequest::new(" zz"))
+                    .await
+                    .unwrap();
+                assert!(
+                    !hits.is_empty(),
+                    "a search found nothing during the reindex"
+                );
+                searches += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            searches
+        })
+    };
+    let summary = api.reindex(None, NoProgress::arc()).await.unwrap();
+    done.store(true, Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    let searches = reader.await.unwrap();
+    println!(
+        "reindexed {} messages in {} ms while {written} were created and edited; {searches} searches all had results",
+        summary.messages, summary.duration_ms
+    );
+    assert!(summary.messages >= 3000);
+    h.settle().await;
+    let after = h.0.backend.search().unwrap().indices().await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "the alias points at the new index");
+    // Exactly once: one document per stored message, each with its latest body.
+    assert_eq!(indexed(&h).await, stored(&h).await);
+    let last = written - 1;
+    assert_eq!(
+        find(&api, &t, c, &format!("reindex {last} zz")).await,
+        [format!("edited during the reindex {last} zz")]
+    );
+    assert_eq!(
+        find(&api, &t, c, &format!("written during the reindex {last}")).await,
+        [format!("written during the reindex {last}")]
+    );
+    h.stop().await;
+}

@@ -321,6 +321,7 @@ impl ElasticSearch {
             .client
             .search(SearchParts::Index(&[&self.alias]))
             .body(body)
+            .request_timeout(Duration::from_secs(5))
             .send()
             .await
             .map_err(|e| search_down(&e))?;
@@ -387,8 +388,11 @@ impl ElasticSearch {
             .send()
             .await?;
         check(response, "swapping the alias").await?;
+        // The swap is done; an old index that cannot be deleted now only takes space.
         for o in old.iter().filter(|o| o.as_str() != index) {
-            self.delete_index(o).await?;
+            if let Err(e) = self.delete_index(o).await {
+                tracing::warn!(index = o, error = %e, "could not delete the replaced index");
+            }
         }
         Ok(())
     }

@@ -46,21 +46,29 @@ impl DistributedBackend {
         let result = self
             .fill(search, app, target.as_deref(), summary.messages, progress)
             .await;
-        let mut conn = self.conn();
+        let swapped = match (&result, &target) {
+            (Ok(_), Some(target)) => match search.refresh(Some(target)).await {
+                Ok(()) => search.swap_to(target).await,
+                Err(e) => Err(e),
+            },
+            _ => Ok(()),
+        };
+        // Only now may workers stop writing to the new index: until the swap, the alias still
+        // names the old one.
         if let Some(target) = &target {
+            let mut conn = self.conn();
             let _: std::result::Result<(), _> = redis::cmd("DEL")
                 .arg(self.keys.reindex_target())
                 .query_async(&mut conn)
                 .await;
-            if let Err(e) = &result {
-                tracing::warn!(error = %e, index = target, "reindex failed; its index is dropped");
+            if result.is_err() || swapped.is_err() {
+                tracing::warn!(index = target, "reindex failed; its index is dropped");
                 let _ = search.delete_index(target).await;
             }
         }
         let sent = result?;
+        swapped?;
         if let Some(target) = &target {
-            search.refresh(Some(target)).await?;
-            search.swap_to(target).await?;
             tracing::info!(
                 index = target,
                 documents = sent,

@@ -427,7 +427,15 @@ impl Worker {
         if docs.is_empty() {
             return;
         }
-        if let Err(e) = self.send_docs(search, &docs).await {
+        // While the engine is known to be down (the last catch-up failed a moment ago), do not
+        // wait for it on every batch: record at once, the catch-up retries every 5 s.
+        let result = if self.catch_up_due() {
+            self.send_docs(search, &docs).await
+        } else {
+            Err(Error::unavailable("elasticsearch", "down a moment ago"))
+        };
+        if let Err(e) = result {
+            self.mark_catch_up_failed();
             tracing::warn!(error = %e, documents = docs.len(), "search indexing failed; recorded for catch-up");
             if let Err(e) = self.record_unindexed(&docs).await {
                 tracing::error!(error = %e, documents = docs.len(),
@@ -464,6 +472,13 @@ impl Worker {
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    fn mark_catch_up_failed(&self) {
+        *self
+            .catch_up_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
     }
 
     fn catch_up_due(&self) -> bool {
@@ -503,10 +518,7 @@ impl Worker {
                 .filter_map(|j| serde_json::from_str(j).ok())
                 .collect();
             if let Err(e) = self.send_docs(search, &docs).await {
-                *self
-                    .catch_up_failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+                self.mark_catch_up_failed();
                 redis::cmd("RPUSH")
                     .arg(self.keys.unindexed())
                     .arg(&popped)
