@@ -34,11 +34,14 @@ use crate::model::{Message, MessageNumber, Query};
 
 /// One message as indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Doc {
+pub struct Doc {
     /// The application's internal id (1:1 with its token, which stays out of the index).
     pub app: i64,
+    /// The chat's number.
     pub chat: u32,
+    /// The message's number.
     pub number: u32,
+    /// The text.
     pub body: String,
     /// Microseconds since the epoch.
     pub created_at: i64,
@@ -229,7 +232,7 @@ impl ElasticSearch {
 
     /// Indexes documents into the alias (or `index`) in one `_bulk`. Older versions than what
     /// is indexed are skipped, not errors.
-    pub(crate) async fn index(&self, docs: &[Doc], index: Option<&str>) -> Result<()> {
+    pub async fn index(&self, docs: &[Doc], index: Option<&str>) -> Result<()> {
         if docs.is_empty() {
             return Ok(());
         }
@@ -297,7 +300,7 @@ impl ElasticSearch {
 
     /// One chat's messages containing `query` (three or more characters), best first, then
     /// by number.
-    pub(crate) async fn search(
+    pub async fn search(
         &self,
         app: i64,
         chat: u32,

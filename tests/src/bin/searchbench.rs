@@ -1,0 +1,461 @@
+//! Search benchmark: latency of substring search on 1,000,000 messages in one chat and on
+//! 1,000,000 messages over 1,000 chats — the embedded profile's FTS5 trigram index, OpenSearch,
+//! and a naive `LIKE '%q%'` scan as the baseline, in one run, with their ratios; plus indexing
+//! rates (FTS5 reindex, OpenSearch `_bulk`, and the distributed profile's reindex from MySQL).
+//!
+//! ```text
+//! eval "$(tests/services/services.sh env)"   # MariaDB, Redis and OpenSearch running
+//! cargo run --release -p chat-tests --features distributed --bin searchbench -- [--messages 1000000]
+//! ```
+//!
+//! Bodies are generated sentences of ~70 characters from a fixed vocabulary (a deterministic
+//! generator, so every run searches the same data). Rows are loaded straight into the tables
+//! (the write path has its own benchmarks); the indices are then built by the products' own
+//! reindex jobs, which is what the indexing rates measure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use chat_core::store::elastic::{Doc, ElasticSearch};
+use chat_core::{
+    ChatApi, ChatNumber, ChatService, Config, NoProgress, Query, SearchRequest, Token,
+};
+use hdrhistogram::Histogram;
+use sqlx::{Connection, MySqlConnection, QueryBuilder, Row, SqliteConnection};
+
+const WORDS: [&str; 64] = [
+    "the",
+    "meeting",
+    "was",
+    "moved",
+    "to",
+    "tomorrow",
+    "morning",
+    "please",
+    "bring",
+    "your",
+    "laptop",
+    "and",
+    "silver",
+    "charger",
+    "ocean",
+    "breeze",
+    "coffee",
+    "order",
+    "shipped",
+    "yesterday",
+    "customer",
+    "asked",
+    "about",
+    "refund",
+    "policy",
+    "wonderful",
+    "weather",
+    "today",
+    "let's",
+    "celebrate",
+    "release",
+    "version",
+    "deployment",
+    "failed",
+    "again",
+    "network",
+    "latency",
+    "spike",
+    "database",
+    "migration",
+    "finished",
+    "review",
+    "pull",
+    "request",
+    "thanks",
+    "everyone",
+    "lunch",
+    "downtown",
+    "parking",
+    "garage",
+    "closed",
+    "weekend",
+    "project",
+    "deadline",
+    "friday",
+    "budget",
+    "approved",
+    "invoice",
+    "attached",
+    "station",
+    "nation",
+    "creation",
+    "information",
+    "quickly",
+];
+
+/// The queries: common, medium, rare and absent substrings, mid-word and across words.
+const QUERIES: [&str; 8] = [
+    "ation",        // in four words: very common
+    "onderf",       // one word: common
+    "ocean bre",    // two words across a space
+    "ELEASE",       // case-insensitive
+    "zephyr",       // one message in a thousand
+    "quasar pulse", // one message in a hundred thousand
+    "qqxj",         // nowhere
+    "ing mor",      // a run of grams across words
+];
+
+/// A deterministic generator (xorshift).
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn body(&mut self) -> String {
+        let mut s = String::with_capacity(96);
+        while s.len() < 64 {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(WORDS[(self.next() % WORDS.len() as u64) as usize]);
+        }
+        match self.next() % 100_000 {
+            0 => s.push_str(" quasar pulse"),
+            n if n % 1000 == 1 => s.push_str(" zephyr"),
+            _ => {}
+        }
+        s
+    }
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a number"))
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: eval \"$(tests/services/services.sh env)\" after starting them")
+    })
+}
+
+struct Latency(Histogram<u64>);
+
+impl Latency {
+    fn new() -> Self {
+        Latency(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap())
+    }
+    fn record(&mut self, d: Duration) {
+        let _ = self.0.record(d.as_micros().max(1) as u64);
+    }
+    fn p(&self, q: f64) -> f64 {
+        self.0.value_at_quantile(q) as f64 / 1000.0
+    }
+    fn line(&self) -> String {
+        format!(
+            "p50 {:>8.2} ms  p99 {:>8.2} ms  ({} searches)",
+            self.p(0.5),
+            self.p(0.99),
+            self.0.len()
+        )
+    }
+}
+
+fn rate(n: u64, d: Duration) -> String {
+    format!("{:.0} docs/s", n as f64 / d.as_secs_f64().max(1e-6))
+}
+
+/// The layout of one dataset: how many chats share the messages.
+struct Dataset {
+    name: &'static str,
+    chats: u32,
+}
+
+struct Results {
+    fts: Latency,
+    engine: Latency,
+    scan: Latency,
+    lines: Vec<String>,
+}
+
+fn main() {
+    let messages = arg("--messages", 1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut report = vec![format!(
+        "search benchmark: {messages} messages per dataset, limit 20, queries {QUERIES:?}"
+    )];
+    for set in [
+        Dataset {
+            name: "one chat",
+            chats: 1,
+        },
+        Dataset {
+            name: "1,000 chats",
+            chats: 1000,
+        },
+    ] {
+        let r = rt.block_on(run(&set, messages));
+        report.push(format!("\n{} messages in {}:", messages, set.name));
+        report.extend(r.lines.iter().map(|l| format!("  {l}")));
+        report.push(format!("  embedded FTS5 : {}", r.fts.line()));
+        report.push(format!("  OpenSearch    : {}", r.engine.line()));
+        report.push(format!("  LIKE '%q%'    : {}", r.scan.line()));
+        report.push(format!(
+            "  scan ÷ engine at p50: FTS5 {:.0}×, OpenSearch {:.0}×   (goal: p99 ≤ 10 ms for both, ≥ 100× the scan)",
+            r.scan.p(0.5) / r.fts.p(0.5),
+            r.scan.p(0.5) / r.engine.p(0.5)
+        ));
+    }
+    println!("\n{}", report.join("\n"));
+}
+
+async fn run(set: &Dataset, messages: u64) -> Results {
+    let per_chat = (messages / u64::from(set.chats)).max(1);
+    let mut lines = Vec::new();
+    println!(
+        "== {}: generating and loading {messages} messages",
+        set.name
+    );
+
+    // Embedded profile: a fresh file; rows loaded, then FTS5 built by the reindex job.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let config = Config {
+        fsync: false,
+        ..Config::with_database_url(&sqlite_url)
+    };
+    let embedded = ChatService::open(&config).await.unwrap();
+    let app = embedded.create_application("bench").await.unwrap();
+    for _ in 0..set.chats {
+        embedded.create_chat(&app.token).await.unwrap();
+    }
+    embedded.close().await;
+    let mut db = SqliteConnection::connect(&sqlite_url).await.unwrap();
+    let chat_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM chats ORDER BY number")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let mut gen = Gen(0x9E37_79B9_7F4A_7C15);
+    let mut bodies: Vec<(u32, u32, String)> = Vec::with_capacity(messages as usize);
+    for chat in 1..=set.chats {
+        for number in 1..=per_chat as u32 {
+            bodies.push((chat, number, gen.body()));
+        }
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    sqlx::query("BEGIN").execute(&mut db).await.unwrap();
+    for chunk in bodies.chunks(5000) {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO messages (id, chat_id, number, body, created_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut b, (chat, number, body)| {
+            let chat_id = chat_ids[*chat as usize - 1];
+            b.push_bind((chat_id << 32) | i64::from(*number))
+                .push_bind(chat_id)
+                .push_bind(i64::from(*number))
+                .push_bind(body.as_str())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        q.build().execute(&mut db).await.unwrap();
+    }
+    sqlx::query("COMMIT").execute(&mut db).await.unwrap();
+    // The numbering counters, as the write path would have left them.
+    sqlx::query("UPDATE chats SET last_message_number = ?, messages_count = ?")
+        .bind(per_chat as i64)
+        .bind(per_chat as i64)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let embedded = ChatService::open(&config).await.unwrap();
+    let started = Instant::now();
+    let summary = embedded.reindex(None, NoProgress::arc()).await.unwrap();
+    lines.push(format!(
+        "FTS5 reindex      : {} messages in {:.1} s = {}",
+        summary.messages,
+        started.elapsed().as_secs_f64(),
+        rate(summary.messages, started.elapsed())
+    ));
+
+    // OpenSearch: a private alias, filled by `_bulk` (the workers' path) for the one-chat set,
+    // and by the distributed profile's own reindex from MySQL for the many-chats set.
+    let es_url = env("CHAT_TEST_ELASTICSEARCH_URL");
+    let suffix = Token::generate().as_str()[..12].to_owned();
+    let es_prefix = format!("bench-{suffix}");
+    let mut distributed = None;
+    let engine = ElasticSearch::open(&es_url, &es_prefix, 0).await.unwrap();
+    let es_app = 1i64;
+    if set.chats == 1 {
+        let started = Instant::now();
+        for chunk in bodies.chunks(5000) {
+            let docs: Vec<Doc> = chunk
+                .iter()
+                .map(|(chat, number, body)| Doc {
+                    app: es_app,
+                    chat: *chat,
+                    number: *number,
+                    body: body.clone(),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .collect();
+            engine.index(&docs, None).await.unwrap();
+        }
+        engine.refresh(None).await.unwrap();
+        lines.push(format!(
+            "OpenSearch _bulk  : {} documents in {:.1} s = {}",
+            bodies.len(),
+            started.elapsed().as_secs_f64(),
+            rate(bodies.len() as u64, started.elapsed())
+        ));
+    } else {
+        let (database, url) =
+            chat_tests::cluster::create_database(&env("CHAT_TEST_MYSQL_URL")).await;
+        let config = Config {
+            redis_url: Some(env("CHAT_TEST_REDIS_URL")),
+            elasticsearch_url: Some(es_url.clone()),
+            redis_prefix: format!("bench:{suffix}:"),
+            index_prefix: es_prefix.clone(),
+            index_replicas: 0,
+            recount_interval: None,
+            ..Config::with_database_url(&url)
+        };
+        let service = ChatService::open(&config).await.unwrap();
+        let dapp = service.create_application("bench").await.unwrap();
+        for _ in 0..set.chats {
+            service.create_chat(&dapp.token).await.unwrap();
+        }
+        let mut my = MySqlConnection::connect(&url).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut ids: Vec<(i32, i64)> = Vec::new();
+        while ids.len() < set.chats as usize {
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not persist the chats"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            ids = sqlx::query("SELECT number, id FROM chats ORDER BY number")
+                .fetch_all(&mut my)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+        }
+        let at = chrono::DateTime::from_timestamp_micros(now).unwrap();
+        for chunk in bodies.chunks(5000) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO messages (chat_id, number, body, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, (chat, number, body)| {
+                b.push_bind(ids[*chat as usize - 1].1)
+                    .push_bind(*number)
+                    .push_bind(body.as_str())
+                    .push_bind(at)
+                    .push_bind(at);
+            });
+            q.build().execute(&mut my).await.unwrap();
+        }
+        let started = Instant::now();
+        let summary = service.reindex(None, NoProgress::arc()).await.unwrap();
+        lines.push(format!(
+            "distributed reindex (MySQL → OpenSearch, new index + alias swap): {} messages in {:.1} s = {}",
+            summary.messages,
+            started.elapsed().as_secs_f64(),
+            rate(summary.messages, started.elapsed())
+        ));
+        let _ = my.close().await;
+        distributed = Some((service, dapp.token, database));
+    }
+
+    // Latencies: each query against a spread of chats, the same for every engine.
+    let rounds = 40u32;
+    let mut fts = Latency::new();
+    let mut es = Latency::new();
+    let mut scan = Latency::new();
+    let mut pick = Gen(7);
+    println!("== {}: searching", set.name);
+    for q in QUERIES {
+        for i in 0..rounds {
+            let chat = (pick.next() % u64::from(set.chats)) as u32 + 1;
+            let n = ChatNumber::new(chat).unwrap();
+            let request = SearchRequest {
+                limit: 20,
+                ..SearchRequest::new(q)
+            };
+            let t = Instant::now();
+            let a = embedded
+                .search_messages(&app.token, n, &request)
+                .await
+                .unwrap();
+            fts.record(t.elapsed());
+            let t = Instant::now();
+            let b = match &distributed {
+                None => engine
+                    .search(es_app, chat, &Query::parse(q).unwrap(), 20, 0)
+                    .await
+                    .unwrap(),
+                Some((service, token, _)) => {
+                    service.search_messages(token, n, &request).await.unwrap()
+                }
+            };
+            es.record(t.elapsed());
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "FTS5 and OpenSearch disagree on how many hits {q:?} has in chat {chat}"
+            );
+            if i < 3 {
+                // The scan is slow on a big chat: a few rounds are enough for its latency.
+                let t = Instant::now();
+                let rows = sqlx::query(
+                    "SELECT number, body FROM messages WHERE chat_id = ? AND body LIKE ? \
+                     ORDER BY number LIMIT 20",
+                )
+                .bind(chat_ids[chat as usize - 1])
+                .bind(format!("%{q}%"))
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+                scan.record(t.elapsed());
+                std::hint::black_box(rows);
+            }
+        }
+    }
+    embedded.close().await;
+    for index in engine.indices().await.unwrap_or_default() {
+        let _ = engine.delete_index(&index).await;
+    }
+    if let Some((service, _, database)) = distributed {
+        service.close().await;
+        let client = redis::Client::open(env("CHAT_TEST_REDIS_URL")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("bench:{suffix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+        }
+        chat_tests::cluster::drop_database(&env("CHAT_TEST_MYSQL_URL"), &database).await;
+    }
+    Results {
+        fts,
+        engine: es,
+        scan,
+        lines,
+    }
+}
