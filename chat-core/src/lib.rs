@@ -19,6 +19,12 @@
 //!   acknowledged write is durable and readable at once; numbers are taken inside that
 //!   transaction, so several processes can share the file; counts and the FTS5 trigram search
 //!   index move in the same transaction, so they are always exact.
+//! * The distributed profile (`mysql://…` with a Redis URL, feature `distributed`) never
+//!   touches MySQL when creating: one Redis script checks the parent, takes the number with
+//!   `INCR`, appends the job to a stream and keeps a pending record that reads consult, so a
+//!   `201` is readable at once from any process; workers persist the stream in idempotent
+//!   batches and index them in Elasticsearch / OpenSearch when one is configured
+//!   ([`store::distributed`], [`store::elastic`]).
 //!
 //! ```no_run
 //! use chat_core::{ChatApi, ChatService, Config, SearchRequest};
