@@ -102,18 +102,30 @@ impl DistributedBackend {
                 .await?;
         }
         progress.start("messages", Some(total));
-        let mut after = 0i64;
         let mut sent = 0u64;
-        loop {
-            let (docs, last) = self.store.index_page(app, after, PAGE).await?;
-            if docs.is_empty() {
-                break;
+        let mut buffer = Vec::with_capacity(PAGE as usize);
+        for chat in self.store.chats_to_index(app).await? {
+            let mut after = 0u32;
+            loop {
+                let docs = self.store.index_page(chat, after, PAGE).await?;
+                let Some(last) = docs.last() else { break };
+                after = last.number;
+                let full = docs.len() == PAGE as usize;
+                buffer.extend(docs);
+                if buffer.len() >= PAGE as usize {
+                    search.index(&buffer, target).await?;
+                    sent += buffer.len() as u64;
+                    progress.advance(buffer.len() as u64);
+                    buffer.clear();
+                }
+                if !full {
+                    break;
+                }
             }
-            search.index(&docs, target).await?;
-            sent += docs.len() as u64;
-            progress.advance(docs.len() as u64);
-            after = last;
         }
+        search.index(&buffer, target).await?;
+        sent += buffer.len() as u64;
+        progress.advance(buffer.len() as u64);
         progress.finish();
         Ok(sent)
     }

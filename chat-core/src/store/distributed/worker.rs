@@ -345,7 +345,7 @@ impl Worker {
             return Ok(round);
         }
         let batch: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
-        let persisted = self.store.persist_batch(&batch).await;
+        let persisted = self.persist(&batch).await;
         self.metrics.record_batch(batch.len(), persisted.is_ok());
         match persisted {
             Ok(()) => {
@@ -359,7 +359,7 @@ impl Worker {
             Err(e) => {
                 tracing::warn!(error = %e, size = jobs.len(), "batch failed; retrying one by one");
                 for (id, job) in jobs {
-                    let alone = self.store.persist_batch(std::slice::from_ref(&job)).await;
+                    let alone = self.persist(std::slice::from_ref(&job)).await;
                     self.metrics.record_batch(1, alone.is_ok());
                     match alone {
                         Ok(()) => {
@@ -377,6 +377,24 @@ impl Worker {
             }
         }
         Ok(round)
+    }
+
+    /// Persists a batch, retrying a transient failure (a deadlock between two workers' batches,
+    /// a connection dropped mid-way) a few times at once instead of leaving the entries to the
+    /// reclaim timeout.
+    async fn persist(&self, jobs: &[Job]) -> Result<()> {
+        let mut wait = Duration::from_millis(25);
+        for _ in 0..3 {
+            match self.store.persist_batch(jobs).await {
+                Err(Error::Unavailable { reason, .. }) => {
+                    tracing::debug!(reason, "batch failed for a transient reason; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                }
+                other => return other,
+            }
+        }
+        self.store.persist_batch(jobs).await
     }
 
     /// Acknowledges persisted entries and drops the pending records they wrote.

@@ -143,44 +143,60 @@ impl MysqlStore {
         Ok(summary)
     }
 
-    /// A page of messages to index, in id order after `after_id` (one application or all);
-    /// returns them and the last id read (`after_id` when none).
+    /// The chats whose messages a reindex covers (one application or all): id, application id,
+    /// number.
+    pub(crate) async fn chats_to_index(&self, app: Option<i64>) -> Result<Vec<(i64, i64, u32)>> {
+        let rows = sqlx::query(
+            "SELECT id, application_id, number FROM chats \
+             WHERE (? IS NULL OR application_id = ?) ORDER BY id",
+        )
+        .bind(app)
+        .bind(app)
+        .fetch_all(self.op())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let number: i32 = r.try_get("number")?;
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("application_id")?,
+                    number.unsigned_abs(),
+                ))
+            })
+            .collect()
+    }
+
+    /// One chat's messages numbered above `after`, by number, at most `limit`, as documents
+    /// to index (read through the unique (chat, number) index).
     pub(crate) async fn index_page(
         &self,
-        app: Option<i64>,
-        after_id: i64,
+        (chat_id, app, chat): (i64, i64, u32),
+        after: u32,
         limit: u32,
-    ) -> Result<(Vec<crate::store::elastic::Doc>, i64)> {
+    ) -> Result<Vec<crate::store::elastic::Doc>> {
         let rows = sqlx::query(
-            "SELECT m.id, c.application_id, c.number AS chat, m.number, m.body, m.created_at, \
-                    m.updated_at \
-             FROM messages m JOIN chats c ON c.id = m.chat_id \
-             WHERE m.id > ? AND (? IS NULL OR c.application_id = ?) \
-             ORDER BY m.id LIMIT ?",
+            "SELECT number, body, created_at, updated_at FROM messages \
+             WHERE chat_id = ? AND number > ? ORDER BY number LIMIT ?",
         )
-        .bind(after_id)
-        .bind(app)
-        .bind(app)
+        .bind(chat_id)
+        .bind(after)
         .bind(limit)
         .fetch_all(self.op())
         .await?;
-        let mut last = after_id;
-        let mut docs = Vec::with_capacity(rows.len());
-        for row in &rows {
-            last = row.try_get("id")?;
-            let chat: i32 = row.try_get("chat")?;
-            let number: i32 = row.try_get("number")?;
-            let created: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
-            let updated: chrono::DateTime<chrono::Utc> = row.try_get("updated_at")?;
-            docs.push(crate::store::elastic::Doc {
-                app: row.try_get("application_id")?,
-                chat: chat.unsigned_abs(),
-                number: number.unsigned_abs(),
-                body: row.try_get("body")?,
-                created_at: created.timestamp_micros(),
-                updated_at: updated.timestamp_micros(),
-            });
-        }
-        Ok((docs, last))
+        rows.iter()
+            .map(|row| {
+                let number: i32 = row.try_get("number")?;
+                let created: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
+                let updated: chrono::DateTime<chrono::Utc> = row.try_get("updated_at")?;
+                Ok(crate::store::elastic::Doc {
+                    app,
+                    chat,
+                    number: number.unsigned_abs(),
+                    body: row.try_get("body")?,
+                    created_at: created.timestamp_micros(),
+                    updated_at: updated.timestamp_micros(),
+                })
+            })
+            .collect()
     }
 }
