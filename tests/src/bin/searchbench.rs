@@ -8,6 +8,10 @@
 //! cargo run --release -p chat-tests --features distributed --bin searchbench -- [--messages 1000000]
 //! ```
 //!
+//! The scan returns the chat's first 20 matches by number and stops there, so it is quick for
+//! common substrings and reads the whole chat for rare or absent ones; the engines rank every
+//! match (best first), as the API promises.
+//!
 //! Bodies are generated sentences of ~70 characters from a fixed vocabulary (a deterministic
 //! generator, so every run searches the same data). Rows are loaded straight into the tables
 //! (the write path has its own benchmarks); the indices are then built by the products' own
@@ -209,9 +213,11 @@ fn main() {
         report.push(format!("  OpenSearch    : {}", r.engine.line()));
         report.push(format!("  LIKE '%q%'    : {}", r.scan.line()));
         report.push(format!(
-            "  scan ÷ engine at p50: FTS5 {:.0}×, OpenSearch {:.0}×   (goal: p99 ≤ 10 ms for both, ≥ 100× the scan)",
+            "  scan ÷ engine: FTS5 {:.2}× at p50, {:.2}× at p99; OpenSearch {:.2}× at p50, {:.2}× at p99   (goals: p99 ≤ 10 ms for both, ≥ 100× the scan)",
             r.scan.p(0.5) / r.fts.p(0.5),
-            r.scan.p(0.5) / r.engine.p(0.5)
+            r.scan.p(0.99) / r.fts.p(0.99),
+            r.scan.p(0.5) / r.engine.p(0.5),
+            r.scan.p(0.99) / r.engine.p(0.99)
         ));
     }
     println!("\n{}", report.join("\n"));
