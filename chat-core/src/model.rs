@@ -271,6 +271,12 @@ impl Query {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the query holds a trigram (three characters or more), so a trigram index can
+    /// answer it; shorter queries are answered by scanning the one chat.
+    pub fn has_trigram(&self) -> bool {
+        self.0.chars().nth(2).is_some()
+    }
 }
 
 /// An application as clients see it.
@@ -403,6 +409,14 @@ impl SearchRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trigram_needs_three_characters_not_bytes() {
+        assert!(!Query::parse("wo").unwrap().has_trigram());
+        assert!(!Query::parse("🎉🎉").unwrap().has_trigram());
+        assert!(Query::parse("🎉🎉🎉").unwrap().has_trigram());
+        assert!(Query::parse("abc").unwrap().has_trigram());
+    }
 
     #[test]
     fn generated_tokens_are_32_lowercase_hex_and_distinct() {

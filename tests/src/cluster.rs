@@ -320,44 +320,24 @@ pub async fn create_database(admin_url: &str) -> (String, String) {
 
 /// Drops a database made by [`create_database`].
 pub async fn drop_database(admin_url: &str, database: &str) {
-    if let Ok(mut admin) = MySqlConnection::connect(admin_url).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database}"))
-            .execute(&mut admin)
-            .await;
-        let _ = admin.close().await;
-    }
+    let mut admin = MySqlConnection::connect(admin_url)
+        .await
+        .expect("connect to the MariaDB");
+    sqlx::query(&format!("DROP DATABASE {database}"))
+        .execute(&mut admin)
+        .await
+        .expect("drop the test database");
+    let _ = admin.close().await;
 }
 
-/// `chatctl` built with its `distributed` feature, in this test's target folder and profile
-/// (cargo tells a test only where its own package's binaries are), once per test process.
+/// `chatctl` built with its `distributed` feature, once per test process.
 pub fn chatctl() -> &'static Path {
     static CHATCTL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CHATCTL.get_or_init(|| {
-        let exe = std::env::current_exe().expect("own path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cargo
-            .args(["build", "-p", "chatctl", "--features", "distributed"])
-            .args(["--profile", profile])
-            .args(["--message-format", "json-render-diagnostics"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit());
-        if std::env::var_os("CARGO_TARGET_DIR").is_none() {
-            if let Some(target) = profile_dir.parent() {
-                cargo.arg("--target-dir").arg(target);
-            }
-        }
-        let out = cargo.output().expect("run cargo build");
-        assert!(out.status.success(), "cargo build -p chatctl failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|m| m["target"]["name"] == "chatctl" && m["executable"].is_string())
-            .and_then(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo built no chatctl")
+        crate::cargo_build(
+            &["-p", "chatctl", "--features", "distributed"],
+            &["chatctl"],
+        )
+        .remove(0)
     })
 }

@@ -428,7 +428,8 @@ async fn all_tokens(api: &Arc<dyn ChatApi>) -> HashSet<Token> {
     apps.into_iter().map(|a| a.token).collect()
 }
 
-async fn hits(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
+/// The bodies a search finds, in order.
+pub async fn hits(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
     api.search_messages(t, c, &SearchRequest::new(q))
         .await
         .unwrap_or_else(|e| panic!("search {q:?} failed: {e}"))

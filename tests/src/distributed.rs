@@ -53,23 +53,8 @@ impl Distributed {
     ) -> Self {
         let admin_url = env("CHAT_TEST_MYSQL_URL");
         let redis_url = env("CHAT_TEST_REDIS_URL");
-        let token = chat_core::Token::generate();
-        let suffix = &token.as_str()[..16];
-        let database = format!("chat_{suffix}");
-        let mut admin = MySqlConnection::connect(&admin_url)
-            .await
-            .expect("connect to CHAT_TEST_MYSQL_URL");
-        sqlx::query(&format!(
-            "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        ))
-        .execute(&mut admin)
-        .await
-        .expect("create the test database");
-        let _ = admin.close().await;
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("a database URL with a path");
-        let database_url = format!("{base}/{database}");
+        let (database, database_url) = crate::cluster::create_database(&admin_url).await;
+        let suffix = database.trim_start_matches("chat_").to_owned();
         let prefix = format!("test:{suffix}:");
         options.key_prefix = prefix.clone();
         options.index_prefix = format!("test-{suffix}");
@@ -166,14 +151,7 @@ impl Harness for Distributed {
                 let _ = search.delete_index(&index).await;
             }
         }
-        let mut admin = MySqlConnection::connect(&self.admin_url)
-            .await
-            .expect("connect to CHAT_TEST_MYSQL_URL");
-        sqlx::query(&format!("DROP DATABASE {}", self.database))
-            .execute(&mut admin)
-            .await
-            .expect("drop the test database");
-        let _ = admin.close().await;
+        crate::cluster::drop_database(&self.admin_url, &self.database).await;
     }
 }
 
@@ -215,6 +193,51 @@ impl Searching {
     /// Starts with the given options.
     pub async fn start_with(options: DistributedOptions) -> Self {
         Searching(Distributed::start_full(options, Some(env("CHAT_TEST_ELASTICSEARCH_URL"))).await)
+    }
+
+    /// Starts with a background worker that reads often, as a deployment's would.
+    pub async fn with_worker() -> Self {
+        Searching::start_with(DistributedOptions {
+            worker: chat_core::store::distributed::worker::WorkerOptions {
+                block: std::time::Duration::from_millis(100),
+                ..Default::default()
+            },
+            ..DistributedOptions::default()
+        })
+        .await
+    }
+
+    /// The search engine.
+    pub fn engine(&self) -> &chat_core::store::elastic::ElasticSearch {
+        self.0.backend.search().expect("a search engine")
+    }
+
+    /// Documents in the test's index, after a refresh (the engine's own `_count`).
+    pub async fn indexed(&self) -> u64 {
+        self.engine().refresh(None).await.expect("refresh");
+        let url = format!(
+            "{}/{}/_count",
+            env("CHAT_TEST_ELASTICSEARCH_URL"),
+            self.engine().alias()
+        );
+        let v: serde_json::Value = reqwest::get(url)
+            .await
+            .expect("_count")
+            .json()
+            .await
+            .expect("_count answer");
+        v["count"].as_u64().expect("a count")
+    }
+
+    /// Message rows in the test's database.
+    pub async fn stored(&self) -> u64 {
+        let mut db = self.0.mysql().await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&mut db)
+            .await
+            .expect("count the rows");
+        let _ = db.close().await;
+        n.unsigned_abs()
     }
 }
 

@@ -12,9 +12,59 @@ pub mod openapi_check;
 #[cfg(feature = "distributed")]
 pub use distributed::{Distributed, HttpDistributed, HttpSearching, Searching};
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use chat_core::{ChatApi, ChatService, Config};
+
+/// Builds binaries of other packages of the workspace with `cargo build ARGS` into the same
+/// target folder and profile as the running test (cargo tells a test only where its own
+/// package's binaries are), and returns the path of each of `names` from cargo's JSON
+/// messages, so they are never stale.
+pub fn cargo_build(args: &[&str], names: &[&str]) -> Vec<PathBuf> {
+    // This test runs from TARGET/PROFILE/deps/; build into the same TARGET and PROFILE.
+    let exe = std::env::current_exe().expect("own path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .arg("build")
+        .args(args)
+        .args(["--profile", profile])
+        .args(["--message-format", "json-render-diagnostics"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit());
+    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+        if let Some(target) = profile_dir.parent() {
+            cargo.arg("--target-dir").arg(target);
+        }
+    }
+    let out = cargo.output().expect("run cargo build");
+    assert!(out.status.success(), "cargo build {args:?} failed");
+    let built: Vec<(String, PathBuf)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|m| {
+            let name = m["target"]["name"].as_str()?.to_owned();
+            let path = m["executable"].as_str()?;
+            Some((name, PathBuf::from(path)))
+        })
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            built
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| panic!("cargo built no {name}"))
+        })
+        .collect()
+}
 
 /// Starts one implementation of [`ChatApi`] on fresh, private storage.
 #[allow(async_fn_in_trait)]

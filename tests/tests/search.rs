@@ -19,72 +19,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_core::store::distributed::worker::WorkerOptions;
-use chat_core::store::distributed::DistributedOptions;
-use chat_core::{ChatApi, ChatNumber, NoProgress, SearchRequest, Token};
+use chat_core::{NoProgress, SearchRequest};
+use chat_tests::conformance::hits;
 use chat_tests::Harness;
 use serde_json::{json, Value};
-
-fn engine() -> String {
-    std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL")
-}
-
-/// A background worker that reads often, as a deployment's would.
-async fn with_worker() -> Searching {
-    Searching::start_with(DistributedOptions {
-        worker: WorkerOptions {
-            block: Duration::from_millis(100),
-            ..WorkerOptions::default()
-        },
-        ..DistributedOptions::default()
-    })
-    .await
-}
-
-fn alias(h: &Searching) -> String {
-    h.0.backend.search().unwrap().alias().to_owned()
-}
-
-/// Documents in the test's index, after a refresh.
-async fn indexed(h: &Searching) -> u64 {
-    let search = h.0.backend.search().unwrap();
-    search.refresh(None).await.unwrap();
-    let v: Value = reqwest::get(format!("{}/{}/_count", engine(), alias(h)))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["count"].as_u64().unwrap()
-}
-
-async fn stored(h: &Searching) -> u64 {
-    use sqlx::Connection;
-    let mut db = h.0.mysql().await;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
-    let _ = db.close().await;
-    n.unsigned_abs()
-}
-
-async fn find(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
-    api.search_messages(t, c, &SearchRequest::new(q))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.body)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_substring_analyzer_yields_contiguous_lowercased_grams() {
     let h = Searching::start().await;
-    let index = h.0.backend.search().unwrap().indices().await.unwrap();
+    let index = h.engine().indices().await.unwrap();
     assert_eq!(index.len(), 1, "the alias points at one index");
     let v: Value = reqwest::Client::new()
-        .post(format!("{}/{}/_analyze", engine(), index[0]))
+        .post(format!(
+            "{}/{}/_analyze",
+            std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL"),
+            index[0]
+        ))
         .json(&json!({"analyzer": "chat_substring", "text": "Wo nD!"}))
         .send()
         .await
@@ -122,15 +72,15 @@ async fn the_substring_analyzer_yields_contiguous_lowercased_grams() {
         .await
         .unwrap();
     h.settle().await;
-    assert_eq!(find(&api, &app.token, c, "DERF").await, ["wonderful"]);
-    assert!(find(&api, &app.token, c, "fulwon").await.is_empty());
-    assert!(find(&api, &app.token, c, "wonful").await.is_empty());
+    assert_eq!(hits(&api, &app.token, c, "DERF").await, ["wonderful"]);
+    assert!(hits(&api, &app.token, c, "fulwon").await.is_empty());
+    assert!(hits(&api, &app.token, c, "wonful").await.is_empty());
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_is_searchable_within_the_refresh_interval_of_its_persistence() {
-    let h = with_worker().await;
+    let h = Searching::with_worker().await;
     let api = h.api();
     let app = api.create_application("fresh").await.unwrap();
     let c = api.create_chat(&app.token).await.unwrap().number;
@@ -140,7 +90,7 @@ async fn a_message_is_searchable_within_the_refresh_interval_of_its_persistence(
         .unwrap();
     // No settling: the background worker persists and indexes, the engine refreshes each second.
     loop {
-        if find(&api, &app.token, c, "freshly").await == ["a freshly written line"] {
+        if hits(&api, &app.token, c, "freshly").await == ["a freshly written line"] {
             break;
         }
         assert!(
@@ -155,7 +105,7 @@ async fn a_message_is_searchable_within_the_refresh_interval_of_its_persistence(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_once() {
-    let h = with_worker().await;
+    let h = Searching::with_worker().await;
     let api = h.api();
     let app = api.create_application("reindex").await.unwrap();
     let t = app.token.clone();
@@ -166,7 +116,7 @@ async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_onc
             .unwrap();
     }
     h.settle().await;
-    let before = h.0.backend.search().unwrap().indices().await.unwrap();
+    let before = h.engine().indices().await.unwrap();
 
     let done = Arc::new(AtomicBool::new(false));
     // Writers keep creating and editing during the reindex.
@@ -217,18 +167,18 @@ async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_onc
     );
     assert!(summary.messages >= 3000);
     h.settle().await;
-    let after = h.0.backend.search().unwrap().indices().await.unwrap();
+    let after = h.engine().indices().await.unwrap();
     assert_eq!(after.len(), 1);
     assert_ne!(after, before, "the alias points at the new index");
     // Exactly once: one document per stored message, each with its latest body.
-    assert_eq!(indexed(&h).await, stored(&h).await);
+    assert_eq!(h.indexed().await, h.stored().await);
     let last = written - 1;
     assert_eq!(
-        find(&api, &t, c, &format!("reindex {last} zz")).await,
+        hits(&api, &t, c, &format!("reindex {last} zz")).await,
         [format!("edited during the reindex {last} zz")]
     );
     assert_eq!(
-        find(&api, &t, c, &format!("written during the reindex {last}")).await,
+        hits(&api, &t, c, &format!("written during the reindex {last}")).await,
         [format!("written during the reindex {last}")]
     );
     h.stop().await;

@@ -7,58 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_core::store::distributed::worker::WorkerOptions;
-use chat_core::store::distributed::DistributedOptions;
-use chat_core::{ChatApi, ChatNumber, Error, SearchRequest, Token};
+use chat_core::{Error, SearchRequest};
+use chat_tests::conformance::hits;
 use chat_tests::{Harness, Searching};
-use serde_json::Value;
-
-fn engine() -> String {
-    std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL")
-}
-
-async fn with_worker() -> Searching {
-    Searching::start_with(DistributedOptions {
-        worker: WorkerOptions {
-            block: Duration::from_millis(100),
-            ..WorkerOptions::default()
-        },
-        ..DistributedOptions::default()
-    })
-    .await
-}
-
-async fn indexed(h: &Searching) -> u64 {
-    let search = h.0.backend.search().unwrap();
-    search.refresh(None).await.unwrap();
-    let v: Value = reqwest::get(format!("{}/{}/_count", engine(), search.alias()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["count"].as_u64().unwrap()
-}
-
-async fn stored(h: &Searching) -> u64 {
-    use sqlx::Connection;
-    let mut db = h.0.mysql().await;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
-    let _ = db.close().await;
-    n.unsigned_abs()
-}
-
-async fn find(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
-    api.search_messages(t, c, &SearchRequest::new(q))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.body)
-        .collect()
-}
 
 /// Sends SIGCONT to the engine when dropped, so a failing test never leaves it frozen.
 struct Frozen(String);
@@ -89,7 +40,7 @@ impl Drop for Frozen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_outage_of_thirty_seconds_blocks_nothing_and_is_caught_up_alone() {
-    let h = with_worker().await;
+    let h = Searching::with_worker().await;
     let api = h.api();
     let app = api.create_application("outage").await.unwrap();
     let t = app.token.clone();
@@ -145,7 +96,7 @@ async fn an_engine_outage_of_thirty_seconds_blocks_nothing_and_is_caught_up_alon
     // Persistence went on: the queue drains into MySQL while the engine is still down.
     h.0.backend.worker().drain().await.unwrap();
     let during = created.load(Ordering::Relaxed) as u64;
-    assert_eq!(stored(&h).await, during + 1);
+    assert_eq!(h.stored().await, during + 1);
     assert!(h.0.backend.worker().unindexed_count().await.unwrap() > 0);
     drop(frozen);
     println!("{during} messages created during a 30 s engine outage");
@@ -159,11 +110,11 @@ async fn an_engine_outage_of_thirty_seconds_blocks_nothing_and_is_caught_up_alon
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(indexed(&h).await, during + 1);
+    assert_eq!(h.indexed().await, during + 1);
     assert_eq!(
-        find(&api, &t, c, "w0x0q").await,
+        hits(&api, &t, c, "w0x0q").await,
         ["during the outage w0x0q"]
     );
-    assert_eq!(find(&api, &t, c, "before the").await, ["before the outage"]);
+    assert_eq!(hits(&api, &t, c, "before the").await, ["before the outage"]);
     h.stop().await;
 }

@@ -21,55 +21,13 @@ fn binaries() -> &'static Binaries {
 }
 
 fn build_binaries() -> Binaries {
-    // This test runs from TARGET/PROFILE/deps/; build into the same TARGET and PROFILE.
-    let exe = std::env::current_exe().expect("own path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => "dev",
-        Some(other) => other,
-    };
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo
-        .args([
-            "build",
-            "-p",
-            "chatctl",
-            "-p",
-            "chat-server",
-            "--profile",
-            profile,
-        ])
-        .args(["--message-format", "json-render-diagnostics"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit());
-    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
-        if let Some(target) = profile_dir.parent() {
-            cargo.arg("--target-dir").arg(target);
-        }
-    }
-    let out = cargo.output().expect("run cargo build");
-    assert!(
-        out.status.success(),
-        "cargo build -p chatctl -p chat-server failed"
+    let built = chat_tests::cargo_build(
+        &["-p", "chatctl", "-p", "chat-server"],
+        &["chatctl", "chat-server"],
     );
-    let mut found = (None, None);
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let (Some(name), Some(path)) = (msg["target"]["name"].as_str(), msg["executable"].as_str())
-        else {
-            continue;
-        };
-        match name {
-            "chatctl" => found.0 = Some(PathBuf::from(path)),
-            "chat-server" => found.1 = Some(PathBuf::from(path)),
-            _ => {}
-        }
-    }
     Binaries {
-        chatctl: found.0.expect("cargo built no chatctl"),
-        server: found.1.expect("cargo built no chat-server"),
+        chatctl: built[0].clone(),
+        server: built[1].clone(),
     }
 }
 

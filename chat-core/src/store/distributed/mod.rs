@@ -461,7 +461,7 @@ impl Backend for DistributedBackend {
         // The engine finds substrings of three characters or more; shorter ones have no
         // gram and are looked for in the one chat's rows.
         if let Some(search) = &self.search {
-            if query.as_str().chars().count() >= 3 {
+            if query.has_trigram() {
                 return search.search(app, chat.get(), query, limit, offset).await;
             }
         }

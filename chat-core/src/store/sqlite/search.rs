@@ -39,7 +39,7 @@ pub(crate) async fn search(
     let lo = message_id(chat_id, 0);
     let hi = message_id(chat_id, u32::MAX);
     let text = query.as_str();
-    let rows = if text.chars().count() >= 3 {
+    let rows = if query.has_trigram() {
         sqlx::query(
             "SELECT m.number, m.body, m.created_at, m.updated_at \
              FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
