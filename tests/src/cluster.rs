@@ -330,14 +330,10 @@ pub async fn drop_database(admin_url: &str, database: &str) {
     let _ = admin.close().await;
 }
 
-/// `chatctl` built with its `distributed` feature, once per test process.
+/// The `chatctl` binary (both profiles are always built in), once per test process.
 pub fn chatctl() -> &'static Path {
     static CHATCTL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CHATCTL.get_or_init(|| {
-        crate::cargo_build(
-            &["-p", "chatctl", "--features", "distributed"],
-            &["chatctl"],
-        )
-        .remove(0)
+        crate::cargo_build(&["-p", "chatctl"], &["chatctl"]).remove(0)
     })
 }
