@@ -236,7 +236,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo completions man help"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,7 +263,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -274,7 +278,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show rename help"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show rename help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,7 +305,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -312,7 +320,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__create)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,7 +347,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -434,7 +446,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__list)
-            opts="-q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -469,7 +481,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -480,7 +496,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__rename)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,7 +523,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -518,7 +538,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__show)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,7 +565,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -556,7 +580,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show help"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -583,7 +607,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -594,7 +622,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__create)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -621,7 +649,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -702,7 +734,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__list)
-            opts="-q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,7 +769,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -748,7 +784,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__show)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,7 +811,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -786,7 +826,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__completions)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version bash elvish fish powershell zsh"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -813,7 +853,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -824,7 +868,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__demo)
-            opts="-q -h -V --name --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --name --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -855,7 +899,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1230,7 +1278,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__import)
-            opts="-q -h -V --format --concurrency --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --format --concurrency --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1265,7 +1313,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1276,7 +1328,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__man)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1303,7 +1355,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1314,7 +1370,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit help"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1341,7 +1397,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1352,7 +1412,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__edit)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1379,7 +1439,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1474,7 +1538,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__list)
-            opts="-q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1509,7 +1573,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1520,7 +1588,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__send)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1547,7 +1615,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1558,7 +1630,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__show)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1585,7 +1657,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1596,7 +1672,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1623,7 +1699,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1690,7 +1770,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__retry__subcmd__dead)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1717,7 +1797,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1728,7 +1812,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__status)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1755,7 +1839,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1766,7 +1854,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__recount)
-            opts="-q -h -V --app --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1797,7 +1885,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1808,7 +1900,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__reindex)
-            opts="-q -h -V --app --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1839,7 +1931,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1850,7 +1946,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__search)
-            opts="-q -h -V --limit --offset --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --offset --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1885,7 +1981,11 @@ _chatctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
                     ;;
                 *)

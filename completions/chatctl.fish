@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_chatctl_global_optspecs
-    string join \n server= admin-token= database-url= redis-url= elasticsearch-url= output= json q/quiet h/help V/version
+    string join \n server= admin-token= database-url= redis-url= elasticsearch-url= o/output= json q/quiet h/help V/version
 end
 
 function __fish_chatctl_needs_command
@@ -29,8 +29,9 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -l admin-token -d 'Admin t
 complete -c chatctl -n "__fish_chatctl_needs_command" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_needs_command" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_needs_command" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_needs_command" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_needs_command" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -52,8 +53,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -68,8 +70,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -81,8 +84,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
@@ -93,8 +97,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -104,8 +109,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -120,8 +126,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_see
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -135,8 +142,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -148,8 +156,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
@@ -160,8 +169,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -175,8 +185,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -191,8 +202,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -204,8 +216,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
@@ -216,8 +229,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -227,8 +241,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -245,8 +260,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -257,8 +273,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l admin-token 
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -269,8 +286,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l admin-token 
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -280,8 +298,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_se
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -294,8 +313,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -305,8 +325,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -323,8 +344,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -335,8 +357,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l admin-token -d 
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -346,8 +369,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-to
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -357,8 +381,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d '
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
-json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -248,7 +248,7 @@ pub fn header(table: &str) -> Vec<String> {
         .lines()
         .find(|l| l.chars().any(char::is_alphabetic))
         .unwrap_or_default();
-    line.split(['│', '┆'])
+    line.split(['│', '┆', '\t'])
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_owned)
