@@ -21,10 +21,7 @@ fn binaries() -> &'static Binaries {
 }
 
 fn build_binaries() -> Binaries {
-    let built = chat_tests::cargo_build(
-        &["-p", "chatctl", "-p", "chat-server"],
-        &["chatctl", "chat-server"],
-    );
+    let built = chat_tests::cargo_build(&["chatctl", "chat-server"]);
     Binaries {
         chatctl: built[0].clone(),
         server: built[1].clone(),

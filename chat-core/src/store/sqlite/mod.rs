@@ -1,5 +1,5 @@
 //! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search, and the
-//! group-commit writer of [`writer`].
+//! group-commit writer of `writer`.
 //!
 //! Reads go through a small pool and see every committed write at once (read-your-writes).
 //! Writes go through the single writer task. Application and chat ids are cached in memory:
