@@ -3,7 +3,7 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chat_core::{Application, ChatApi, PageRequest};
+use chat_core::{Application, ChatApi, PageRequest, Token};
 
 use super::{location, next_link, params, Params};
 use crate::error::ApiResult;
@@ -53,7 +53,7 @@ pub async fn list(
     s.require_admin(&headers)?;
     let q = params(q)?;
     let limit = extract::limit(q.get("limit").map(String::as_str))?;
-    let after = q.get("after").map(|t| extract::token(t)).transpose()?;
+    let after = q.get("after").map(|t| Token::parse(t)).transpose()?;
     let page = s
         .service
         .list_applications(PageRequest { limit, after })
