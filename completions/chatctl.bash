@@ -236,7 +236,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo completions man help"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,6 +247,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -274,7 +282,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show rename help"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show rename help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +293,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -312,7 +328,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__create)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -323,6 +339,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -434,7 +458,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__list)
-            opts="-q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +477,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -480,7 +512,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__rename)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,6 +523,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -518,7 +558,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__show)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,6 +569,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -556,7 +604,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show help"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,6 +615,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -594,7 +650,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__create)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -605,6 +661,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -702,7 +766,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__list)
-            opts="-q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,6 +785,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -748,7 +820,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__show)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +831,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -786,7 +866,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__completions)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version bash elvish fish powershell zsh"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -797,6 +877,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -824,7 +912,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__demo)
-            opts="-q -h -V --name --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -839,6 +927,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1230,7 +1326,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__import)
-            opts="-q -h -V --format --concurrency --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --format --concurrency --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1249,6 +1345,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1276,7 +1380,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__man)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1287,6 +1391,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1314,7 +1426,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit help"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1325,6 +1437,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1352,7 +1472,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__edit)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1363,6 +1483,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1474,7 +1602,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__list)
-            opts="-q -h -V --limit --after --all --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1493,6 +1621,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1520,7 +1656,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__send)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1531,6 +1667,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1558,7 +1702,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__show)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1569,6 +1713,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1596,7 +1748,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1607,6 +1759,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1690,7 +1850,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__retry__subcmd__dead)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1701,6 +1861,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1728,7 +1896,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__status)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1739,6 +1907,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1766,7 +1942,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__recount)
-            opts="-q -h -V --app --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1781,6 +1957,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1808,7 +1992,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__reindex)
-            opts="-q -h -V --app --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1823,6 +2007,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1850,7 +2042,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__search)
-            opts="-q -h -V --limit --offset --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-q -h -V --limit --offset --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1869,6 +2061,14 @@ _chatctl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
