@@ -290,11 +290,33 @@ impl Query {
         &self.0
     }
 
+    /// Whether `text` contains the query, case-insensitively as the search indexes compare:
+    /// both sides folded character by character with [`fold_case`].
+    pub fn matches(&self, text: &str) -> bool {
+        fold_case(text).contains(&fold_case(&self.0))
+    }
+
     /// Whether the query holds a trigram (three characters or more), so a trigram index can
     /// answer it; shorter queries are answered by scanning the one chat.
     pub fn has_trigram(&self) -> bool {
         self.0.chars().nth(2).is_some()
     }
+}
+
+/// Folds case the way the search indexes do (FTS5's trigram tokenizer, the search engine's
+/// `lowercase` filter): each character to its lowercase form when that is one character (so
+/// `Σ` → `σ`, `É` → `é`), and left alone otherwise. Characters map one to one, so a match in the
+/// folded text is a match in the original.
+pub fn fold_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// An application as clients see it.
