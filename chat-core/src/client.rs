@@ -19,12 +19,26 @@ use crate::model::{
 };
 use crate::wire::{BodyBody, JobScope, NameBody};
 
+/// How long a request may wait for its answer by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an admin job (recount, reindex) may run by default.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Longest wait for a connection to the server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A chat-server client. Cheap to clone; clones share the connection pool.
+///
+/// Every request is bounded: connecting by 5 seconds (or the request timeout when shorter),
+/// the whole request by [`HttpClient::with_timeout`] (default 30 s), except the admin jobs
+/// (recount, reindex), bounded by [`HttpClient::with_job_timeout`] (default one hour). A server
+/// that does not answer in time is [`Error::Unavailable`].
 #[derive(Clone)]
 pub struct HttpClient {
     http: reqwest::Client,
     base: String,
     admin_token: Option<Arc<str>>,
+    timeout: Duration,
+    job_timeout: Duration,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -50,8 +64,7 @@ impl HttpClient {
             )));
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(600))
+            .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
@@ -59,7 +72,22 @@ impl HttpClient {
             http,
             base: format!("{base}/api/v1"),
             admin_token: None,
+            timeout: DEFAULT_TIMEOUT,
+            job_timeout: DEFAULT_JOB_TIMEOUT,
         })
+    }
+
+    /// Bounds each request (connecting, sending, waiting for and reading the answer), except
+    /// the admin jobs. A zero duration is taken as one millisecond.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Bounds each admin job (recount, reindex), which can take long on a large database.
+    pub fn with_job_timeout(mut self, timeout: Duration) -> Self {
+        self.job_timeout = timeout.max(Duration::from_millis(1));
+        self
     }
 
     /// Sends `Authorization: Bearer TOKEN` on admin operations.
@@ -69,7 +97,10 @@ impl HttpClient {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(self.timeout);
         if let Some(t) = &self.admin_token {
             r = r.bearer_auth(t);
         }
@@ -79,7 +110,7 @@ impl HttpClient {
     async fn send(&self, request: RequestBuilder) -> Result<Response> {
         let response = request.send().await.map_err(|e| {
             let what = if e.is_timeout() {
-                "timed out"
+                "no answer in time"
             } else if e.is_connect() {
                 "cannot connect"
             } else {
@@ -157,7 +188,11 @@ impl HttpClient {
         };
         let path = format!("/admin/{name}");
         let r = self
-            .json(self.request(Method::POST, &path).json(&body))
+            .json(
+                self.request(Method::POST, &path)
+                    .timeout(self.job_timeout)
+                    .json(&body),
+            )
             .await;
         progress.finish();
         Ok(r?.0)

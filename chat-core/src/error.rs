@@ -39,6 +39,12 @@ pub enum Missing {
         #[serde(rename = "message_number")]
         message: MessageNumber,
     },
+    /// The text sent as a token is not one (tokens are 32 lowercase hex characters), so no
+    /// application has it.
+    MalformedToken {
+        /// What was sent (at most 40 characters of it).
+        token: String,
+    },
 }
 
 impl std::fmt::Display for Missing {
@@ -55,6 +61,11 @@ impl std::fmt::Display for Missing {
             } => write!(
                 f,
                 "chat {chat} of application {token} has no message number {message}"
+            ),
+            Missing::MalformedToken { token } => write!(
+                f,
+                "no application has token {token:?}: a token is 32 lowercase hex characters \
+                 (0-9, a-f), as returned when the application was created"
             ),
         }
     }
@@ -290,6 +301,9 @@ mod tests {
                 token,
                 chat: ChatNumber::new(3).unwrap(),
                 message: MessageNumber::new(9).unwrap(),
+            }),
+            Error::NotFound(Missing::MalformedToken {
+                token: "not-a-token".into(),
             }),
             Error::invalid("body", "must not be empty"),
             Error::BadRequest("limit must be between 1 and 1000".into()),

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 
 /// Longest application name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -22,6 +22,16 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_QUERY_CHARS: usize = 1024;
 /// Largest chat or message number (numbers fit a signed 32-bit column everywhere).
 pub const MAX_NUMBER: u32 = i32::MAX as u32;
+/// The syntax of a token, as a regular expression (for the OpenAPI document).
+pub const TOKEN_PATTERN: &str = "^[0-9a-f]{32}$";
+/// What [`Name::parse`] accepts, as a regular expression (ECMAScript and Python agree on it):
+/// no control character, and at least one character that is not white space. Its length is
+/// checked apart ([`MAX_NAME_CHARS`], after trimming).
+pub const NAME_PATTERN: &str =
+    "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+/// What [`Body::parse`] and [`Query::parse`] accept, as a regular expression: no NUL, and at
+/// least one character that is not white space.
+pub const TEXT_PATTERN: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
 /// Default page size of lists.
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest page size of lists.
@@ -54,6 +64,17 @@ impl Token {
                 shorten(s, 40)
             )))
         }
+    }
+
+    /// Parses the token of an application to look up. A malformed one names no application,
+    /// so it is a [`Error::NotFound`] ([`Missing::MalformedToken`]) that says what a token looks
+    /// like, as clients of the API expect; [`Token::parse`] is for tokens used as cursors.
+    pub fn lookup(s: &str) -> Result<Self> {
+        Token::parse(s).map_err(|_| {
+            Error::NotFound(Missing::MalformedToken {
+                token: shorten(s, 40),
+            })
+        })
     }
 
     /// The token as text.
@@ -126,16 +147,23 @@ macro_rules! number_type {
                 }
             }
 
-            /// Parses decimal text, rejecting anything else with a clear message.
+            /// Parses decimal digits (`[0-9]+`) naming a number in `1..=MAX_NUMBER`, rejecting
+            /// anything else with a message that quotes what was sent.
             pub fn parse(s: &str) -> Result<Self> {
-                let n: u64 = s.parse().map_err(|_| {
-                    Error::BadRequest(format!(
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Error::BadRequest(format!(
                         concat!($what, " number must be a positive integer, got {:?}"),
                         shorten(s, 40)
-                    ))
-                })?;
-                let n = u32::try_from(n).unwrap_or(u32::MAX);
-                $name::new(n)
+                    )));
+                }
+                match s.parse::<u32>() {
+                    Ok(n) if (1..=MAX_NUMBER).contains(&n) => Ok($name(n)),
+                    _ => Err(Error::BadRequest(format!(
+                        concat!($what, " number must be between 1 and {}, got {:?}"),
+                        MAX_NUMBER,
+                        shorten(s, 40)
+                    ))),
+                }
             }
 
             /// The number.
@@ -272,11 +300,33 @@ impl Query {
         &self.0
     }
 
+    /// Whether `text` contains the query, case-insensitively as the search indexes compare:
+    /// both sides folded character by character with [`fold_case`].
+    pub fn matches(&self, text: &str) -> bool {
+        fold_case(text).contains(&fold_case(&self.0))
+    }
+
     /// Whether the query holds a trigram (three characters or more), so a trigram index can
     /// answer it; shorter queries are answered by scanning the one chat.
     pub fn has_trigram(&self) -> bool {
         self.0.chars().nth(2).is_some()
     }
+}
+
+/// Folds case the way the search indexes do (FTS5's trigram tokenizer, the search engine's
+/// `lowercase` filter): each character to its lowercase form when that is one character (so
+/// `Σ` → `σ`, `É` → `é`), and left alone otherwise. Characters map one to one, so a match in the
+/// folded text is a match in the original.
+pub fn fold_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// An application as clients see it.
@@ -373,6 +423,39 @@ pub fn check_limit(limit: u32) -> Result<u32> {
             "limit must be between 1 and {MAX_LIMIT}, got {limit}"
         )))
     }
+}
+
+/// Parses the text of `?limit=`: decimal digits naming a page size in `1..=MAX_LIMIT`. The
+/// message of a refusal quotes what was sent.
+pub fn parse_limit(s: &str) -> Result<u32> {
+    match digits(s) {
+        Some(n) if (1..=u64::from(MAX_LIMIT)).contains(&n) => Ok(n as u32),
+        _ => Err(Error::BadRequest(format!(
+            "limit must be an integer between 1 and {MAX_LIMIT}, got {:?}",
+            shorten(s, 40)
+        ))),
+    }
+}
+
+/// Parses the text of `?offset=`: decimal digits naming `0..=u32::MAX`. The message of a
+/// refusal quotes what was sent.
+pub fn parse_offset(s: &str) -> Result<u32> {
+    match digits(s).map(u32::try_from) {
+        Some(Ok(n)) => Ok(n),
+        _ => Err(Error::BadRequest(format!(
+            "offset must be an integer between 0 and {}, got {:?}",
+            u32::MAX,
+            shorten(s, 40)
+        ))),
+    }
+}
+
+/// The value of `[0-9]+` text, saturated at `u64::MAX`; `None` for anything else.
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.parse().unwrap_or(u64::MAX))
 }
 
 /// One page of a list, and the cursor of the next page when more remain.

@@ -134,6 +134,17 @@ pub struct Cli {
     )]
     pub request_timeout: u64,
 
+    /// Seconds a connection may take to send a request's headers; a client that has not
+    /// finished them by then (a slow or stalled client), or a keep-alive connection idle that
+    /// long, is closed.
+    #[arg(
+        long,
+        env = "CHAT_HEADER_TIMEOUT",
+        default_value_t = 10,
+        help_heading = "Limits"
+    )]
+    pub header_timeout: u64,
+
     /// Log format on stderr.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = "Logging")]
     pub log_format: LogFormat,
@@ -206,6 +217,7 @@ impl Cli {
         crate::Limits {
             request_timeout: Duration::from_secs(self.request_timeout.max(1)),
             max_concurrency: self.max_concurrency,
+            header_timeout: Duration::from_secs(self.header_timeout.max(1)),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! [`chat_core::Error`] and the server's own refusals, and renders the JSON error shape of the
 //! API. Details of 5xx errors are logged, never sent.
 
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chat_core::{Error, ErrorBody};
@@ -81,6 +83,56 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// Rewrites every error response that is not already JSON (the plain-text rejections of
+/// axum's extractors and routing, e.g. a path that is not UTF-8 once percent-decoded) into the
+/// API's error shape, keeping its status and its text as the message.
+pub async fn json_rejections(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match (status, text.is_empty()) {
+        (StatusCode::BAD_REQUEST, false) if text.contains("UTF-8") => {
+            format!("the request's path or query is not valid UTF-8 once percent-decoded ({text})")
+        }
+        (_, false) => text,
+        (_, true) => status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned(),
+    };
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "refused",
+    };
+    let mut rewritten = ApiError::http(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
 }
 
 /// Result of a handler.

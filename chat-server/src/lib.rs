@@ -95,6 +95,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Requests served at once; more are shed with a quick 503.
     pub max_concurrency: usize,
+    /// Longest a connection may take to send a request's headers, counted from when the server
+    /// waits for them: a client that has not finished its headers by then (a slowloris), or a
+    /// keep-alive connection idle that long between requests, is closed.
+    pub header_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -102,6 +106,7 @@ impl Default for Limits {
         Limits {
             request_timeout: Duration::from_secs(30),
             max_concurrency: 1024,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -180,6 +185,7 @@ fn wrap(routes: Router<AppState>, state: AppState, limits: &Limits) -> Router {
                 .concurrency_limit(limits.max_concurrency.max(1))
                 .timeout(limits.request_timeout),
         )
+        .layer(middleware::from_fn(error::json_rejections))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -232,21 +238,77 @@ pub async fn serve(
     limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(listener, state.clone(), app(state, limits), shutdown).await
+    serve_router(
+        listener,
+        state.clone(),
+        app(state, limits),
+        limits,
+        shutdown,
+    )
+    .await
 }
 
 /// As [`serve`], with the given router (e.g. [`ops_app`] for a worker-only process).
+///
+/// Each connection is served by hyper's HTTP/1 with a header-read timeout
+/// ([`Limits::header_timeout`]), which also closes keep-alive connections idle that long. On
+/// shutdown the listener closes at once, idle connections close, and the server returns when
+/// the requests in flight have been answered.
 pub async fn serve_router(
     listener: TcpListener,
     state: AppState,
     app: Router,
+    limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = state.service.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout.max(Duration::from_millis(1)));
+    // Tells the connections to finish; each holds a receiver, so `closed()` says when all are gone.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http1.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(app.clone()),
+        );
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection closed");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+            drop(stop);
+        });
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    stop_tx.closed().await;
     service.close().await;
     tracing::info!("stopped; every acknowledged write is committed");
-    result
+    Ok(())
 }

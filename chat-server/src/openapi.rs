@@ -1,5 +1,14 @@
-//! The OpenAPI document, generated from the handlers' annotations so it cannot drift from them.
+//! The OpenAPI document, generated from the handlers' annotations so it cannot drift from them,
+//! then given every constraint the server enforces ([`Constraints`]): the syntax of tokens, the
+//! ranges of numbers and page parameters, the lengths and patterns of names, bodies and
+//! queries (from chat-core's own constants), and the body shapes (JSON bare or wrapped, and
+//! HTML forms).
 
+use chat_core::model::{
+    MAX_BODY_BYTES, MAX_LIMIT, MAX_NAME_CHARS, MAX_NUMBER, MAX_QUERY_CHARS, NAME_PATTERN,
+    TEXT_PATTERN, TOKEN_PATTERN,
+};
+use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -17,7 +26,7 @@ use crate::routes::{admin, applications, chats, messages, ops};
         admin::recount, admin::reindex, admin::queue, admin::retry_dead,
         ops::health, ops::ready, ops::metrics, ops::openapi,
     ),
-    modifiers(&AdminAuth),
+    modifiers(&AdminAuth, &Constraints),
 )]
 pub struct ApiDoc;
 
@@ -30,5 +39,173 @@ impl Modify for AdminAuth {
             "admin",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// States in the document what the parsers of chat-core enforce. Parameters are recognised by
+/// name (`token`, `number`, `message`, `limit`, `after`, `offset`, `query`), so every route,
+/// present and future, gets the same constraints; request bodies by their schema.
+struct Constraints;
+
+impl Modify for Constraints {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut value) = serde_json::to_value(&*doc) else {
+            return;
+        };
+        constrain(&mut value);
+        match serde_json::from_value(value) {
+            Ok(constrained) => *doc = constrained,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot add the constraints to the OpenAPI document")
+            }
+        }
+    }
+}
+
+fn token_schema() -> Value {
+    json!({"type": "string", "pattern": TOKEN_PATTERN, "minLength": 32, "maxLength": 32,
+           "description": "32 lowercase hex characters; an unknown or malformed token is a 404"})
+}
+
+fn number_schema() -> Value {
+    json!({"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_NUMBER})
+}
+
+fn name_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS, "pattern": NAME_PATTERN,
+           "description": format!("The application's name: not blank, at most {MAX_NAME_CHARS} \
+                characters once surrounding white space is trimmed, no control characters")})
+}
+
+fn body_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": MAX_BODY_BYTES, "pattern": TEXT_PATTERN,
+           "description": format!("The message's text, kept verbatim: not blank, no NUL, at most \
+                {MAX_BODY_BYTES} bytes of UTF-8 (so at most {MAX_BODY_BYTES} characters)")})
+}
+
+fn query_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": TEXT_PATTERN})
+}
+
+/// `{"type": "object", "required": [field], "properties": {field: schema}}`.
+fn object(field: &str, schema: Value) -> Value {
+    json!({"type": "object", "required": [field], "properties": {field: schema}})
+}
+
+fn constrain(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["NameBody"]["properties"]["name"] = name_schema();
+    schemas["BodyBody"]["properties"]["body"] = body_schema();
+    schemas["Application"]["properties"]["token"] = token_schema();
+    schemas["JobScope"]["properties"]["application"] = token_schema();
+    let name_ref = json!({"$ref": "#/components/schemas/NameBody"});
+    let body_ref = json!({"$ref": "#/components/schemas/BodyBody"});
+    schemas["NameRequest"] = json!({
+        "description": "`{\"name\": …}`, or wrapped as `{\"application\": {…}}` or `{\"chat_application\": {…}}` (the bare field wins)",
+        "anyOf": [name_ref, object("application", name_ref.clone()), object("chat_application", name_ref.clone())]});
+    schemas["NameForm"] = json!({
+        "description": "`name=…`, `application[name]=…` or `chat_application[name]=…`",
+        "anyOf": [object("name", name_schema()), object("application[name]", name_schema()),
+                  object("chat_application[name]", name_schema())]});
+    schemas["BodyRequest"] = json!({
+        "description": "`{\"body\": …}`, or wrapped as `{\"message\": {…}}` (the bare field wins)",
+        "anyOf": [body_ref, object("message", body_ref.clone())]});
+    schemas["BodyForm"] = json!({
+        "description": "`body=…` or `message[body]=…`",
+        "anyOf": [object("body", body_schema()), object("message[body]", body_schema())]});
+
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for op in item.values_mut() {
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for p in params.iter_mut() {
+                    constrain_parameter(path, p);
+                }
+            }
+            if let Some(body) = op.get_mut("requestBody") {
+                constrain_body(body);
+            }
+        }
+    }
+}
+
+fn constrain_parameter(path: &str, p: &mut Value) {
+    let schema = match (p["in"].as_str(), p["name"].as_str()) {
+        (Some("path"), Some("token")) => token_schema(),
+        (Some("path"), Some("number" | "message")) => number_schema(),
+        (Some("query"), Some("limit")) => {
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50})
+        }
+        (Some("query"), Some("offset")) => {
+            json!({"type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 0})
+        }
+        (Some("query"), Some("after")) if path.ends_with("/applications") => token_schema(),
+        (Some("query"), Some("after")) => number_schema(),
+        (Some("query"), Some("query")) => {
+            p["required"] = json!(true);
+            query_schema()
+        }
+        _ => return,
+    };
+    p["schema"] = schema;
+}
+
+fn constrain_body(body: &mut Value) {
+    let Some(content) = body["content"].as_object_mut() else {
+        return;
+    };
+    let json_schema = content
+        .get("application/json")
+        .map(|c| c["schema"].clone())
+        .unwrap_or(Value::Null);
+    let (json_body, form_body) = match json_schema["$ref"].as_str() {
+        Some("#/components/schemas/NameBody" | "#/components/schemas/NameRequest") => (
+            json!({"$ref": "#/components/schemas/NameRequest"}),
+            json!({"$ref": "#/components/schemas/NameForm"}),
+        ),
+        Some("#/components/schemas/BodyBody" | "#/components/schemas/BodyRequest") => (
+            json!({"$ref": "#/components/schemas/BodyRequest"}),
+            json!({"$ref": "#/components/schemas/BodyForm"}),
+        ),
+        // Bodies that are optional objects (an admin job's scope, a chat's creation): the same
+        // object as a form.
+        _ if json_schema
+            .to_string()
+            .contains("#/components/schemas/JobScope") =>
+        {
+            (
+                json_schema.clone(),
+                json!({"$ref": "#/components/schemas/JobScope"}),
+            )
+        }
+        _ => (json_schema.clone(), json!({"type": "object"})),
+    };
+    content.insert("application/json".into(), json!({"schema": json_body}));
+    content.insert(
+        "application/x-www-form-urlencoded".into(),
+        json!({"schema": form_body}),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_constraints_are_in_the_document_and_read_back() {
+        let served = serde_json::to_value(ApiDoc::openapi()).expect("serializable");
+        assert!(served["components"]["schemas"]["NameRequest"].is_object());
+        // Applying them again changes nothing, and the result reads back as a document.
+        let mut again = served.clone();
+        constrain(&mut again);
+        assert_eq!(served, again);
+        let doc: utoipa::openapi::OpenApi =
+            serde_json::from_value(again).expect("the constrained document reads back");
+        assert_eq!(serde_json::to_value(&doc).expect("serializable"), served);
     }
 }

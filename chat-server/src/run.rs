@@ -70,11 +70,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     if cli.rate_limit > 0 {
         state.rate_limiter = Some(Arc::new(RateLimiter::new(cli.rate_limit)));
     }
+    let limits = cli.limits();
     let router = match cli.role {
-        Role::Worker => crate::ops_app(state.clone(), &cli.limits()),
-        Role::Api | Role::All => crate::app(state.clone(), &cli.limits()),
+        Role::Worker => crate::ops_app(state.clone(), &limits),
+        Role::Api | Role::All => crate::app(state.clone(), &limits),
     };
-    crate::serve_router(listener, state, router, shutdown_signal())
+    crate::serve_router(listener, state, router, &limits, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

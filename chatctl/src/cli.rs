@@ -62,6 +62,31 @@ pub struct GlobalArgs {
     )]
     pub admin_token: Option<String>,
 
+    /// Seconds to wait for each answer of the server (connecting included), except the admin
+    /// jobs; a server that does not answer in time exits 5
+    #[arg(
+        long,
+        env = "CHAT_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true,
+        help_heading = "Connection"
+    )]
+    pub timeout: u64,
+
+    /// Seconds to wait for the server's admin jobs (recount, reindex), which can take long
+    #[arg(
+        long,
+        env = "CHAT_JOB_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true,
+        help_heading = "Connection"
+    )]
+    pub job_timeout: u64,
+
     /// Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)
     #[arg(long, env = "CHAT_DATABASE_URL", value_name = "URL",
           default_value = chat_core::config::DEFAULT_DATABASE_URL, global = true,

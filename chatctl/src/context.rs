@@ -3,6 +3,7 @@
 //! which depend on where chatctl was pointed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_core::{ChatApi, ChatService, Config, Error, HttpClient, Missing};
 
@@ -30,6 +31,8 @@ pub struct Context {
     pub target: Target,
     /// In direct mode, the service to close before exiting.
     service: Option<ChatService>,
+    /// `--timeout`, for hints.
+    timeout: u64,
 }
 
 impl Context {
@@ -39,7 +42,9 @@ impl Context {
     pub async fn open(global: &GlobalArgs, may_create: bool) -> CliResult<Context> {
         let out = Output::new(global.format(), global.quiet);
         if let Some(url) = global.server.as_deref().filter(|u| !u.trim().is_empty()) {
-            let mut client = HttpClient::new(url)?;
+            let mut client = HttpClient::new(url)?
+                .with_timeout(Duration::from_secs(global.timeout))
+                .with_job_timeout(Duration::from_secs(global.job_timeout));
             if let Some(t) = &global.admin_token {
                 client = client.with_admin_token(t.clone());
             }
@@ -48,6 +53,7 @@ impl Context {
                 out,
                 target: Target::Server(url.to_owned()),
                 service: None,
+                timeout: global.timeout,
             });
         }
         // Start from the environment so settings without a flag (CHAT_FSYNC) still apply.
@@ -88,6 +94,7 @@ impl Context {
             out,
             target,
             service: Some(service),
+            timeout: global.timeout,
         })
     }
 
@@ -106,6 +113,15 @@ impl Context {
     /// Adds what to try next to failures where chatctl can tell.
     pub fn hint(&self, err: CliError) -> CliError {
         let hint = match (err.api(), &self.target) {
+            (Some(Error::Unavailable { backend, reason }), Target::Server(url))
+                if backend == "server" && reason.starts_with("no answer in time") =>
+            {
+                Some(format!(
+                    "{url} did not answer in time: --timeout or CHAT_TIMEOUT is {} s, \
+                     --job-timeout or CHAT_JOB_TIMEOUT bounds recount and reindex",
+                    self.timeout
+                ))
+            }
             (Some(Error::Unavailable { backend, .. }), Target::Server(url))
                 if backend == "server" =>
             {

@@ -572,6 +572,51 @@ pub async fn search_finds_substrings_literally_within_one_chat(
     assert_eq!(second[0].number.get(), 1);
 }
 
+/// Queries of one and two characters (no trigram: the scan path, or the database on the
+/// distributed profile) fold case over all of Unicode exactly as longer ones (the index) do.
+pub async fn short_queries_fold_case_like_longer_ones(api: Arc<dyn ChatApi>, settle: &dyn Settle) {
+    let app = api.create_application("folding").await.unwrap();
+    let t = app.token.clone();
+    let c = api.create_chat(&t).await.unwrap().number;
+    for b in [
+        "ΣΟΦΙΑ ÉCOLE",
+        "über STRASSE",
+        "plain ascii",
+        "ecole sans accent",
+    ] {
+        api.create_message(&t, c, b).await.unwrap();
+    }
+    settle.settle().await;
+    for q in [
+        "σο",
+        "é",
+        "σοφ",
+        "éco",
+        "Σ",
+        "ΣΟ",
+        "ÉC",
+        "ÉCO",
+        "σοφια école",
+        "ια",
+    ] {
+        assert_eq!(hits(&api, &t, c, q).await, ["ΣΟΦΙΑ ÉCOLE"], "query {q:?}");
+    }
+    for q in ["Ü", "üb", "ÜBE", "über s"] {
+        assert_eq!(hits(&api, &t, c, q).await, ["über STRASSE"], "query {q:?}");
+    }
+    // Folding is case only: an accent still tells letters apart, at every length.
+    for q in ["ec", "eco"] {
+        assert_eq!(
+            hits(&api, &t, c, q).await,
+            ["ecole sans accent"],
+            "query {q:?}"
+        );
+    }
+    for q in ["ω", "ΩΣ", "ö"] {
+        assert!(hits(&api, &t, c, q).await.is_empty(), "query {q:?} matched");
+    }
+}
+
 /// Recount on consistent data corrects nothing and covers every chat; reindex keeps search whole.
 pub async fn recount_and_reindex_report_their_work(api: Arc<dyn ChatApi>, settle: &dyn Settle) {
     let app = api.create_application("jobs").await.unwrap();
@@ -619,6 +664,7 @@ macro_rules! conformance_suite {
             missing_entities_are_not_found,
             bad_input_is_rejected_and_changes_nothing,
             search_finds_substrings_literally_within_one_chat,
+            short_queries_fold_case_like_longer_ones,
             recount_and_reindex_report_their_work,
         );
     };

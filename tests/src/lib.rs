@@ -150,6 +150,26 @@ impl Http {
         service: ChatService,
         tweak: impl FnOnce(&mut chat_server::AppState),
     ) -> Self {
+        Http::serve_limited(service, tweak, chat_server::Limits::default()).await
+    }
+
+    /// Starts a server on a fresh embedded database with the given limits.
+    pub async fn start_limited(limits: chat_server::Limits) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let service = ChatService::open(&Config::with_database_url(Embedded::url(dir.path())))
+            .await
+            .expect("open the embedded service");
+        let mut http = Http::serve_limited(service, |_| {}, limits).await;
+        http._dir = Some(dir);
+        http
+    }
+
+    /// Starts a server over an open service, with the given state tweaks and limits.
+    pub async fn serve_limited(
+        service: ChatService,
+        tweak: impl FnOnce(&mut chat_server::AppState),
+        limits: chat_server::Limits,
+    ) -> Self {
         let admin_token = "test-admin-token".to_owned();
         let mut state = chat_server::AppState::new(service.clone());
         state.admin_token = Some(Arc::from(admin_token.as_str()));
@@ -160,7 +180,6 @@ impl Http {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let limits = chat_server::Limits::default();
             chat_server::serve(listener, state, &limits, async {
                 let _ = rx.await;
             })

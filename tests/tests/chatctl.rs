@@ -289,3 +289,47 @@ fn completions_in_the_repository_are_up_to_date() {
     let man = ctl.bare().arg("man").output().unwrap();
     assert!(man.status.success() && String::from_utf8_lossy(&man.stdout).contains(".TH chatctl"));
 }
+
+/// A server that accepts connections and never answers: chatctl gives up after `--timeout`.
+#[test]
+fn a_server_that_never_answers_exits_5_after_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let ctl = Ctl::direct();
+    let token = "0123456789abcdef0123456789abcdef";
+    for (flag, env) in [(Some("1"), None), (None, Some("1"))] {
+        let mut cmd = ctl.bare();
+        cmd.args(["--server", &url]);
+        if let Some(secs) = flag {
+            cmd.args(["--timeout", secs]);
+        }
+        if let Some(secs) = env {
+            cmd.env("CHAT_TIMEOUT", secs);
+        }
+        cmd.args(["app", "show", token]);
+        let start = std::time::Instant::now();
+        let r = finished(cmd.output().unwrap());
+        let took = start.elapsed();
+        assert_eq!(r.code, 5, "{}", r.stderr);
+        assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+        assert!(r.stderr.contains("did not answer in time"), "{}", r.stderr);
+    }
+    // The admin jobs have their own bound.
+    let mut cmd = ctl.bare();
+    cmd.args(["--server", &url, "--job-timeout", "1", "recount"]);
+    let r = finished(cmd.output().unwrap());
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    // A timeout of 0 is a usage error, not an instant failure.
+    let mut cmd = ctl.bare();
+    cmd.args(["--server", &url, "--timeout", "0", "app", "show", token]);
+    assert_eq!(finished(cmd.output().unwrap()).code, 2);
+}

@@ -269,7 +269,7 @@ mod api {
             APP,
             &format!("{APPS}/{}", t.to_uppercase()),
             Body::None,
-            400,
+            404,
         )
         .await;
         r.expect(
@@ -366,7 +366,7 @@ mod api {
             CHATS,
             &format!("{APPS}/xyz/chats"),
             Body::None,
-            400,
+            404,
         )
         .await;
         let (s, h, list) = r
@@ -676,7 +676,7 @@ mod api {
                 &path,
                 &path,
                 Body::Json(json!({"application": "bad"})),
-                400,
+                404,
             )
             .await;
         }
@@ -1043,5 +1043,1077 @@ mod process {
             .unwrap();
         assert!(acks.len() >= 1500);
         verify(dir.path(), &acks).await;
+    }
+}
+
+/// What outside testers found: malformed tokens, plain-text rejections, numbers out of range,
+/// form bodies.
+mod hardening {
+    use chat_tests::{Harness, Http};
+    use reqwest::{header, Method, StatusCode};
+    use serde_json::{json, Value};
+
+    /// Sends one request and checks that an error answer is JSON in the API's shape.
+    async fn send(
+        http: &reqwest::Client,
+        method: Method,
+        url: &str,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, Value) {
+        let mut r = http.request(method.clone(), url);
+        if let Some((ct, text)) = body {
+            r = r.header(header::CONTENT_TYPE, ct).body(text);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        if status.is_client_error() || status.is_server_error() {
+            assert!(
+                ct.starts_with("application/json"),
+                "{method} {url} → {status} with Content-Type {ct:?}: {text:?}"
+            );
+        }
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {url} → {status}: not JSON ({e}): {text:?}"))
+        };
+        if status.is_client_error() || status.is_server_error() {
+            for part in ["code", "message"] {
+                assert!(
+                    value["error"][part].as_str().is_some_and(|s| !s.is_empty()),
+                    "{method} {url} → {status} without error.{part}: {value}"
+                );
+            }
+        }
+        (status, value)
+    }
+
+    async fn app_with_chat(server: &Http, http: &reqwest::Client) -> String {
+        let (s, app) = send(
+            http,
+            Method::POST,
+            &format!("{}/api/v1/applications", server.url),
+            Some(("application/json", json!({"name": "hardening"}).to_string())),
+        )
+        .await;
+        assert_eq!(s, 201);
+        let t = app["token"].as_str().unwrap().to_owned();
+        let base = format!("{}/api/v1/applications/{t}", server.url);
+        let (s, _) = send(http, Method::POST, &format!("{base}/chats"), None).await;
+        assert_eq!(s, 201);
+        let (s, _) = send(
+            http,
+            Method::POST,
+            &format!("{base}/chats/1/messages"),
+            Some(("application/json", json!({"body": "first"}).to_string())),
+        )
+        .await;
+        assert_eq!(s, 201);
+        t
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_tokens_are_404_saying_what_a_token_looks_like() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let good = app_with_chat(&server, &http).await;
+        let json_name = Some(("application/json", json!({"name": "x"}).to_string()));
+        let json_body = Some(("application/json", json!({"body": "x"}).to_string()));
+        for bad in [
+            "xyz".to_owned(),
+            good.to_uppercase(),
+            format!("{good}0"),
+            good[..31].to_owned(),
+            "%27%20OR%201%3D1%20--".to_owned(),
+            "%C3%A9".repeat(16),
+        ] {
+            for prefix in ["applications", "chat_applications"] {
+                let base = format!("{}/api/v1/{prefix}/{bad}", server.url);
+                for (method, url, body) in [
+                    (Method::GET, base.clone(), None),
+                    (Method::PUT, base.clone(), json_name.clone()),
+                    (Method::PATCH, base.clone(), json_name.clone()),
+                    (Method::POST, format!("{base}/chats"), None),
+                    (Method::GET, format!("{base}/chats"), None),
+                    (Method::GET, format!("{base}/chats/1"), None),
+                    (
+                        Method::POST,
+                        format!("{base}/chats/1/messages"),
+                        json_body.clone(),
+                    ),
+                    (Method::GET, format!("{base}/chats/1/messages"), None),
+                    (Method::GET, format!("{base}/chats/1/messages/1"), None),
+                    (
+                        Method::PUT,
+                        format!("{base}/chats/1/messages/1"),
+                        json_body.clone(),
+                    ),
+                    (
+                        Method::GET,
+                        format!("{base}/chats/1/messages/search?q=first"),
+                        None,
+                    ),
+                ] {
+                    let (s, v) = send(&http, method.clone(), &url, body).await;
+                    assert_eq!(s, 404, "{method} {url}: {v}");
+                    assert_eq!(v["error"]["code"], "not_found", "{v}");
+                    let message = v["error"]["message"].as_str().unwrap();
+                    assert!(
+                        message.contains("32 lowercase hex characters"),
+                        "{method} {url}: {message}"
+                    );
+                }
+            }
+        }
+        // A malformed token in an admin job's body names no application either.
+        let resp = http
+            .post(format!("{}/api/v1/admin/recount", server.url))
+            .bearer_auth(&server.admin_token)
+            .json(&json!({"application": "bad"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        // Through HttpClient too: the typed error survives the trip.
+        let err = chat_core::Error::from_body(
+            404,
+            serde_json::from_value(
+                send(
+                    &http,
+                    Method::GET,
+                    &format!("{}/api/v1/applications/xyz", server.url),
+                    None,
+                )
+                .await
+                .1,
+            )
+            .unwrap(),
+        );
+        assert!(
+            matches!(
+                err,
+                chat_core::Error::NotFound(chat_core::Missing::MalformedToken { ref token })
+                    if token == "xyz"
+            ),
+            "{err:?}"
+        );
+        // The cursor of the application list stays a 400: it is a parameter, not a lookup.
+        let resp = http
+            .get(format!("{}/api/v1/applications?after=xyz", server.url))
+            .bearer_auth(&server.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        server.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_rejection_of_routing_and_extraction_is_json() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let t = app_with_chat(&server, &http).await;
+        let u = &server.url;
+        let apps = format!("{u}/api/v1/applications");
+        let chat = format!("{apps}/{t}/chats/1");
+        let form = |s: &str| Some(("application/x-www-form-urlencoded", s.to_owned()));
+        let cases: Vec<(Method, String, Option<(&str, String)>, u16)> = vec![
+            (Method::GET, format!("{apps}/%FF"), None, 400),
+            (Method::GET, format!("{apps}/%C3%28/chats"), None, 400),
+            (Method::PUT, format!("{apps}/%FF"), form("name=x"), 400),
+            (Method::GET, format!("{apps}/{t}/chats/%FF"), None, 400),
+            (
+                Method::POST,
+                format!("{apps}/{t}/chats/%FF/messages"),
+                None,
+                400,
+            ),
+            (Method::GET, format!("{chat}/messages/%E2%82"), None, 400),
+            (
+                Method::GET,
+                format!("{chat}/messages/search?q=%FF"),
+                None,
+                400,
+            ),
+            (
+                Method::GET,
+                format!("{apps}/{t}/chats?limit=%FF"),
+                None,
+                400,
+            ),
+            (
+                Method::GET,
+                format!("{apps}/{t}/chats?limit=1&limit"),
+                None,
+                400,
+            ),
+            (
+                Method::POST,
+                format!("{chat}/messages"),
+                form("body=%FF"),
+                400,
+            ),
+            (
+                Method::POST,
+                format!("{chat}/messages"),
+                form("body=x&body[y]=z"),
+                400,
+            ),
+            (
+                Method::POST,
+                format!("{chat}/messages"),
+                Some(("application/json", "{\"body\": \"\\ud800\"}".into())),
+                400,
+            ),
+            (
+                Method::POST,
+                format!("{chat}/messages"),
+                Some(("multipart/form-data; boundary=x", "--x--".into())),
+                415,
+            ),
+            (
+                Method::POST,
+                format!("{chat}/messages"),
+                form(&format!("body={}", "x".repeat(65 * 1024))),
+                413,
+            ),
+            (Method::GET, format!("{chat}/messages/1/extra"), None, 404),
+            (Method::GET, format!("{u}/api/v1"), None, 404),
+            (
+                Method::GET,
+                format!("{u}/api/v1/applications//chats"),
+                None,
+                404,
+            ),
+            (Method::OPTIONS, format!("{apps}/{t}"), None, 405),
+            (Method::POST, format!("{u}/health"), None, 405),
+        ];
+        for (method, url, body, want) in cases {
+            let (s, v) = send(&http, method.clone(), &url, body).await;
+            assert_eq!(s.as_u16(), want, "{method} {url}: {v}");
+        }
+        // What a path that is not UTF-8 says.
+        let (_, v) = send(&http, Method::GET, &format!("{apps}/%FF"), None).await;
+        assert_eq!(v["error"]["code"], "bad_request");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("UTF-8"),
+            "{v}"
+        );
+        server.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn out_of_range_numbers_are_quoted_as_sent() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let t = app_with_chat(&server, &http).await;
+        let apps = format!("{}/api/v1/applications/{t}", server.url);
+        for (url, sent) in [
+            (
+                format!("{apps}/chats/9223372036854775807"),
+                "9223372036854775807",
+            ),
+            (format!("{apps}/chats/4294967296"), "4294967296"),
+            (format!("{apps}/chats/2147483648"), "2147483648"),
+            (
+                format!("{apps}/chats/1/messages/99999999999999999999999"),
+                "99999999999999999999999",
+            ),
+            (format!("{apps}/chats?after=4294967295"), "4294967295"),
+            (
+                format!("{apps}/chats?limit=18446744073709551616"),
+                "18446744073709551616",
+            ),
+            (format!("{apps}/chats?limit=1001"), "1001"),
+            (
+                format!("{apps}/chats/1/messages/search?q=x&offset=4294967296"),
+                "4294967296",
+            ),
+            (format!("{apps}/chats/+1"), "+1"),
+        ] {
+            let (s, v) = send(&http, Method::GET, &url, None).await;
+            assert_eq!(s, 400, "{url}: {v}");
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(message.contains(&format!("\"{sent}\"")), "{url}: {message}");
+        }
+        // The edge itself is a number like any other.
+        let (s, v) = send(
+            &http,
+            Method::GET,
+            &format!("{apps}/chats/2147483647"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 404, "{v}");
+        server.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn form_bodies_work_on_every_write_route_with_the_same_errors_as_json() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let u = &server.url;
+        let form = |s: &str| Some(("application/x-www-form-urlencoded", s.to_owned()));
+        let form_utf8 = |s: &str| {
+            Some((
+                "application/x-www-form-urlencoded; charset=UTF-8",
+                s.to_owned(),
+            ))
+        };
+
+        // Every accepted shape, on every write route.
+        let mut tokens = Vec::new();
+        for (path, body, name) in [
+            (
+                "applications",
+                "application%5Bname%5D=Rails+app",
+                "Rails app",
+            ),
+            (
+                "applications",
+                "application[name]=caf%C3%A9&commit=Save",
+                "café",
+            ),
+            (
+                "chat_applications",
+                "chat_application[name]=go%20client",
+                "go client",
+            ),
+            ("applications", "name=bare&utf8=%E2%9C%93", "bare"),
+        ] {
+            let (s, v) = send(
+                &http,
+                Method::POST,
+                &format!("{u}/api/v1/{path}"),
+                form(body),
+            )
+            .await;
+            assert_eq!(
+                (s.as_u16(), v["name"].as_str()),
+                (201, Some(name)),
+                "{body}: {v}"
+            );
+            tokens.push(v["token"].as_str().unwrap().to_owned());
+        }
+        let t = &tokens[0];
+        let app = format!("{u}/api/v1/applications/{t}");
+        for (method, body, name) in [
+            (Method::PUT, "application[name]=renamed", "renamed"),
+            (Method::PATCH, "chat_application[name]=patched", "patched"),
+            (Method::PUT, "name=plain", "plain"),
+        ] {
+            let (s, v) = send(&http, method, &app, form_utf8(body)).await;
+            assert_eq!(
+                (s.as_u16(), v["name"].as_str()),
+                (200, Some(name)),
+                "{body}: {v}"
+            );
+        }
+        let (s, v) = send(&http, Method::POST, &format!("{app}/chats"), form("")).await;
+        assert_eq!((s.as_u16(), &v["number"]), (201, &json!(1)), "{v}");
+        let (s, _) = send(
+            &http,
+            Method::POST,
+            &format!("{app}/chats"),
+            form("chat[x]=1"),
+        )
+        .await;
+        assert_eq!(s, 201);
+        let msgs = format!("{app}/chats/1/messages");
+        for (body, text) in [
+            ("message[body]=hello+world", "hello world"),
+            ("body=a%26b%3Dc+%2B+d", "a&b=c + d"),
+            ("message%5Bbody%5D=100%25+sure", "100% sure"),
+            ("body=50%+off", "50% off"),
+        ] {
+            let (s, v) = send(&http, Method::POST, &msgs, form(body)).await;
+            assert_eq!(
+                (s.as_u16(), v["body"].as_str()),
+                (201, Some(text)),
+                "{body}: {v}"
+            );
+        }
+        for (method, body, text) in [
+            (Method::PUT, "message[body]=edited", "edited"),
+            (Method::PATCH, "body=patched", "patched"),
+        ] {
+            let (s, v) = send(&http, method, &format!("{msgs}/1"), form(body)).await;
+            assert_eq!(
+                (s.as_u16(), v["body"].as_str()),
+                (200, Some(text)),
+                "{body}: {v}"
+            );
+        }
+        let (_, v) = send(&http, Method::GET, &format!("{msgs}/1"), None).await;
+        assert_eq!(v["body"], "patched");
+
+        // Refusals: a form and its JSON twin fail alike (status, code and field).
+        let long = "n".repeat(256);
+        let long_form = format!("name={long}");
+        let cases: Vec<(Method, String, &str, Value)> = vec![
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                "name=",
+                json!({"name": ""}),
+            ),
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                "application[name]=+",
+                json!({"application": {"name": " "}}),
+            ),
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                "",
+                json!({}),
+            ),
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                "other=1",
+                json!({"other": "1"}),
+            ),
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                long_form.as_str(),
+                json!({"name": long}),
+            ),
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                "name=a%01b",
+                json!({"name": "a\u{1}b"}),
+            ),
+            (
+                Method::POST,
+                format!("{u}/api/v1/applications"),
+                "application=x",
+                json!({"application": "x"}),
+            ),
+            (
+                Method::PUT,
+                app.clone(),
+                "chat_application=x",
+                json!({"chat_application": "x"}),
+            ),
+            (Method::POST, msgs.clone(), "body=", json!({"body": ""})),
+            (
+                Method::POST,
+                msgs.clone(),
+                "message[body]=",
+                json!({"message": {"body": ""}}),
+            ),
+            (
+                Method::POST,
+                msgs.clone(),
+                "message=x",
+                json!({"message": "x"}),
+            ),
+            (
+                Method::POST,
+                msgs.clone(),
+                "body=a%00b",
+                json!({"body": "a\u{0}b"}),
+            ),
+            (
+                Method::PUT,
+                format!("{msgs}/1"),
+                "body=+",
+                json!({"body": " "}),
+            ),
+            (
+                Method::PUT,
+                format!("{msgs}/99"),
+                "body=x",
+                json!({"body": "x"}),
+            ),
+            (
+                Method::PUT,
+                format!("{app}/chats/9/messages/1"),
+                "body=x",
+                json!({"body": "x"}),
+            ),
+        ];
+        for (method, url, form_body, json_body) in cases {
+            let (fs, fv) = send(&http, method.clone(), &url, form(form_body)).await;
+            let (js, jv) = send(
+                &http,
+                method.clone(),
+                &url,
+                Some(("application/json", json_body.to_string())),
+            )
+            .await;
+            assert!(
+                fs.is_client_error(),
+                "{method} {url} {form_body:?} → {fs}: {fv}"
+            );
+            assert_eq!(
+                (fs, &fv["error"]["code"], &fv["error"]["field"]),
+                (js, &jv["error"]["code"], &jv["error"]["field"]),
+                "{method} {url}: form {form_body:?} → {fv}, JSON {json_body} → {jv}"
+            );
+        }
+        // Shapes only a form can get wrong: text that is not UTF-8, a name both a value and a
+        // group.
+        let apps = format!("{u}/api/v1/applications");
+        for body in [
+            "name=%FF",
+            "name=x&name[y]=z",
+            "application[name]=x&application=y",
+            "a[b]=1&a=2",
+        ] {
+            let (s, v) = send(&http, Method::POST, &apps, form(body)).await;
+            assert_eq!(
+                (s.as_u16(), v["error"]["code"].as_str()),
+                (400, Some("bad_request")),
+                "{body}: {v}"
+            );
+        }
+        // Keys of other shapes are fields no operation reads, like unknown JSON fields.
+        for body in ["a[]=1", "[x]=1", "a[b=1", "a]=1", "a[b]c=1", "=x"] {
+            let (s, v) = send(&http, Method::POST, &apps, form(body)).await;
+            assert_eq!(
+                (s.as_u16(), v["error"]["field"].as_str()),
+                (422, Some("name")),
+                "{body}: {v}"
+            );
+            let with_name = format!("{body}&name=extra");
+            let (s, v) = send(&http, Method::POST, &apps, form(&with_name)).await;
+            assert_eq!(s, 201, "{with_name}: {v}");
+        }
+        // Nothing was stored by a refusal.
+        let (_, v) = send(&http, Method::GET, &format!("{app}/chats/1"), None).await;
+        assert_eq!(v["messages_count"], 4, "{v}");
+        // Neither JSON nor a form is still a 415.
+        let (s, v) = send(
+            &http,
+            Method::POST,
+            &msgs,
+            Some(("text/plain", "body=x".into())),
+        )
+        .await;
+        assert_eq!(s, 415, "{v}");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-www-form-urlencoded"));
+        server.stop().await;
+    }
+}
+
+/// The OpenAPI document states the server's own validation: every bound it gives is accepted
+/// at its edge and rejected one past it.
+mod documented_constraints {
+    use chat_core::model::{NAME_PATTERN, TEXT_PATTERN, TOKEN_PATTERN};
+    use chat_tests::{Harness, Http};
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+
+    fn param<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| &p["schema"])
+            .unwrap_or_else(|| panic!("{method} {path} documents no parameter {name}"))
+    }
+
+    fn int(v: &Value, key: &str) -> i128 {
+        v[key]
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| v[key].as_u64().map(i128::from))
+            .unwrap_or_else(|| panic!("{key} missing in {v}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_documented_bound_is_accepted_at_its_edge_and_rejected_past_it() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let u = server.url.clone();
+        let doc: Value = http
+            .get(format!("{u}/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let get = |url: String| {
+            let http = http.clone();
+            async move {
+                let r = http.get(url).send().await.unwrap();
+                let s = r.status();
+                (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let post = |url: String, body: Value| {
+            let http = http.clone();
+            async move {
+                let r = http.post(url).json(&body).send().await.unwrap();
+                let s = r.status();
+                (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+
+        // Every parameter of every operation carries its constraint.
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let (name, schema) = (p["name"].as_str().unwrap(), &p["schema"]);
+                    match name {
+                        "token" => assert_eq!(schema["pattern"], TOKEN_PATTERN, "{method} {path}"),
+                        "number" | "message" => {
+                            assert_eq!(
+                                (int(schema, "minimum"), int(schema, "maximum")),
+                                (1, i128::from(i32::MAX)),
+                                "{method} {path}"
+                            )
+                        }
+                        "limit" => {
+                            assert_eq!((int(schema, "minimum"), int(schema, "maximum")), (1, 1000))
+                        }
+                        "query" => {
+                            assert_eq!(p["required"], true);
+                            assert_eq!(schema["pattern"], TEXT_PATTERN);
+                        }
+                        _ => {}
+                    }
+                    seen += 1;
+                }
+                // Every body is documented as JSON and as a form.
+                if let Some(content) = op["requestBody"]["content"].as_object() {
+                    for ct in ["application/json", "application/x-www-form-urlencoded"] {
+                        assert!(
+                            content.contains_key(ct),
+                            "{method} {path} documents no {ct} body"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(seen > 30, "only {seen} parameters documented");
+
+        // Tokens.
+        let apps = format!("{u}/api/v1/applications");
+        let (_, app) = post(apps.clone(), json!({"name": "bounds"})).await;
+        let t = app["token"].as_str().unwrap().to_owned();
+        let ts = param(&doc, "/api/v1/applications/{token}", "get", "token");
+        assert_eq!((int(ts, "minLength"), int(ts, "maxLength")), (32, 32));
+        let (s, _) = get(format!("{apps}/{t}")).await;
+        assert_eq!(s, 200);
+        let unknown = chat_core::Token::generate();
+        let (s, v) = get(format!("{apps}/{unknown}")).await;
+        assert_eq!(
+            (s.as_u16(), &v["error"]["resource"]),
+            (404, &json!("application"))
+        );
+        for bad in [
+            &t[..31],
+            &format!("{t}a"),
+            &t.to_uppercase(),
+            &format!("{}g", &t[..31]),
+        ] {
+            let (s, v) = get(format!("{apps}/{bad}")).await;
+            assert_eq!(
+                (s.as_u16(), &v["error"]["resource"]),
+                (404, &json!("malformed_token")),
+                "{bad}"
+            );
+        }
+
+        // Chat and message numbers, in the path and as `after`.
+        let chats = format!("{apps}/{t}/chats");
+        let (s, _) = post(chats.clone(), json!({})).await;
+        assert_eq!(s, 201);
+        let ns = param(
+            &doc,
+            "/api/v1/applications/{token}/chats/{number}",
+            "get",
+            "number",
+        );
+        let (lo, hi) = (int(ns, "minimum"), int(ns, "maximum"));
+        for (n, want) in [(lo - 1, 400), (lo, 200), (hi, 404), (hi + 1, 400)] {
+            let (s, v) = get(format!("{chats}/{n}")).await;
+            assert_eq!(s.as_u16(), want, "chat {n}: {v}");
+        }
+        let msg = param(
+            &doc,
+            "/api/v1/applications/{token}/chats/{number}/messages/{message}",
+            "get",
+            "message",
+        );
+        assert_eq!((int(msg, "minimum"), int(msg, "maximum")), (lo, hi));
+        for (n, want) in [(lo - 1, 400), (lo, 404), (hi, 404), (hi + 1, 400)] {
+            let (s, v) = get(format!("{chats}/1/messages/{n}")).await;
+            assert_eq!(s.as_u16(), want, "message {n}: {v}");
+        }
+        let after = param(&doc, "/api/v1/applications/{token}/chats", "get", "after");
+        for (n, want) in [
+            (int(after, "minimum") - 1, 400),
+            (int(after, "minimum"), 200),
+            (int(after, "maximum"), 200),
+            (int(after, "maximum") + 1, 400),
+        ] {
+            let (s, v) = get(format!("{chats}?after={n}")).await;
+            assert_eq!(s.as_u16(), want, "after={n}: {v}");
+        }
+        let after = param(&doc, "/api/v1/applications", "get", "after");
+        assert_eq!(after["pattern"], TOKEN_PATTERN);
+
+        // Page parameters.
+        let limit = param(&doc, "/api/v1/applications/{token}/chats", "get", "limit");
+        for (n, want) in [
+            (int(limit, "minimum") - 1, 400),
+            (int(limit, "minimum"), 200),
+            (int(limit, "maximum"), 200),
+            (int(limit, "maximum") + 1, 400),
+        ] {
+            let (s, v) = get(format!("{chats}?limit={n}")).await;
+            assert_eq!(s.as_u16(), want, "limit={n}: {v}");
+        }
+        let search = format!("{chats}/1/messages/search");
+        let offset = param(
+            &doc,
+            "/api/v1/applications/{token}/chats/{number}/messages/search",
+            "get",
+            "offset",
+        );
+        for (n, want) in [
+            (int(offset, "minimum") - 1, 400),
+            (int(offset, "minimum"), 200),
+            (int(offset, "maximum"), 200),
+            (int(offset, "maximum") + 1, 400),
+        ] {
+            let (s, v) = get(format!("{search}?q=x&offset={n}")).await;
+            assert_eq!(s.as_u16(), want, "offset={n}: {v}");
+        }
+
+        // Lengths of names, bodies and queries.
+        let schemas = &doc["components"]["schemas"];
+        let name = &schemas["NameBody"]["properties"]["name"];
+        assert_eq!(name["pattern"], NAME_PATTERN);
+        let (min, max) = (
+            int(name, "minLength") as usize,
+            int(name, "maxLength") as usize,
+        );
+        for (text, want) in [
+            ("é".repeat(min - 1), 422),
+            ("é".repeat(min), 201),
+            ("é".repeat(max), 201),
+            ("é".repeat(max + 1), 422),
+        ] {
+            let (s, v) = post(apps.clone(), json!({"name": text})).await;
+            assert_eq!(
+                s.as_u16(),
+                want,
+                "name of {} chars: {v}",
+                text.chars().count()
+            );
+        }
+        let body = &schemas["BodyBody"]["properties"]["body"];
+        assert_eq!(body["pattern"], TEXT_PATTERN);
+        let (min, max) = (
+            int(body, "minLength") as usize,
+            int(body, "maxLength") as usize,
+        );
+        let msgs = format!("{chats}/1/messages");
+        for (text, want) in [
+            ("b".repeat(min - 1), 422),
+            ("b".repeat(min), 201),
+            ("b".repeat(max), 201),
+            ("b".repeat(max + 1), 422),
+        ] {
+            let (s, v) = post(msgs.clone(), json!({"body": text})).await;
+            assert_eq!(s.as_u16(), want, "body of {} bytes: {v}", text.len());
+        }
+        let query = param(
+            &doc,
+            "/api/v1/applications/{token}/chats/{number}/messages/search",
+            "get",
+            "query",
+        );
+        let (min, max) = (
+            int(query, "minLength") as usize,
+            int(query, "maxLength") as usize,
+        );
+        for (text, want) in [
+            ("q".repeat(min - 1), 422),
+            ("q".repeat(min), 200),
+            ("q".repeat(max), 200),
+            ("q".repeat(max + 1), 422),
+        ] {
+            let (s, v) = get(format!("{search}?query={text}")).await;
+            assert_eq!(s.as_u16(), want, "query of {} chars: {v}", text.len());
+        }
+        // What the patterns exclude is refused: blank text, control characters in names, NUL.
+        for (url, body) in [
+            (apps.clone(), json!({"name": " \t "})),
+            (apps.clone(), json!({"name": "a\u{1}b"})),
+            (apps.clone(), json!({"name": "a\u{85}b"})),
+            (msgs.clone(), json!({"body": " \n "})),
+            (msgs.clone(), json!({"body": "a\u{0}b"})),
+        ] {
+            let (s, v) = post(url, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        }
+        let (s, _) = get(format!("{search}?query=%20%09")).await;
+        assert_eq!(s, 422);
+
+        // The queue of the distributed profile: documented 400 on this one.
+        assert!(doc["paths"]["/api/v1/admin/queue"]["get"]["responses"]["400"].is_object());
+        server.stop().await;
+    }
+}
+
+/// Slow and stalled clients cannot hold connections.
+mod slow_clients {
+    use std::time::{Duration, Instant};
+
+    use chat_tests::{Harness, Http};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Reads until the server closes the connection; the time it took, or `None` if it was
+    /// still open after `bound`.
+    async fn closed_within(
+        stream: &mut TcpStream,
+        start: Instant,
+        bound: Duration,
+    ) -> Option<Duration> {
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout_at((start + bound).into(), stream.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn half_sent_headers_and_idle_connections_are_closed_while_others_are_served() {
+        let timeout = Duration::from_secs(1);
+        let server = Http::start_limited(chat_server::Limits {
+            header_timeout: timeout,
+            ..chat_server::Limits::default()
+        })
+        .await;
+        let addr = server.url.trim_start_matches("http://").to_owned();
+        let start = Instant::now();
+        let mut slow = Vec::new();
+        for i in 0..40 {
+            let mut s = TcpStream::connect(&addr).await.unwrap();
+            match i % 4 {
+                // Headers started, never finished.
+                0 => s
+                    .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                    .await
+                    .unwrap(),
+                // Only part of the request line.
+                1 => s.write_all(b"GET /api/v1/appl").await.unwrap(),
+                // Connected, nothing sent.
+                2 => {}
+                // A complete request, then idle on a keep-alive connection.
+                _ => {
+                    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let mut buf = [0u8; 12];
+                    s.read_exact(&mut buf).await.unwrap();
+                    assert_eq!(&buf, b"HTTP/1.1 200");
+                }
+            }
+            slow.push(s);
+        }
+        // A slowloris trickling one header byte at a time, slower than the timeout allows.
+        let mut trickle = TcpStream::connect(&addr).await.unwrap();
+        let trickled = tokio::spawn(async move {
+            for b in b"GET /health HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+                if trickle.write_all(&[*b]).await.is_err() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        });
+
+        // Meanwhile the server answers everyone else.
+        let http = reqwest::Client::new();
+        for _ in 0..20 {
+            let resp = http
+                .get(format!("{}/health", server.url))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+
+        for (i, s) in slow.iter_mut().enumerate() {
+            let took = closed_within(s, start, Duration::from_secs(10)).await;
+            let took = took.unwrap_or_else(|| panic!("connection {i} still open after 10 s"));
+            assert!(
+                took >= timeout,
+                "connection {i} closed after {took:?}, before the timeout"
+            );
+        }
+        assert!(
+            trickled.await.unwrap(),
+            "the trickling client was never cut off"
+        );
+        // And still serves new clients.
+        let resp = http
+            .get(format!("{}/health", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        server.stop().await;
+    }
+}
+
+/// `HttpClient` gives up on a server that accepts and never answers.
+mod client_timeouts {
+    use std::time::{Duration, Instant};
+
+    use chat_core::{ChatApi, Error, HttpClient, NoProgress, Token};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_and_jobs_are_bounded_by_their_timeouts() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let client = HttpClient::new(&url)
+            .unwrap()
+            .with_timeout(Duration::from_millis(500))
+            .with_job_timeout(Duration::from_millis(800));
+        let start = Instant::now();
+        let err = client
+            .get_application(&Token::generate())
+            .await
+            .unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            matches!(&err, Error::Unavailable { backend, reason } if backend == "server" && reason.starts_with("no answer in time")),
+            "{err:?}"
+        );
+        let start = Instant::now();
+        let err = client.recount(None, NoProgress::arc()).await.unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+        assert!(
+            took >= Duration::from_millis(800) && took < Duration::from_secs(5),
+            "the job waited {took:?}, not its own timeout"
+        );
+    }
+}
+
+/// A property-based fuzzer over the served OpenAPI document (tests/fuzz/schemathesis.sh), in
+/// the suite: no 5xx, every answer fits the document, no schema-valid request refused.
+mod fuzz {
+    use std::path::PathBuf;
+
+    use chat_core::ChatApi;
+    use chat_tests::{Harness, Http};
+    use serde_json::{json, Value};
+
+    const SEED: &str = "14";
+    const EXAMPLES: &str = "40";
+
+    /// Runs the fuzzer over `schema`; panics with its report when it finds anything.
+    async fn fuzz(server: &Http, schema: &str) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        // TARGET/PROFILE/deps/this-test: the virtualenv lives in TARGET, reused across runs.
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap().to_owned();
+        let out = tokio::process::Command::new(root.join("tests/fuzz/schemathesis.sh"))
+            .args([
+                target.join("schemathesis-venv").to_str().unwrap(),
+                schema,
+                &server.url,
+                &server.admin_token,
+                SEED,
+                EXAMPLES,
+            ])
+            .output()
+            .await
+            .expect("run tests/fuzz/schemathesis.sh (needs python3 with venv and pip)");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "the fuzzer found problems with {schema}:\n{report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.contains(" passed"), "{report}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn generated_requests_get_no_5xx_and_answers_that_fit_the_document() {
+        let server = Http::start().await;
+        // The document as served: generated tokens name nothing, so this covers parsing and
+        // validation of every parameter and body.
+        fuzz(&server, &format!("{}/openapi.json", server.url)).await;
+
+        // The same document with the path's token and chat number pinned to existing ones, so
+        // generated requests reach real applications, chats and messages.
+        let api = server.client();
+        let app = api.create_application("fuzzed").await.unwrap();
+        for _ in 0..2 {
+            let chat = api.create_chat(&app.token).await.unwrap();
+            for i in 0..3 {
+                api.create_message(&app.token, chat.number, &format!("message {i}"))
+                    .await
+                    .unwrap();
+            }
+        }
+        let mut doc: Value = reqwest::get(format!("{}/openapi.json", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut pinned = 0;
+        for item in doc["paths"].as_object_mut().unwrap().values_mut() {
+            for op in item.as_object_mut().unwrap().values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for p in params.iter_mut().filter(|p| p["in"] == "path") {
+                    match p["name"].as_str() {
+                        Some("token") => {
+                            p["schema"] = json!({"type": "string", "enum": [app.token]})
+                        }
+                        Some("number") => p["schema"] = json!({"type": "integer", "enum": [1, 2]}),
+                        _ => continue,
+                    }
+                    pinned += 1;
+                }
+            }
+        }
+        assert!(pinned > 10, "only {pinned} path parameters pinned");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("openapi-pinned.json");
+        std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+        fuzz(&server, file.to_str().unwrap()).await;
+        server.stop().await;
     }
 }

@@ -26,10 +26,10 @@ fn scope(body: Result<JsonObject, ApiError>) -> ApiResult<JobScope> {
     security(("admin" = [])),
     responses(
         (status = 200, description = "What was corrected", body = RecountSummary),
-        (status = 400, description = "Malformed token or JSON", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed JSON or form", body = chat_core::ErrorBody),
         (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown application", body = chat_core::ErrorBody)))]
+        (status = 404, description = "Unknown or malformed application token", body = chat_core::ErrorBody)))]
 pub async fn recount(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -55,10 +55,10 @@ pub async fn recount(
     security(("admin" = [])),
     responses(
         (status = 200, description = "What was reindexed", body = ReindexSummary),
-        (status = 400, description = "Malformed token or JSON", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed JSON or form", body = chat_core::ErrorBody),
         (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown application", body = chat_core::ErrorBody)))]
+        (status = 404, description = "Unknown or malformed application token", body = chat_core::ErrorBody)))]
 pub async fn reindex(
     State(s): State<AppState>,
     headers: HeaderMap,

@@ -3,7 +3,7 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chat_core::{Application, ChatApi, PageRequest};
+use chat_core::{Application, ChatApi, PageRequest, Token};
 
 use super::{location, next_link, params, Params};
 use crate::error::ApiResult;
@@ -20,7 +20,7 @@ const WRAPPERS: &[&str] = &["application", "chat_application"];
         (status = 201, description = "Created", body = Application),
         (status = 400, description = "Malformed JSON or wrong types", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down", body = chat_core::ErrorBody)))]
 pub async fn create(
@@ -53,7 +53,7 @@ pub async fn list(
     s.require_admin(&headers)?;
     let q = params(q)?;
     let limit = extract::limit(q.get("limit").map(String::as_str))?;
-    let after = q.get("after").map(|t| extract::token(t)).transpose()?;
+    let after = q.get("after").map(|t| Token::parse(t)).transpose()?;
     let page = s
         .service
         .list_applications(PageRequest { limit, after })
@@ -67,8 +67,8 @@ pub async fn list(
     params(("token" = String, Path, description = "The application's token")),
     responses(
         (status = 200, description = "The application", body = Application),
-        (status = 400, description = "Malformed token", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token", body = chat_core::ErrorBody)))]
+        (status = 400, description = "A path that is not UTF-8", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
     Path(token): Path<String>,
@@ -83,10 +83,10 @@ pub async fn show(
     request_body(content = chat_core::wire::NameBody, description = "Same shapes as create"),
     responses(
         (status = 200, description = "The renamed application", body = Application),
-        (status = 400, description = "Malformed token or JSON", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed JSON or form", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,

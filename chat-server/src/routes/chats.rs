@@ -16,10 +16,10 @@ use crate::AppState;
     request_body(content = Option<Object>, description = "None, or `{}`"),
     responses(
         (status = 201, description = "Created", body = Chat),
-        (status = 400, description = "Malformed token or JSON", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed JSON or form", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
         (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create(
@@ -44,8 +44,8 @@ pub async fn create(
            ("after" = Option<u32>, Query, description = "Number of the last chat of the previous page")),
     responses(
         (status = 200, description = "A page of chats; `Link: rel=\"next\"` when more remain", body = [Chat]),
-        (status = 400, description = "Malformed token, limit or after", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token", body = chat_core::ErrorBody)))]
+        (status = 400, description = "Malformed limit or after", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     Path(token): Path<String>,
@@ -70,8 +70,8 @@ pub async fn list(
            ("number" = u32, Path, description = "The chat's number")),
     responses(
         (status = 200, description = "The chat", body = Chat),
-        (status = 400, description = "Malformed token or number", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody)))]
+        (status = 400, description = "Malformed number", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
     Path((token, number)): Path<(String, String)>,

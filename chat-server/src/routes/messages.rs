@@ -19,10 +19,10 @@ const WRAPPERS: &[&str] = &["message"];
     request_body(content = chat_core::wire::BodyBody, description = "`{\"body\": …}`, also wrapped as `{\"message\": {…}}`"),
     responses(
         (status = 201, description = "Created", body = Message),
-        (status = 400, description = "Malformed token, number or JSON", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed number, JSON or form", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long body (16 KiB)", body = chat_core::ErrorBody),
         (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
@@ -50,8 +50,8 @@ pub async fn create(
            ("after" = Option<u32>, Query, description = "Number of the last message of the previous page")),
     responses(
         (status = 200, description = "A page of messages; `Link: rel=\"next\"` when more remain", body = [Message]),
-        (status = 400, description = "Malformed token, number, limit or after", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody)))]
+        (status = 400, description = "Malformed number, limit or after", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     Path((token, number)): Path<(String, String)>,
@@ -78,8 +78,8 @@ pub async fn list(
            ("message" = u32, Path, description = "The message's number")),
     responses(
         (status = 200, description = "The message", body = Message),
-        (status = 400, description = "Malformed token or numbers", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token, chat or message", body = chat_core::ErrorBody)))]
+        (status = 400, description = "Malformed numbers", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat or message", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
     Path((token, number, message)): Path<(String, String, String)>,
@@ -98,10 +98,10 @@ pub async fn show(
     request_body(content = chat_core::wire::BodyBody, description = "Same shapes as create"),
     responses(
         (status = 200, description = "The edited message", body = Message),
-        (status = 400, description = "Malformed token, numbers or JSON", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token, chat or message", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed numbers, JSON or form", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat or message", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long body", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
@@ -128,8 +128,8 @@ pub async fn update(
            ("offset" = Option<u32>, Query, description = "Results to skip")),
     responses(
         (status = 200, description = "Matching messages, best match first, then by number", body = [Message]),
-        (status = 400, description = "Malformed token, number, limit or offset", body = chat_core::ErrorBody),
-        (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed number, limit or offset", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 422, description = "Blank or over-long query", body = chat_core::ErrorBody),
         (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
 pub async fn search(

@@ -7,20 +7,39 @@ pub mod messages;
 pub mod ops;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 
 use crate::error::ApiError;
 
-/// Query parameters, with malformed query strings answered in the API's error shape.
-pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+/// Query parameters (a repeated one keeps its last value), with a malformed query string
+/// (not UTF-8 once percent-decoded) answered in the API's error shape.
+pub struct Params(Result<HashMap<String, String>, ApiError>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let raw = parts.uri.query().unwrap_or_default();
+        Ok(Params(
+            chat_core::wire::form_pairs(raw.as_bytes())
+                .map(|pairs| pairs.into_iter().collect())
+                .map_err(|e| match e {
+                    chat_core::Error::BadRequest(m) => {
+                        ApiError::bad_request(format!("malformed query string: {m}"))
+                    }
+                    other => other.into(),
+                }),
+        ))
+    }
+}
 
 /// The parameters as a map.
 pub fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
-    p.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+    p.0
 }
 
 /// `Link: <path?limit=N&after=CURSOR>; rel="next"` when there is a next page.

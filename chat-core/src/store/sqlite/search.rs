@@ -5,9 +5,12 @@
 //! turns that string into the sequence of its three-character grams, so any substring of three
 //! or more characters matches, case-insensitively, wherever it sits in a word. The chat is
 //! selected by a rowid range (message ids are `chat << 32 | number`), which FTS5 applies inside
-//! the index. Queries shorter than three characters have no trigram and scan the chat instead.
+//! the index. Queries shorter than three characters have no trigram and scan the chat instead,
+//! folding case like the tokenizer ([`crate::model::fold_case`]).
 
+use futures::TryStreamExt;
 use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
 
 use super::message_from_row;
 use super::writer::message_id;
@@ -54,19 +57,32 @@ pub(crate) async fn search(
         .fetch_all(pool)
         .await?
     } else {
-        // One or two characters: no trigram to look up; scan this chat only.
-        sqlx::query(
+        // One or two characters: no trigram to look up; scan this chat only, folding case in
+        // Rust as the trigram index does (SQLite's `lower()` folds ASCII only).
+        let mut rows = sqlx::query(
             "SELECT number, body, created_at, updated_at FROM messages \
-             WHERE id BETWEEN ?1 AND ?2 AND instr(lower(body), lower(?3)) > 0 \
-             ORDER BY id LIMIT ?4 OFFSET ?5",
+             WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
         )
         .bind(lo)
         .bind(hi)
-        .bind(text)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?
+        .fetch(pool);
+        let mut skip = offset;
+        let mut found = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let body: &str = row.try_get("body")?;
+            if !query.matches(body) {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            found.push(row);
+            if found.len() >= limit as usize {
+                break;
+            }
+        }
+        found
     };
     rows.iter().map(message_from_row).collect()
 }
