@@ -1432,12 +1432,16 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__man)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

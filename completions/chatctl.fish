@@ -48,7 +48,7 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "queue" -d 'The dist
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
-complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout, or write every page with --dir'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -62,7 +62,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
@@ -81,7 +81,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
@@ -98,7 +98,7 @@ name\t'Only the tokens (applications) or numbers (chats, messages), one per line
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -112,7 +112,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -126,7 +126,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
@@ -145,7 +145,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "create" -d 'Create the application\'s next chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "list" -d 'List an application\'s chats by number'
@@ -163,7 +163,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
@@ -180,7 +180,7 @@ name\t'Only the tokens (applications) or numbers (chats, messages), one per line
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -194,7 +194,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create the application\'s next chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an application\'s chats by number'
@@ -212,7 +212,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "send" -d 'Send a message to a chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "list" -d 'List a chat\'s messages by number'
@@ -248,7 +248,7 @@ name\t'Only the tokens (applications) or numbers (chats, messages), one per line
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l all -d 'Follow the pages to the end of the list'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -262,7 +262,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -276,7 +276,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to a chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List a chat\'s messages by number'
@@ -297,7 +297,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l app -d 'Only this application (default: all of them)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
@@ -312,7 +312,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l app -d 'Only this application (default: all of them)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
@@ -327,7 +327,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -341,7 +341,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'
@@ -358,7 +358,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -372,7 +372,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from help" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'
@@ -408,7 +408,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
@@ -422,8 +422,9 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l dir -d 'Write chatctl(1) and a page for every subcommand (chatctl-app-create(1), …) into this folder instead of printing chatctl(1)' -r -F
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
@@ -436,7 +437,7 @@ json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "app" -d 'Create, list, show and rename applications'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
@@ -448,7 +449,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_see
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout, or write every page with --dir'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'

@@ -1,7 +1,7 @@
 //! The command line: global flags (each with its `CHAT_…` environment variable), the top of the
 //! command tree, and [`run`], which parses, executes and turns the outcome into an exit code.
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
 use crate::context::Context;
@@ -21,7 +21,7 @@ unavailable.";
 const AFTER_HELP: &str = "\
 Start with `chatctl demo`, which creates a small application and shows it.";
 
-/// chatctl: administer a chat system directly on its stores or through chat-server.
+/// Administer a chat system directly on its stores or through chat-server.
 #[derive(Debug, Parser)]
 #[command(
     name = "chatctl",
@@ -177,8 +177,8 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish)
     Completions(commands::completions::CompletionsArgs),
-    /// Print the man page (roff) on stdout
-    Man,
+    /// Print the man page (roff) on stdout, or write every page with --dir
+    Man(commands::completions::ManArgs),
 }
 
 impl Command {
@@ -201,7 +201,10 @@ impl Command {
 
 /// Parses the command line, runs the command and returns its exit code.
 pub fn run() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with 0; real usage errors get 2.
@@ -217,7 +220,7 @@ pub fn run() -> std::process::ExitCode {
     let outcome = match cli.command {
         // These need no stores: answer without opening anything.
         Command::Completions(args) => commands::completions::run(&args),
-        Command::Man => commands::completions::man(),
+        Command::Man(args) => commands::completions::man(&args),
         command => execute(&cli.global, command),
     };
     match outcome {
@@ -240,9 +243,152 @@ fn execute(global: &GlobalArgs, command: Command) -> CliResult {
     })
 }
 
-/// The clap command, for completions, the man page and tests.
+/// The clap command as chatctl parses and documents it (completions, the man pages, tests):
+/// every command's help ends with examples, and the global flags are described once, in
+/// `chatctl --help` (a subcommand still accepts them, anywhere on the line).
 pub fn command() -> clap::Command {
-    Cli::command()
+    let mut cmd = Cli::command();
+    // Each subcommand gets hidden copies of the global flags before clap propagates them
+    // (it leaves a flag a subcommand already has alone): accepted there, described once.
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.clone().hide(true))
+        .collect();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |sub| decorate(sub, &name, &globals));
+    }
+    cmd
+}
+
+/// Adds the examples of the command at `path` (`app create`) and of its subcommands, and the
+/// hidden copies of the global flags.
+fn decorate(mut cmd: clap::Command, path: &str, globals: &[clap::Arg]) -> clap::Command {
+    for arg in globals {
+        cmd = cmd.arg(arg.clone());
+    }
+    let mut after = String::new();
+    if let Some(examples) = examples(path) {
+        after.push_str("Examples:\n");
+        for line in examples.lines() {
+            after.push_str("  ");
+            after.push_str(line.trim());
+            after.push('\n');
+        }
+        after.push('\n');
+    }
+    after.push_str(
+        "Global options (where to connect, the direct mode's stores, output format): see \
+         chatctl --help; they go anywhere on the line.",
+    );
+    cmd = cmd.after_help(after);
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        let sub_path = format!("{path} {name}");
+        cmd = cmd.mut_subcommand(&name, |sub| decorate(sub, &sub_path, globals));
+    }
+    cmd
+}
+
+/// Examples for each command, one per line, by command path.
+fn examples(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "app" => {
+            "chatctl app create support\n\
+                  TOKEN=$(chatctl app create support -o name)\n\
+                  chatctl app list --all -o json"
+        }
+        "app create" => {
+            "chatctl app create support\n\
+                         TOKEN=$(chatctl app create support -o name)"
+        }
+        "app list" => {
+            "chatctl app list\n\
+                       chatctl app list --all -o name | xargs -n1 chatctl chat list\n\
+                       chatctl --server http://127.0.0.1:3000 --admin-token \"$ADMIN\" app list"
+        }
+        "app show" => {
+            "chatctl app show $TOKEN\n\
+                       chatctl app show $TOKEN -o json"
+        }
+        "app rename" => "chatctl app rename $TOKEN helpdesk",
+        "chat" => {
+            "chatctl chat create $TOKEN\n\
+                   chatctl chat list $TOKEN"
+        }
+        "chat create" => {
+            "chatctl chat create $TOKEN\n\
+                          CHAT=$(chatctl chat create $TOKEN -o name)"
+        }
+        "chat list" => {
+            "chatctl chat list $TOKEN\n\
+                        chatctl chat list $TOKEN --all -o name"
+        }
+        "chat show" => "chatctl chat show $TOKEN 1",
+        "message" => {
+            "chatctl message send $TOKEN 1 'Hello!'\n\
+                      chatctl message list $TOKEN 1"
+        }
+        "message send" => {
+            "chatctl message send $TOKEN 1 'Hello!'\n\
+                           fortune | chatctl message send $TOKEN 1\n\
+                           chatctl message send $TOKEN 1 'Hi' -o name"
+        }
+        "message list" => {
+            "chatctl message list $TOKEN 1\n\
+                           chatctl message list $TOKEN 1 --after 100 --limit 20\n\
+                           chatctl message list $TOKEN 1 --all -o json > chat-1.json"
+        }
+        "message show" => "chatctl message show $TOKEN 1 42",
+        "message edit" => {
+            "chatctl message edit $TOKEN 1 42 'Corrected text'\n\
+                           $EDITOR draft.txt && chatctl message edit $TOKEN 1 42 - < draft.txt"
+        }
+        "search" => {
+            "chatctl search $TOKEN 1 onderf\n\
+                     chatctl search $TOKEN 1 'rain' --limit 5 -o json"
+        }
+        "recount" => {
+            "chatctl recount\n\
+                      chatctl recount --app $TOKEN"
+        }
+        "reindex" => {
+            "chatctl reindex\n\
+                      chatctl reindex --app $TOKEN"
+        }
+        "queue" | "queue status" => {
+            "chatctl queue status\n\
+                                     chatctl queue status -o json"
+        }
+        "queue retry-dead" => "chatctl queue retry-dead",
+        "import" => {
+            "seq 1 10000 | chatctl import $TOKEN 1 -\n\
+                     chatctl import $TOKEN 1 messages.jsonl --format jsonl\n\
+                     chatctl --server http://127.0.0.1:3000 import $TOKEN 1 bodies.txt"
+        }
+        "demo" => {
+            "chatctl demo\n\
+                   TOKEN=$(chatctl demo -o name)"
+        }
+        "completions" => {
+            "chatctl completions bash > ~/.local/share/bash-completion/completions/chatctl\n\
+                          chatctl completions zsh > \"${fpath[1]}/_chatctl\"\n\
+                          chatctl completions fish > ~/.config/fish/completions/chatctl.fish\n\
+                          chatctl completions powershell >> $PROFILE"
+        }
+        "man" => {
+            "chatctl man | man -l -\n\
+                  chatctl man --dir ~/.local/share/man/man1"
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -252,6 +398,75 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command, as its path (`app create`).
+    fn paths(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let path = format!("{prefix}{}", sub.get_name()).trim().to_owned();
+            out.push(path.clone());
+            paths(sub, &format!("{path} "), out);
+        }
+    }
+
+    #[test]
+    fn every_command_has_examples_and_leaves_the_global_flags_to_the_top_help() {
+        let mut cmd = command();
+        let mut all = Vec::new();
+        paths(&cmd, "", &mut all);
+        assert!(all.len() > 15, "{all:?}");
+        for path in &all {
+            assert!(examples(path).is_some(), "`chatctl {path}` has no examples");
+            let mut sub = cmd.clone();
+            for name in path.split(' ') {
+                sub = sub
+                    .find_subcommand(name)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{path}"));
+            }
+            let help = sub.render_long_help().to_string();
+            let listed = help.split("Examples:\n").nth(1).unwrap_or_default();
+            assert!(
+                listed
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains("chatctl ")),
+                "{path}:\n{help}"
+            );
+            for global in [
+                "--database-url",
+                "--server <URL>",
+                "--redis-url",
+                "--timeout",
+            ] {
+                assert!(!help.contains(global), "{path} repeats {global}:\n{help}");
+            }
+            let short = sub.render_help().to_string();
+            assert!(
+                short.lines().count() <= 30,
+                "{path}: -h has {} lines:\n{short}",
+                short.lines().count()
+            );
+        }
+        let top = cmd.render_long_help().to_string();
+        for global in ["--database-url", "--server <URL>", "--output <FORMAT>"] {
+            assert!(top.contains(global), "top-level help lacks {global}");
+        }
+        // Globals are still accepted after a subcommand.
+        let m = command()
+            .try_get_matches_from([
+                "chatctl",
+                "app",
+                "list",
+                "--database-url",
+                "sqlite://x.db",
+                "-o",
+                "json",
+            ])
+            .expect("parses");
+        let cli = Cli::from_arg_matches(&m).expect("fits");
+        assert_eq!(cli.global.database_url, "sqlite://x.db");
+        assert_eq!(cli.global.format(), Format::Json);
     }
 
     #[test]

@@ -9,11 +9,6 @@ use crate::exit::{CliError, CliResult};
 
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
-#[command(long_about = "Print shell completions on stdout.\n\n\
-    bash:        chatctl completions bash > ~/.local/share/bash-completion/completions/chatctl\n\
-    zsh:         chatctl completions zsh > \"${fpath[1]}/_chatctl\"\n\
-    fish:        chatctl completions fish > ~/.config/fish/completions/chatctl.fish\n\
-    powershell:  chatctl completions powershell >> $PROFILE")]
 pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
@@ -32,10 +27,32 @@ pub fn run(args: &CompletionsArgs) -> CliResult {
     write_stdout(&generate(args.shell))
 }
 
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write chatctl(1) and a page for every subcommand (chatctl-app-create(1), …) into this
+    /// folder instead of printing chatctl(1)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
 /// Runs `man`.
-pub fn man() -> CliResult {
+pub fn man(args: &ManArgs) -> CliResult {
+    let cmd = crate::cli::command();
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(cmd, dir))
+            .map_err(|e| {
+                CliError::io(format!("writing the man pages into {}", dir.display()), e)
+            })?;
+        let written = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).count())
+            .unwrap_or(0);
+        eprintln!("wrote {written} man pages into {}", dir.display());
+        return Ok(());
+    }
     let mut buf = Vec::new();
-    clap_mangen::Man::new(crate::cli::command())
+    clap_mangen::Man::new(cmd)
         .render(&mut buf)
         .map_err(|e| CliError::io("rendering the man page", e))?;
     write_stdout(&buf)
@@ -52,6 +69,34 @@ fn write_stdout(bytes: &[u8]) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn man_dir_writes_a_page_for_every_subcommand_the_main_page_names() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        man(&ManArgs {
+            dir: Some(dir.path().join("man1")),
+        })
+        .expect("written");
+        let main = std::fs::read_to_string(dir.path().join("man1/chatctl.1")).expect("chatctl.1");
+        assert!(
+            main.contains("chatctl \\- Administer a chat system"),
+            "the NAME line says what it is, once"
+        );
+        for page in [
+            "chatctl-app.1",
+            "chatctl-app-create.1",
+            "chatctl-message-send.1",
+            "chatctl-search.1",
+        ] {
+            assert!(dir.path().join("man1").join(page).exists(), "{page}");
+        }
+        // Every page chatctl(1) refers to exists.
+        for name in main.split("\\fBchatctl-").skip(1) {
+            let page = name.split('(').next().unwrap_or_default();
+            let file = format!("chatctl-{}.1", page.replace("\\fR", ""));
+            assert!(dir.path().join("man1").join(&file).exists(), "{file}");
+        }
+    }
 
     #[test]
     fn every_shell_gets_a_script_naming_every_command() {

@@ -38,7 +38,7 @@ pub async fn run(ctx: &Context, command: Command) -> CliResult {
         Command::Import(a) => import::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Completions(a) => completions::run(&a),
-        Command::Man => completions::man(),
+        Command::Man(a) => completions::man(&a),
     }
 }
 
