@@ -44,6 +44,7 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "reindex" -d 'Rebuil
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "bench" -d 'Drive load (create, read, search, mixed) and report throughput, latency and errors'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -341,6 +342,36 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l json -d 'Same a
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l scenario -d 'What each request does' -r -f -a "create-message\t'`create_message` in the seeded chats, round robin'
+create-chat\t'`create_chat` in the application'
+read\t'`get_message` of a random seeded message'
+search\t'`search_messages` in a random chat, for a substring of the seeded text (limit 20)'
+health\t'The server\'s `GET /health` (with --server only): the trivial route, as a ceiling'
+mixed\t'Several of the above in the proportions of --mix'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l mix -d 'Shares of a mixed scenario, e.g. create-message=70,read=25,search=5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s c -l concurrency -d 'Requests in flight at once (workers)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s d -l duration -d 'How long to drive the load, e.g. 10s, 500ms, 2m [default: 10s unless -n is given]' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s n -l requests -d 'How many requests to send, instead of a duration' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l rate -d 'Open loop: send this many requests per second on a fixed schedule, whatever the answers\' pace (latency then counts from each request\'s scheduled time)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l warmup -d 'Drive the same load for this long first, without counting it' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l app -d 'Work in this application instead of creating one' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l chats -d 'Chats to create and spread the load over' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l seed -d 'Messages created per chat before the run, for read and search' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l body-size -d 'Characters per created message (generated sentences)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l max-errors -d 'Exit with code 1 when more requests than this failed' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l plot -d 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram' -r -F
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l no-verify -d 'Skip the check that every acknowledged creation exists with gapless numbers'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
@@ -363,18 +394,19 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "app" -d 'Create, list, show and rename applications'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "app" -d 'Create, list, show and rename applications'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "bench" -d 'Drive load (create, read, search, mixed) and report throughput, latency and errors'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "man" -d 'Print the man page (roff) on stdout'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "show" -d 'Show one application'
