@@ -1,8 +1,10 @@
 //! The check after a creating run: every acknowledged chat and message exists, and the numbers
 //! of the application's chats and of each chat's messages are gapless from 1 — read back
-//! through the same API the load went through.
+//! through the same API the load went through (a read refused as unavailable is tried again).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
 
 use chat_core::model::MAX_LIMIT;
 use chat_core::{ChatApi, ChatNumber, PageRequest, Token};
@@ -104,14 +106,16 @@ pub async fn check(api: &dyn ChatApi, token: &Token, acks: &Acks) -> Verificatio
             v.fail(format!("chat {chat}: not a valid number"));
             continue;
         };
-        let found = chat_core::collect_pages(
-            PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            },
-            true,
-            |page| api.list_messages(token, number, page),
-        )
+        let found = retrying(|| {
+            chat_core::collect_pages(
+                PageRequest {
+                    limit: MAX_LIMIT,
+                    after: None,
+                },
+                true,
+                |page| api.list_messages(token, number, page),
+            )
+        })
         .await;
         match found {
             Ok((messages, _)) => {
@@ -123,14 +127,16 @@ pub async fn check(api: &dyn ChatApi, token: &Token, acks: &Acks) -> Verificatio
         }
     }
     if !acks.chats.is_empty() {
-        let found = chat_core::collect_pages(
-            PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            },
-            true,
-            |page| api.list_chats(token, page),
-        )
+        let found = retrying(|| {
+            chat_core::collect_pages(
+                PageRequest {
+                    limit: MAX_LIMIT,
+                    after: None,
+                },
+                true,
+                |page| api.list_chats(token, page),
+            )
+        })
         .await;
         match found {
             Ok((chats, _)) => {
@@ -141,6 +147,26 @@ pub async fn check(api: &dyn ChatApi, token: &Token, acks: &Acks) -> Verificatio
         }
     }
     v
+}
+
+/// Runs a read again when the target answers it is unavailable (a rate limit, a restart):
+/// three more tries, 0.5, 1 and 2 s apart.
+async fn retrying<T, F, Fut>(mut read: F) -> chat_core::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = chat_core::Result<T>>,
+{
+    let mut pause = Duration::from_millis(500);
+    for _ in 0..3 {
+        match read().await {
+            Err(chat_core::Error::Unavailable { .. }) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    read().await
 }
 
 impl Verification {
