@@ -211,6 +211,9 @@ fn bench_against_a_live_server_mixes_operations_in_their_proportions() {
     let (r, report) = bench(&ctl, &["--scenario", "health", "-n", "500", "-c", "8"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!((&report["ok"], &report["errors"]), (&500.into(), &0.into()));
+    // It touched no data: the mixed run's application is still the only one.
+    assert!(report["application"].is_null(), "{report}");
+    assert_eq!(ctl.json(&["app", "list"]).as_array().unwrap().len(), 1);
     let (code, stderr) = Ctl::direct().fails(&["bench", "--scenario", "health", "-n", "5"]);
     assert_eq!(code, 4);
     assert!(stderr.contains("--server"), "{stderr}");

@@ -224,12 +224,16 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
 
     // Seeding: the application, its chats, and messages to read and search.
     let api: Arc<dyn ChatApi> = Arc::clone(&ctx.api);
+    let only_health = mix.0.iter().all(|(o, _)| *o == Scenario::Health);
     let token = match &args.app {
         Some(t) => {
             let t = super::token(t)?;
             api.get_application(&t).await?;
             t
         }
+        // The health route needs no data: leave the target untouched (a health check may run
+        // this every few seconds).
+        None if only_health => Token::generate(),
         None => api.create_application("bench").await?.token,
     };
     let needs_chats = mix.0.iter().any(|(o, _)| {
@@ -285,7 +289,16 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
     } else {
         Some(verify::check(api.as_ref(), &token, &acks).await)
     };
-    let outcome = report::Outcome::new(&args, &mix, ctx, &token, &driven, &recorder, verification);
+    let application = (!only_health || args.app.is_some()).then_some(&token);
+    let outcome = report::Outcome::new(
+        &args,
+        &mix,
+        ctx,
+        application,
+        &driven,
+        &recorder,
+        verification,
+    );
     if let Some(path) = &args.plot {
         plot::write(path, &outcome, &recorder)?;
         ctx.out

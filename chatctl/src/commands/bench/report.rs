@@ -64,7 +64,8 @@ pub struct Outcome {
     pub rate: Option<f64>,
     pub mix: Option<BTreeMap<&'static str, u32>>,
     pub warmup_s: f64,
-    pub application: String,
+    /// The application the load went to (absent for the health route alone).
+    pub application: Option<String>,
     /// Seconds from the first request to the last answer.
     pub duration_s: f64,
     /// Requests sent (open loop: scheduled) and answered.
@@ -88,7 +89,7 @@ impl Outcome {
         args: &BenchArgs,
         mix: &Mix,
         ctx: &Context,
-        token: &Token,
+        token: Option<&Token>,
         driven: &Driven,
         recorder: &Recorder,
         verification: Option<Verification>,
@@ -110,7 +111,7 @@ impl Outcome {
             mix: (args.scenario == Scenario::Mixed)
                 .then(|| mix.0.iter().map(|(op, w)| (op.name(), *w)).collect()),
             warmup_s: args.warmup.as_secs_f64(),
-            application: token.to_string(),
+            application: token.map(Token::to_string),
             duration_s: secs,
             requests: driven.sent,
             ok: f.total.len() - f.failed,
