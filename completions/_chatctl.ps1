@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('queue', 'queue', [CompletionResultType]::ParameterValue, 'The distributed profile''s write queue: status, and retrying dead-letter entries')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Create many messages in a chat from a file (JSON Lines or one body per line)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Create a small application with chats and messages, search it, and show it all')
+            [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Drive load (create, read, search, mixed) and report throughput, latency and errors')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) on stdout, or write every page with --dir')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -582,6 +583,39 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatctl;bench' {
+            [CompletionResult]::new('--scenario', '--scenario', [CompletionResultType]::ParameterName, 'What each request does')
+            [CompletionResult]::new('--mix', '--mix', [CompletionResultType]::ParameterName, 'Shares of a mixed scenario, e.g. create-message=70,read=25,search=5')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Requests in flight at once (workers)')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Requests in flight at once (workers)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to drive the load, e.g. 10s, 500ms, 2m [default: 10s unless -n is given]')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to drive the load, e.g. 10s, 500ms, 2m [default: 10s unless -n is given]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many requests to send, instead of a duration')
+            [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'How many requests to send, instead of a duration')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Open loop: send this many requests per second on a fixed schedule, whatever the answers'' pace (latency then counts from each request''s scheduled time)')
+            [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Drive the same load for this long first, without counting it')
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'Work in this application instead of creating one')
+            [CompletionResult]::new('--chats', '--chats', [CompletionResultType]::ParameterName, 'Chats to create and spread the load over')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Messages created per chat before the run, for read and search')
+            [CompletionResult]::new('--body-size', '--body-size', [CompletionResultType]::ParameterName, 'Characters per created message (generated sentences)')
+            [CompletionResult]::new('--max-errors', '--max-errors', [CompletionResultType]::ParameterName, 'Exit with code 1 when more requests than this failed')
+            [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)')
+            [CompletionResult]::new('--redis-url', '--redis-url', [CompletionResultType]::ParameterName, 'Redis of the distributed profile (numbering and write queue)')
+            [CompletionResult]::new('--elasticsearch-url', '--elasticsearch-url', [CompletionResultType]::ParameterName, 'Elasticsearch or OpenSearch of the distributed profile (search)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: tables for people, JSON for scripts')
+            [CompletionResult]::new('--no-verify', '--no-verify', [CompletionResultType]::ParameterName, 'Skip the check that every acknowledged creation exists with gapless numbers')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatctl;completions' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
@@ -631,6 +665,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('queue', 'queue', [CompletionResultType]::ParameterValue, 'The distributed profile''s write queue: status, and retrying dead-letter entries')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Create many messages in a chat from a file (JSON Lines or one body per line)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Create a small application with chats and messages, search it, and show it all')
+            [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Drive load (create, read, search, mixed) and report throughput, latency and errors')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) on stdout, or write every page with --dir')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -713,6 +748,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             break
         }
         'chatctl;help;demo' {
+            break
+        }
+        'chatctl;help;bench' {
             break
         }
         'chatctl;help;completions' {

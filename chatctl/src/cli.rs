@@ -175,6 +175,8 @@ pub enum Command {
     Import(commands::import::ImportArgs),
     /// Create a small application with chats and messages, search it, and show it all
     Demo(commands::demo::DemoArgs),
+    /// Drive load (create, read, search, mixed) and report throughput, latency and errors
+    Bench(commands::bench::BenchArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish)
     Completions(commands::completions::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write every page with --dir

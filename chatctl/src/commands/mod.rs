@@ -3,6 +3,7 @@
 //! input exits with 4, like the server's 400), paging, and reading text from stdin.
 
 pub mod app;
+pub mod bench;
 pub mod chat;
 pub mod completions;
 pub mod demo;
@@ -37,6 +38,7 @@ pub async fn run(ctx: &Context, command: Command) -> CliResult {
         Command::Queue(c) => queue::run(ctx, c).await,
         Command::Import(a) => import::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
+        Command::Bench(a) => bench::run(ctx, a).await,
         Command::Completions(a) => completions::run(&a),
         Command::Man(a) => completions::man(&a),
     }

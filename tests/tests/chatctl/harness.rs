@@ -50,6 +50,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts a server with `extra` flags (e.g. `--rate-limit 20`).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
         let mut cmd = Command::new(&binaries().server);
         for var in CHAT_VARS {
@@ -59,6 +64,7 @@ impl Server {
             .args(["--listen", "127.0.0.1:0", "--admin-token", ADMIN_TOKEN])
             .arg("--database-url")
             .arg(database_url(dir))
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
