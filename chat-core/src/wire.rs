@@ -41,14 +41,15 @@ pub struct Fields(pub Map<String, Value>);
 const MAX_FORM_DEPTH: usize = 8;
 
 impl Fields {
-    /// Reads a JSON object. A body of only whitespace is an empty object; anything but an
-    /// object is a [`Error::BadRequest`].
+    /// Reads a JSON object. A body of only whitespace, or `null`, is an empty object (no
+    /// body); anything but an object is a [`Error::BadRequest`].
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Fields::default());
         }
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(Fields(map)),
+            Ok(Value::Null) => Ok(Fields::default()),
             Ok(_) => Err(Error::BadRequest(
                 "the request body must be a JSON object".into(),
             )),
@@ -57,15 +58,16 @@ impl Fields {
     }
 
     /// Reads an HTML form: `&`-separated `key=value` pairs, `+` for space, `%XX` escapes, the
-    /// decoded text UTF-8. A key is a name optionally followed by bracketed names
-    /// (`message[body]`), which nest as JSON objects would. Empty pairs are skipped, a key
-    /// without `=` has the empty value and a repeated key keeps its last value (as Rails does).
-    /// Anything else (`a[]`, `[x]`, `a[b`, invalid UTF-8, a key both a value and a group) is a
-    /// [`Error::BadRequest`].
+    /// decoded text UTF-8. A key that is a name followed by bracketed names (`message[body]`,
+    /// at most 8 of them) nests as JSON objects would; any other key (`a[]`, `[x]`, `a[b`) is
+    /// a field of that literal name, which no operation reads, like an unknown JSON field.
+    /// Empty pairs are skipped, a key without `=` has the empty value and a repeated key keeps
+    /// its last value (as Rails does). Text that is not UTF-8, and a name given both as a value
+    /// and as a group (`a=1&a[b]=2`), are a [`Error::BadRequest`].
     pub fn from_form(bytes: &[u8]) -> Result<Self> {
         let mut map = Map::new();
         for (key, value) in form_pairs(bytes)? {
-            let path = form_key(&key)?;
+            let path = form_key(&key).unwrap_or_else(|| vec![key.as_str()]);
             insert(&mut map, &path, value, &key)?;
         }
         Ok(Fields(map))
@@ -171,33 +173,27 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Splits `a[b][c]` into `["a", "b", "c"]`.
-fn form_key(key: &str) -> Result<Vec<&str>> {
-    let bad = || {
-        Error::BadRequest(format!(
-            "malformed form field name {key:?}: expected a name, or a name followed by \
-             bracketed names such as message[body]"
-        ))
-    };
+/// Splits `a[b][c]` into `["a", "b", "c"]`; `None` for a key of any other shape.
+fn form_key(key: &str) -> Option<Vec<&str>> {
     let (base, mut rest) = match key.find('[') {
         Some(i) => (&key[..i], &key[i..]),
         None => (key, ""),
     };
     if base.is_empty() || base.contains(']') {
-        return Err(bad());
+        return None;
     }
     let mut path = vec![base];
     while !rest.is_empty() {
-        let inner = rest.strip_prefix('[').ok_or_else(bad)?;
-        let end = inner.find(']').ok_or_else(bad)?;
+        let inner = rest.strip_prefix('[')?;
+        let end = inner.find(']')?;
         let segment = &inner[..end];
         if segment.is_empty() || segment.contains('[') || path.len() > MAX_FORM_DEPTH {
-            return Err(bad());
+            return None;
         }
         path.push(segment);
         rest = &inner[end + 1..];
     }
-    Ok(path)
+    Some(path)
 }
 
 /// Sets `path` in `map` to `value`, creating the objects on the way.

@@ -169,6 +169,9 @@ proptest! {
 
     #[test]
     fn any_bytes_as_a_form_or_json_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let json_ok = bytes.iter().all(u8::is_ascii_whitespace)
+            || matches!(serde_json::from_slice::<Value>(&bytes), Ok(Value::Object(_) | Value::Null));
+        prop_assert_eq!(Fields::from_json(&bytes).is_ok(), json_ok);
         for r in [Fields::from_form(&bytes), Fields::from_json(&bytes)] {
             match r {
                 Ok(f) => { let _ = f.string("name", &["application", "chat_application"]); }
@@ -213,13 +216,21 @@ proptest! {
             }
             ok && segments <= 8
         };
-        let r = Fields::from_form(format!("{key}=v").as_bytes());
-        prop_assert_eq!(r.is_ok(), valid, "{:?}: {:?}", key, r);
-        if let Ok(f) = r {
-            // The value sits at the path the key names.
-            let mut at: &Value = &Value::Object(f.0);
+        // Any key reads: a well-formed one at the path it names, any other as a literal field.
+        let f = Fields::from_form(format!("{key}=v").as_bytes()).unwrap();
+        let mut at: &Value = &Value::Object(f.0.clone());
+        if valid {
             for part in key.split(['[', ']']).filter(|p| !p.is_empty()) { at = &at[part]; }
-            prop_assert_eq!(at, &json!("v"));
+        } else {
+            at = &at[key.as_str()];
+        }
+        prop_assert_eq!(at, &json!("v"), "{:?} → {:?}", key, f);
+        // A name given both as a value and as a group is refused.
+        if valid && key.contains('[') {
+            let base = &key[..key.find('[').unwrap()];
+            for clash in [format!("{base}=x&{key}=v"), format!("{key}=v&{base}=x")] {
+                prop_assert!(matches!(Fields::from_form(clash.as_bytes()), Err(Error::BadRequest(_))), "{}", clash);
+            }
         }
     }
 

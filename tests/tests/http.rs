@@ -1224,7 +1224,8 @@ mod hardening {
         let apps = format!("{u}/api/v1/applications");
         let chat = format!("{apps}/{t}/chats/1");
         let form = |s: &str| Some(("application/x-www-form-urlencoded", s.to_owned()));
-        let cases: Vec<(Method, String, Option<(&str, String)>, u16)> = vec![
+        type Case<'a> = (Method, String, Option<(&'a str, String)>, u16);
+        let cases: Vec<Case> = vec![
             (Method::GET, format!("{apps}/%FF"), None, 400),
             (Method::GET, format!("{apps}/%C3%28/chats"), None, 400),
             (Method::PUT, format!("{apps}/%FF"), form("name=x"), 400),
@@ -1263,7 +1264,7 @@ mod hardening {
             (
                 Method::POST,
                 format!("{chat}/messages"),
-                form("message[=x"),
+                form("body=x&body[y]=z"),
                 400,
             ),
             (
@@ -1563,29 +1564,33 @@ mod hardening {
                 "{method} {url}: form {form_body:?} → {fv}, JSON {json_body} → {jv}"
             );
         }
-        // Shapes only a form can get wrong.
+        // Shapes only a form can get wrong: text that is not UTF-8, a name both a value and a
+        // group.
+        let apps = format!("{u}/api/v1/applications");
         for body in [
-            "a[]=1",
-            "[x]=1",
-            "a[b=1",
-            "a]=1",
-            "a[b]c=1",
             "name=%FF",
             "name=x&name[y]=z",
+            "application[name]=x&application=y",
             "a[b]=1&a=2",
         ] {
-            let (s, v) = send(
-                &http,
-                Method::POST,
-                &format!("{u}/api/v1/applications"),
-                form(body),
-            )
-            .await;
+            let (s, v) = send(&http, Method::POST, &apps, form(body)).await;
             assert_eq!(
                 (s.as_u16(), v["error"]["code"].as_str()),
                 (400, Some("bad_request")),
                 "{body}: {v}"
             );
+        }
+        // Keys of other shapes are fields no operation reads, like unknown JSON fields.
+        for body in ["a[]=1", "[x]=1", "a[b=1", "a]=1", "a[b]c=1", "=x"] {
+            let (s, v) = send(&http, Method::POST, &apps, form(body)).await;
+            assert_eq!(
+                (s.as_u16(), v["error"]["field"].as_str()),
+                (422, Some("name")),
+                "{body}: {v}"
+            );
+            let with_name = format!("{body}&name=extra");
+            let (s, v) = send(&http, Method::POST, &apps, form(&with_name)).await;
+            assert_eq!(s, 201, "{with_name}: {v}");
         }
         // Nothing was stored by a refusal.
         let (_, v) = send(&http, Method::GET, &format!("{app}/chats/1"), None).await;
@@ -2020,5 +2025,96 @@ mod client_timeouts {
             took >= Duration::from_millis(800) && took < Duration::from_secs(5),
             "the job waited {took:?}, not its own timeout"
         );
+    }
+}
+
+/// A property-based fuzzer over the served OpenAPI document (tests/fuzz/schemathesis.sh), in
+/// the suite: no 5xx, every answer fits the document, no schema-valid request refused.
+mod fuzz {
+    use std::path::PathBuf;
+
+    use chat_core::ChatApi;
+    use chat_tests::{Harness, Http};
+    use serde_json::{json, Value};
+
+    const SEED: &str = "14";
+    const EXAMPLES: &str = "40";
+
+    /// Runs the fuzzer over `schema`; panics with its report when it finds anything.
+    async fn fuzz(server: &Http, schema: &str) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        // TARGET/PROFILE/deps/this-test: the virtualenv lives in TARGET, reused across runs.
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap().to_owned();
+        let out = tokio::process::Command::new(root.join("tests/fuzz/schemathesis.sh"))
+            .args([
+                target.join("schemathesis-venv").to_str().unwrap(),
+                schema,
+                &server.url,
+                &server.admin_token,
+                SEED,
+                EXAMPLES,
+            ])
+            .output()
+            .await
+            .expect("run tests/fuzz/schemathesis.sh (needs python3 with venv and pip)");
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "the fuzzer found problems with {schema}:\n{report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.contains(" passed"), "{report}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn generated_requests_get_no_5xx_and_answers_that_fit_the_document() {
+        let server = Http::start().await;
+        // The document as served: generated tokens name nothing, so this covers parsing and
+        // validation of every parameter and body.
+        fuzz(&server, &format!("{}/openapi.json", server.url)).await;
+
+        // The same document with the path's token and chat number pinned to existing ones, so
+        // generated requests reach real applications, chats and messages.
+        let api = server.client();
+        let app = api.create_application("fuzzed").await.unwrap();
+        for _ in 0..2 {
+            let chat = api.create_chat(&app.token).await.unwrap();
+            for i in 0..3 {
+                api.create_message(&app.token, chat.number, &format!("message {i}"))
+                    .await
+                    .unwrap();
+            }
+        }
+        let mut doc: Value = reqwest::get(format!("{}/openapi.json", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut pinned = 0;
+        for item in doc["paths"].as_object_mut().unwrap().values_mut() {
+            for op in item.as_object_mut().unwrap().values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for p in params.iter_mut().filter(|p| p["in"] == "path") {
+                    match p["name"].as_str() {
+                        Some("token") => {
+                            p["schema"] = json!({"type": "string", "enum": [app.token]})
+                        }
+                        Some("number") => p["schema"] = json!({"type": "integer", "enum": [1, 2]}),
+                        _ => continue,
+                    }
+                    pinned += 1;
+                }
+            }
+        }
+        assert!(pinned > 10, "only {pinned} path parameters pinned");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("openapi-pinned.json");
+        std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+        fuzz(&server, file.to_str().unwrap()).await;
+        server.stop().await;
     }
 }
