@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::error::{Error, ErrorBody, Result};
 use crate::model::{
-    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
+    Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest,
+    SearchRequest, Token,
 };
 use crate::wire::{BodyBody, JobScope, NameBody};
 
@@ -50,9 +51,11 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
-    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:3000`).
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:3000`; the API's own
+    /// prefix, as in `http://127.0.0.1:3000/api/v1`, is accepted too).
     pub fn new(base_url: &str) -> Result<Self> {
         let base = base_url.trim_end_matches('/');
+        let base = base.strip_suffix("/api/v1").unwrap_or(base);
         let parsed = reqwest::Url::parse(base)
             .map_err(|e| Error::BadRequest(format!("invalid server URL {base_url:?}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -214,6 +217,9 @@ fn snippet(text: &str) -> String {
 #[async_trait]
 impl ChatApi for HttpClient {
     async fn create_application(&self, name: &str) -> Result<Application> {
+        // The same checks as the server's, before sending: the same error either way, and an
+        // over-long text fails on its own rule rather than on the server's request size limit.
+        Name::parse(name)?;
         let body = NameBody {
             name: name.to_owned(),
         };
@@ -228,6 +234,7 @@ impl ChatApi for HttpClient {
     }
 
     async fn update_application(&self, token: &Token, name: &str) -> Result<Application> {
+        Name::parse(name)?;
         let body = NameBody {
             name: name.to_owned(),
         };
@@ -266,6 +273,7 @@ impl ChatApi for HttpClient {
     }
 
     async fn create_message(&self, token: &Token, chat: ChatNumber, body: &str) -> Result<Message> {
+        Body::parse(body)?;
         let path = format!("/applications/{token}/chats/{chat}/messages");
         let body = BodyBody {
             body: body.to_owned(),
@@ -295,6 +303,7 @@ impl ChatApi for HttpClient {
         message: MessageNumber,
         body: &str,
     ) -> Result<Message> {
+        Body::parse(body)?;
         let path = format!("/applications/{token}/chats/{chat}/messages/{message}");
         let body = BodyBody {
             body: body.to_owned(),
@@ -358,5 +367,27 @@ impl ChatApi for HttpClient {
             .json(self.request(Method::POST, "/admin/queue/retry-dead"))
             .await?
             .0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_url_may_carry_the_api_prefix_or_a_trailing_slash() {
+        for url in [
+            "http://127.0.0.1:3000",
+            "http://127.0.0.1:3000/",
+            "http://127.0.0.1:3000/api/v1",
+            "http://127.0.0.1:3000/api/v1/",
+        ] {
+            let c = HttpClient::new(url).expect(url);
+            assert_eq!(c.base, "http://127.0.0.1:3000/api/v1", "{url}");
+        }
+        assert!(matches!(
+            HttpClient::new("ftp://127.0.0.1"),
+            Err(Error::BadRequest(_))
+        ));
     }
 }

@@ -24,6 +24,10 @@ pub struct Config {
     pub busy_timeout: Duration,
     /// Whether each commit waits for the disk (`fsync`): survives power loss, not only crashes.
     pub fsync: bool,
+    /// Embedded profile: create the database file (and its folders) when it is missing. Tools
+    /// that only read turn it off, so a mistyped path is an error rather than a new, empty
+    /// database.
+    pub create_if_missing: bool,
     /// Distributed profile: whether this process runs a queue worker (and the periodic
     /// recount) besides serving requests. API-only processes turn it off.
     pub worker: bool,
@@ -54,6 +58,7 @@ impl Default for Config {
             read_connections: 4,
             busy_timeout: Duration::from_secs(10),
             fsync: true,
+            create_if_missing: true,
             worker: true,
             redis_prefix: "chat:".to_owned(),
             recount_interval: Some(DEFAULT_RECOUNT_INTERVAL),
@@ -99,6 +104,43 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The settings that matter for the profile this configuration selects, as
+    /// `(name, value)` pairs for a start-up log: URLs with their passwords redacted, no other
+    /// secret, and none of the other profile's settings.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("database_url", redact_url(&self.database_url))];
+        if self.database_url.starts_with("mysql:") {
+            let url = |u: &Option<String>| u.as_deref().map_or("(not set)".to_owned(), redact_url);
+            out.extend([
+                ("redis_url", url(&self.redis_url)),
+                ("redis_prefix", self.redis_prefix.clone()),
+                ("elasticsearch_url", url(&self.elasticsearch_url)),
+                ("index_prefix", self.index_prefix.clone()),
+                ("index_replicas", self.index_replicas.to_string()),
+                ("worker", self.worker.to_string()),
+                ("claim_idle", format!("{}s", self.claim_idle.as_secs())),
+                (
+                    "recount_interval",
+                    self.recount_interval
+                        .map_or("off".to_owned(), |d| format!("{}s", d.as_secs())),
+                ),
+            ]);
+        } else {
+            out.extend([
+                ("fsync", self.fsync.to_string()),
+                ("max_batch", self.max_batch.to_string()),
+                ("read_connections", self.read_connections.to_string()),
+                (
+                    "busy_timeout",
+                    format!("{}ms", self.busy_timeout.as_millis()),
+                ),
+            ]);
+        }
+        out
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -128,6 +170,7 @@ impl fmt::Debug for Config {
             .field("read_connections", &self.read_connections)
             .field("busy_timeout", &self.busy_timeout)
             .field("fsync", &self.fsync)
+            .field("create_if_missing", &self.create_if_missing)
             .field("worker", &self.worker)
             .field("redis_prefix", &self.redis_prefix)
             .field("recount_interval", &self.recount_interval)
@@ -151,5 +194,34 @@ mod tests {
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2"), "{s}");
         assert!(s.contains("mysql://chat:***@127.0.0.1/chat"), "{s}");
+        let settings = format!("{:?}", c.settings());
+        assert!(!settings.contains("hunter2"), "{settings}");
+        assert!(
+            settings.contains("redis://:***@127.0.0.1:6379"),
+            "{settings}"
+        );
+        assert!(
+            !settings.contains("fsync"),
+            "embedded-only setting shown: {settings}"
+        );
+    }
+
+    #[test]
+    fn the_embedded_profile_shows_only_its_own_settings() {
+        let names: Vec<_> = Config::default()
+            .settings()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "database_url",
+                "fsync",
+                "max_batch",
+                "read_connections",
+                "busy_timeout"
+            ]
+        );
     }
 }

@@ -13,8 +13,9 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "chat-server", version, about, long_about = None)]
 pub struct Cli {
-    /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
-    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:3000")]
+    /// Address to listen on: HOST:PORT, or :PORT for 127.0.0.1:PORT (port 0 picks a free port;
+    /// the address is printed on stdout).
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:3000", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE
@@ -92,7 +93,9 @@ pub struct Cli {
     pub claim_idle: u64,
 
     /// Wait for the disk on every commit (survives power loss); off still survives a killed process.
-    #[arg(long, env = "CHAT_FSYNC", default_value_t = true, action = clap::ArgAction::Set, help_heading = "Storage")]
+    /// Accepts true/false, 1/0, yes/no, on/off.
+    #[arg(long, env = "CHAT_FSYNC", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Storage")]
     pub fsync: bool,
 
     /// Token that admin endpoints require as `Authorization: Bearer …`; without it they answer 403.
@@ -156,6 +159,21 @@ pub struct Cli {
     pub log: String,
 }
 
+/// `HOST:PORT`, or `:PORT` for the loopback address (as the default listens there).
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let full;
+    let s = match s.strip_prefix(':') {
+        Some(port) => {
+            full = format!("127.0.0.1:{port}");
+            &full
+        }
+        None => s,
+    };
+    s.parse().map_err(|_| {
+        format!("expected HOST:PORT (e.g. 127.0.0.1:3000, 0.0.0.0:3000) or :PORT, got '{s}'")
+    })
+}
+
 /// What a process of the distributed profile does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -212,5 +230,32 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn listen_takes_a_bare_port_and_fsync_takes_the_documented_booleans() {
+        let cli = Cli::try_parse_from(["chat-server", "--listen", ":0", "--fsync", "0"])
+            .expect("documented forms are accepted");
+        assert_eq!(
+            cli.listen,
+            "127.0.0.1:0".parse::<SocketAddr>().expect("addr")
+        );
+        assert!(!cli.fsync);
+        for (v, want) in [
+            ("1", true),
+            ("true", true),
+            ("off", false),
+            ("false", false),
+        ] {
+            let cli = Cli::try_parse_from(["chat-server", "--fsync", v]).expect(v);
+            assert_eq!(cli.fsync, want, "{v}");
+        }
+        let cli = Cli::try_parse_from(["chat-server", "--listen", "0.0.0.0:3001"]).expect("addr");
+        assert_eq!(cli.listen.port(), 3001);
+        let err = Cli::try_parse_from(["chat-server", "--listen", "nowhere"])
+            .expect_err("not an address")
+            .to_string();
+        assert!(err.contains("expected HOST:PORT"), "{err}");
+        assert!(Cli::try_parse_from(["chat-server", "--fsync", "maybe"]).is_err());
     }
 }

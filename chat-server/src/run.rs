@@ -61,7 +61,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("listening on http://{addr}");
-    tracing::info!(%addr, role = ?cli.role, config = ?config, "chat-server started");
+    tracing::info!(%addr, role = ?cli.role, "chat-server started");
+    for (setting, value) in config.settings() {
+        tracing::info!(%setting, %value, "setting");
+    }
     let mut state = AppState::new(service);
     state.admin_token = cli.admin_token.as_deref().map(Arc::from);
     if cli.rate_limit > 0 {

@@ -113,8 +113,9 @@ pub struct GlobalArgs {
     )]
     pub elasticsearch_url: Option<String>,
 
-    /// How to print results: tables for people, JSON for scripts
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Table,
+    /// How to print results: tables for people (tab-separated lines when piped), JSON for
+    /// scripts, or `name`: only the tokens or numbers, one per line
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT", default_value_t = Format::Table,
           global = true, help_heading = "Output")]
     pub output: Format,
 
@@ -145,6 +146,8 @@ pub enum Format {
     Table,
     /// The API's JSON representations: an array for lists, an object otherwise
     Json,
+    /// Only the tokens (applications) or numbers (chats, messages), one per line
+    Name,
 }
 
 /// The commands, noun first.
@@ -176,6 +179,24 @@ pub enum Command {
     Completions(commands::completions::CompletionsArgs),
     /// Print the man page (roff) on stdout
     Man,
+}
+
+impl Command {
+    /// Whether the command only reads: on a missing SQLite database it stops with a hint
+    /// instead of creating an empty one.
+    pub fn only_reads(&self) -> bool {
+        use commands::{app::AppCommand, chat::ChatCommand, message::MessageCommand};
+        matches!(
+            self,
+            Command::App(AppCommand::List { .. } | AppCommand::Show { .. })
+                | Command::Chat(ChatCommand::List { .. } | ChatCommand::Show { .. })
+                | Command::Message(MessageCommand::List { .. } | MessageCommand::Show { .. })
+                | Command::Search(_)
+                | Command::Recount(_)
+                | Command::Reindex(_)
+                | Command::Queue(_)
+        )
+    }
 }
 
 /// Parses the command line, runs the command and returns its exit code.
@@ -211,7 +232,7 @@ fn execute(global: &GlobalArgs, command: Command) -> CliResult {
         .build()
         .map_err(|e| crate::exit::CliError::io("starting the async runtime", e))?;
     runtime.block_on(async {
-        let ctx = Context::open(global).await?;
+        let ctx = Context::open(global, !command.only_reads()).await?;
         let result = commands::run(&ctx, command).await;
         // Direct mode: flush the writer and close the database before exiting, success or not.
         ctx.close().await;

@@ -37,7 +37,9 @@ pub struct Context {
 
 impl Context {
     /// Opens the stores, or prepares the HTTP client when `--server` is given.
-    pub async fn open(global: &GlobalArgs) -> CliResult<Context> {
+    /// `may_create`: whether the command writes, and so may create a missing SQLite database;
+    /// a command that only reads refuses one.
+    pub async fn open(global: &GlobalArgs, may_create: bool) -> CliResult<Context> {
         let out = Output::new(global.format(), global.quiet);
         if let Some(url) = global.server.as_deref().filter(|u| !u.trim().is_empty()) {
             let mut client = HttpClient::new(url)?
@@ -64,12 +66,21 @@ impl Context {
         // A short-lived command enqueues; the deployment's worker processes persist.
         config.worker = false;
         config.recount_interval = None;
+        config.create_if_missing = may_create;
         let target = Target::Direct(chat_core::config::redact_url(&config.database_url));
         let service = ChatService::open(&config).await.map_err(|e| {
             let hint = match &e {
-                Error::Unavailable { .. } => {
-                    Some("check --database-url or CHAT_DATABASE_URL".to_owned())
+                Error::Unavailable { backend, reason }
+                    if backend == "sqlite" && reason.starts_with("no database at") =>
+                {
+                    Some(format!(
+                        "nothing was written to {} yet: create an application first \
+                         (`chatctl app create NAME` or `chatctl demo`), or point \
+                         --database-url (CHAT_DATABASE_URL) at an existing database",
+                        chat_core::config::redact_url(&config.database_url)
+                    ))
                 }
+                Error::Unavailable { backend, .. } => Some(backend_hint(backend, &config)),
                 _ => None,
             };
             let err = CliError::from(e);
@@ -116,8 +127,22 @@ impl Context {
             {
                 Some(format!("is chat-server running at {url}?"))
             }
-            (Some(Error::Unavailable { .. }), Target::Direct(db)) => {
+            (Some(Error::Unavailable { backend, .. }), Target::Direct(db))
+                if backend == "sqlite" || backend == "mysql" =>
+            {
                 Some(format!("is the database at {db} reachable?"))
+            }
+            (Some(Error::Unavailable { backend, .. }), Target::Direct(_)) if backend == "redis" => {
+                Some("is Redis reachable? check --redis-url or CHAT_REDIS_URL".to_owned())
+            }
+            (Some(Error::Unavailable { backend, .. }), Target::Direct(_))
+                if backend == "elasticsearch" =>
+            {
+                Some(
+                    "is the search engine reachable? check --elasticsearch-url or \
+                     CHAT_ELASTICSEARCH_URL"
+                        .to_owned(),
+                )
             }
             (Some(Error::Forbidden(_)), Target::Server(_)) => Some(
                 "pass --admin-token or set CHAT_ADMIN_TOKEN to the server's admin token".into(),
@@ -134,5 +159,27 @@ impl Context {
             Some(h) => err.hint(h),
             None => err,
         }
+    }
+}
+
+/// Which setting names the backend that could not be reached, and its (redacted) URL.
+fn backend_hint(backend: &str, config: &Config) -> String {
+    let url =
+        |u: Option<&str>| u.map_or_else(|| "not set".to_owned(), chat_core::config::redact_url);
+    match backend {
+        "redis" => format!(
+            "is Redis reachable at {}? check --redis-url or CHAT_REDIS_URL",
+            url(config.redis_url.as_deref())
+        ),
+        "elasticsearch" => format!(
+            "is the search engine reachable at {}? check --elasticsearch-url or \
+             CHAT_ELASTICSEARCH_URL",
+            url(config.elasticsearch_url.as_deref())
+        ),
+        _ => format!(
+            "is the {backend} database reachable at {}? check --database-url or \
+             CHAT_DATABASE_URL",
+            url(Some(&config.database_url))
+        ),
     }
 }

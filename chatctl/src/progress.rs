@@ -71,10 +71,30 @@ impl Drop for Bar {
 
 fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{msg:>10} [{bar:30.cyan/blue}] {human_pos}/{human_len} {per_sec} eta {eta}",
+        "{msg:>10} [{bar:30.cyan/blue}] {human_pos}/{human_len} {rate} eta {eta}",
     )
+    .map(|style| {
+        style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_per_sec(state.per_sec()));
+            },
+        )
+    })
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ")
+}
+
+/// A bar's rate as a whole number with thousands separators: `1,752/s`, not `1751.9311/s`.
+fn rate_per_sec(per_sec: f64) -> String {
+    let whole = if per_sec.is_finite() && per_sec > 0.0 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = per_sec.round() as u64;
+        n
+    } else {
+        0
+    };
+    format!("{}/s", thousands(whole))
 }
 
 fn spinner_style() -> ProgressStyle {
@@ -116,22 +136,31 @@ pub fn rate(items: u64, d: Duration, unit: &str) -> String {
     format!("{} {unit}/s", thousands(per_sec))
 }
 
+/// Jobs shorter than this get no rate in their summary: it would only measure the clock.
+const SHORTEST_RATED: Duration = Duration::from_millis(50);
+
 /// The closing line of a long job, e.g.
-/// `import: 10,000 messages into chat 1 in 2.31 s (4,329 messages/s)`: what and how many,
-/// where (`scope`), how long, how fast, then the `outcome` if there is more to say.
+/// `import: 10,000 messages into chat 1 in 2.31 s (4,329 messages/s)`: what and how many
+/// (`unit` is the singular and plural name), where (`scope`), how long, how fast (only when
+/// the job took long enough for a rate to mean something), then the `outcome` if there is
+/// more to say.
 pub fn summary(
     job: &str,
     items: u64,
-    unit: &str,
+    (one, many): (&str, &str),
     scope: &str,
     d: Duration,
     outcome: &str,
 ) -> String {
+    let rated = if d >= SHORTEST_RATED {
+        format!(" ({})", rate(items, d, many))
+    } else {
+        String::new()
+    };
     format!(
-        "{job}: {} {unit}{scope} in {} ({}){outcome}",
-        thousands(items),
+        "{job}: {}{scope} in {}{rated}{outcome}",
+        plural(items, one, many),
         duration(d),
-        rate(items, d, unit)
     )
 }
 
@@ -158,13 +187,26 @@ mod tests {
             summary(
                 "import",
                 10_000,
-                "messages",
+                ("message", "messages"),
                 " into chat 1",
                 Duration::from_secs(2),
                 ""
             ),
             "import: 10,000 messages into chat 1 in 2.00 s (5,000 messages/s)"
         );
+        assert_eq!(
+            summary(
+                "recount",
+                1,
+                ("chat", "chats"),
+                " of 1 application",
+                Duration::from_millis(0),
+                "; every count was right"
+            ),
+            "recount: 1 chat of 1 application in 0 ms; every count was right"
+        );
+        assert_eq!(rate_per_sec(1751.9311), "1,752/s");
+        assert_eq!(rate_per_sec(f64::NAN), "0/s");
     }
 
     #[test]

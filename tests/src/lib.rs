@@ -18,11 +18,16 @@ use std::sync::Arc;
 
 use chat_core::{ChatApi, ChatService, Config};
 
-/// Builds binaries of other packages of the workspace with `cargo build ARGS` into the same
-/// target folder and profile as the running test (cargo tells a test only where its own
-/// package's binaries are), and returns the path of each of `names` from cargo's JSON
-/// messages, so they are never stale.
-pub fn cargo_build(args: &[&str], names: &[&str]) -> Vec<PathBuf> {
+/// Builds the workspace's binaries into the same target folder and profile as the running test
+/// (cargo tells a test only where its own package's binaries are), and returns the path of
+/// each of `names` from cargo's JSON messages, so they are never stale.
+///
+/// It builds them with the suite's own feature set (`--workspace --all-features`, as
+/// `scripts/test` runs), so that under `scripts/test` every library is already built and
+/// nothing compiles twice: building one package alone would resolve features differently and
+/// compile chat-core and some dependencies a second time.
+pub fn cargo_build(names: &[&str]) -> Vec<PathBuf> {
+    let args = ["--workspace", "--all-features", "--bins"];
     // This test runs from TARGET/PROFILE/deps/; build into the same TARGET and PROFILE.
     let exe = std::env::current_exe().expect("own path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE");

@@ -43,6 +43,8 @@ both_ways!(
     recount_fixes_corrupted_counts_and_says_what_it_changed,
     reindex_rebuilds_the_search_index_and_reports_it,
     demo_shows_an_application_its_chats_and_a_search,
+    an_over_long_body_gets_the_same_error_both_ways,
+    name_output_prints_one_token_or_number_per_line,
 );
 
 // ---- what only one mode shows ----
@@ -135,6 +137,81 @@ fn the_default_database_is_created_in_the_working_folder() {
     let r = finished(ctl.bare().args(["app", "create", "here"]).output().unwrap());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(ctl.dir.path().join("chat-data/chat.db").exists());
+}
+
+#[test]
+fn reads_refuse_a_missing_database_with_a_hint_and_create_nothing() {
+    let ctl = Ctl::direct();
+    for args in [
+        &["app", "list"][..],
+        &["chat", "list", "0123456789abcdef0123456789abcdef"],
+        &["search", "0123456789abcdef0123456789abcdef", "1", "hello"],
+    ] {
+        let r = finished(ctl.bare().args(args).output().unwrap());
+        assert_eq!(r.code, 5, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("no database at"), "{}", r.stderr);
+        assert!(r.stderr.contains("chatctl app create"), "{}", r.stderr);
+        assert!(
+            !ctl.dir.path().join("chat-data").exists(),
+            "{args:?} created the data folder"
+        );
+    }
+    // A write creates it, and then reads work.
+    let r = finished(
+        ctl.bare()
+            .args(["app", "create", "first"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = finished(ctl.bare().args(["app", "list"]).output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn an_unreachable_backend_is_named_with_its_setting_and_no_password() {
+    let ctl = Ctl::direct();
+    let r = finished(
+        ctl.bare()
+            .args([
+                "--database-url",
+                "mysql://chat:hunter2@127.0.0.1:1/chat",
+                "--redis-url",
+                "redis://127.0.0.1:1",
+                "app",
+                "list",
+            ])
+            .output()
+            .unwrap(),
+    );
+    // Redis is asked first: the message names it, its setting and its URL, never a password.
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: redis unavailable"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("redis://127.0.0.1:1? check --redis-url or CHAT_REDIS_URL"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("--database-url"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+}
+
+#[test]
+fn the_server_url_may_end_with_the_api_prefix() {
+    let ctl = Ctl::http();
+    let url = format!("{}/api/v1/", ctl.server.as_ref().unwrap().url);
+    let r = finished(
+        ctl.bare()
+            .args(["--server", &url, "app", "create", "prefixed"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]

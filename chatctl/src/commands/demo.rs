@@ -80,8 +80,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> CliResult {
             .items,
         search,
     };
-    if ctx.out.format() == Format::Json {
-        return ctx.out.json(&demo);
+    match ctx.out.format() {
+        Format::Json => return ctx.out.json(&demo),
+        // `TOKEN=$(chatctl demo -o name)`: the demo application's token alone.
+        Format::Name => return ctx.out.write(&format!("{}\n", demo.application.token)),
+        Format::Table => {}
     }
 
     let out = &ctx.out;

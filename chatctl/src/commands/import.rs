@@ -90,28 +90,41 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
             }
         })
         .buffer_unordered(usize::from(args.concurrency))
-        .try_fold((0u64, u32::MAX, 0u32), |(n, lo, hi), number| async move {
-            Ok((n + 1, lo.min(number), hi.max(number)))
-        })
+        .try_collect::<Vec<u32>>()
         .await;
     bar.finish();
     let elapsed = started.elapsed();
-    let (imported, lo, hi) = created.map_err(|e| {
+    let mut numbers = created.map_err(|e| {
         CliError::from(e).hint("messages created before the failure are kept; see `message list`")
     })?;
+    numbers.sort_unstable();
+    let imported = numbers.len() as u64;
 
-    let into = format!(" into chat {chat} of {t}");
-    ctx.out
-        .note(&summary("import", imported, "messages", &into, elapsed, ""));
     let report = Report {
         imported,
-        first_number: (imported > 0).then_some(lo),
-        last_number: (imported > 0).then_some(hi),
+        first_number: numbers.first().copied(),
+        last_number: numbers.last().copied(),
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         messages_per_second: per_second(imported, elapsed),
     };
     match ctx.out.format() {
-        Format::Json => ctx.out.json(&report),
+        // The table below says the same as the summary line: one of them is enough.
+        Format::Json => {
+            let into = format!(" into chat {chat} of {t}");
+            ctx.out.note(&summary(
+                "import",
+                imported,
+                ("message", "messages"),
+                &into,
+                elapsed,
+                "",
+            ));
+            ctx.out.json(&report)
+        }
+        Format::Name => {
+            let lines: String = numbers.iter().map(|n| format!("{n}\n")).collect();
+            ctx.out.write(&lines)
+        }
         Format::Table => {
             let mut table = ctx.out.table(&["imported", "numbers", "duration", "rate"]);
             table.add_row(vec![

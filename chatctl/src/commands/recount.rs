@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, args: RecountArgs) -> CliResult {
     ctx.out.note(&summary(
         "recount",
         result.chats,
-        "chats",
+        ("chat", "chats"),
         &apps,
         elapsed,
         &outcome,

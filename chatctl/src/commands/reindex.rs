@@ -50,7 +50,7 @@ pub async fn run(ctx: &Context, args: ReindexArgs) -> CliResult {
     ctx.out.note(&summary(
         "reindex",
         result.messages,
-        "messages",
+        ("message", "messages"),
         &scope,
         elapsed,
         "",

@@ -21,10 +21,7 @@ fn binaries() -> &'static Binaries {
 }
 
 fn build_binaries() -> Binaries {
-    let built = chat_tests::cargo_build(
-        &["-p", "chatctl", "-p", "chat-server"],
-        &["chatctl", "chat-server"],
-    );
+    let built = chat_tests::cargo_build(&["chatctl", "chat-server"]);
     Binaries {
         chatctl: built[0].clone(),
         server: built[1].clone(),
@@ -248,7 +245,7 @@ pub fn header(table: &str) -> Vec<String> {
         .lines()
         .find(|l| l.chars().any(char::is_alphabetic))
         .unwrap_or_default();
-    line.split(['│', '┆'])
+    line.split(['│', '┆', '\t'])
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_owned)

@@ -5,7 +5,7 @@
 //! messages and edits never touch MySQL on the request path: one Lua script per request checks
 //! that the parent exists (chat N exists iff N ≤ its application's counter), takes the number
 //! with `INCR`, appends the job to a stream and writes a pending record, in one round trip (see
-//! [`keys`]). Reads consult the pending records as well as MySQL, so a read right after a
+//! `keys`). Reads consult the pending records as well as MySQL, so a read right after a
 //! create finds it; counts come from the counters, which equal the number of acknowledged
 //! creations. [`worker::Worker`] persists the stream and drops the pending records.
 

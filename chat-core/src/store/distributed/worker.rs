@@ -1,7 +1,7 @@
 //! The worker: persists the queue in batches.
 //!
 //! A worker reads up to `batch` new entries from the stream as a member of the consumer group
-//! (`XREADGROUP`), writes them in one MySQL transaction ([`MysqlStore::persist_batch`], safe to
+//! (`XREADGROUP`), writes them in one MySQL transaction (`MysqlStore::persist_batch`, safe to
 //! repeat), and only then acknowledges and deletes them and drops their pending records — so a
 //! worker killed at any point leaves its entries pending in the group, never lost. Entries idle
 //! longer than `claim_idle` (their consumer died) are taken over with `XAUTOCLAIM` and

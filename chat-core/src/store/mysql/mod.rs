@@ -1,5 +1,5 @@
 //! MySQL / MariaDB persistence of the distributed profile: the reads, the idempotent batch
-//! writes of the workers ([`persist`]), the substring-search fallback and recount ([`jobs`]).
+//! writes of the workers (`persist`), the substring-search fallback and recount (`jobs`).
 //!
 //! This module never hands out numbers: they come from Redis with each job. Every statement
 //! is a runtime query mapped through private row types, and every call counts itself in

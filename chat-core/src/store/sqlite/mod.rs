@@ -1,5 +1,5 @@
 //! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search, and the
-//! group-commit writer of [`writer`].
+//! group-commit writer of `writer`.
 //!
 //! Reads go through a small pool and see every committed write at once (read-your-writes).
 //! Writes go through the single writer task. Application and chat ids are cached in memory:
@@ -55,7 +55,17 @@ impl SqliteBackend {
     /// starts the writer.
     pub async fn open(config: &Config) -> Result<Self> {
         let options = connect_options(config)?;
-        if let Some(dir) = Path::new(options.get_filename()).parent() {
+        let file = Path::new(options.get_filename());
+        if !config.create_if_missing && !file.exists() {
+            return Err(Error::unavailable(
+                "sqlite",
+                format!(
+                    "no database at {}: it is created by the first write",
+                    file.display()
+                ),
+            ));
+        }
+        if let Some(dir) = file.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     Error::unavailable(
@@ -176,7 +186,7 @@ fn connect_options(config: &Config) -> Result<SqliteConnectOptions> {
         ))
     })?;
     Ok(options
-        .create_if_missing(true)
+        .create_if_missing(config.create_if_missing)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(if config.fsync {
             SqliteSynchronous::Full
