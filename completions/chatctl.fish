@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_chatctl_global_optspecs
-    string join \n server= admin-token= database-url= redis-url= elasticsearch-url= o/output= json q/quiet h/help V/version
+    string join \n server= admin-token= timeout= job-timeout= database-url= redis-url= elasticsearch-url= o/output= json q/quiet h/help V/version
 end
 
 function __fish_chatctl_needs_command
@@ -26,6 +26,8 @@ end
 
 complete -c chatctl -n "__fish_chatctl_needs_command" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -50,6 +52,8 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the 
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -67,6 +71,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -81,6 +87,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -94,6 +102,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -106,6 +116,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -123,6 +135,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -139,6 +153,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_see
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -153,6 +169,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -166,6 +184,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -182,6 +202,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -199,6 +221,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -213,6 +237,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -226,6 +252,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -238,6 +266,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -257,6 +287,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Mos
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many of the best results (the next page of results)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -270,6 +302,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s V -l version 
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l app -d 'Only this application (default: all of them)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -283,6 +317,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s V -l version
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l app -d 'Only this application (default: all of them)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -295,6 +331,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -310,6 +348,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_se
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -322,6 +362,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -341,6 +383,8 @@ lines\t'One body per line, taken as is'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l concurrency -d 'Most creations in flight at once' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -354,6 +398,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s V -l version 
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l name -d 'Name of the application the demo creates' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -366,6 +412,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'P
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
@@ -378,6 +426,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s h -l hel
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
