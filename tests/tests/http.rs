@@ -1224,7 +1224,8 @@ mod hardening {
         let apps = format!("{u}/api/v1/applications");
         let chat = format!("{apps}/{t}/chats/1");
         let form = |s: &str| Some(("application/x-www-form-urlencoded", s.to_owned()));
-        let cases: Vec<(Method, String, Option<(&str, String)>, u16)> = vec![
+        type Case<'a> = (Method, String, Option<(&'a str, String)>, u16);
+        let cases: Vec<Case> = vec![
             (Method::GET, format!("{apps}/%FF"), None, 400),
             (Method::GET, format!("{apps}/%C3%28/chats"), None, 400),
             (Method::PUT, format!("{apps}/%FF"), form("name=x"), 400),
