@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::error::{Error, ErrorBody, Result};
+use crate::live::LiveStream;
 use crate::model::{
     Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
 };
@@ -65,7 +66,7 @@ impl HttpClient {
         self
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let mut r = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.admin_token {
             r = r.bearer_auth(t);
@@ -73,7 +74,7 @@ impl HttpClient {
         r
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Response> {
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Response> {
         let response = request.send().await.map_err(|e| {
             let what = if e.is_timeout() {
                 "timed out"
@@ -296,6 +297,16 @@ impl ChatApi for HttpClient {
             .json(self.request(Method::GET, &path).query(&query))
             .await?
             .0)
+    }
+
+    async fn follow(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        after: Option<MessageNumber>,
+    ) -> Result<LiveStream> {
+        let path = format!("/applications/{token}/chats/{chat}/messages/stream");
+        crate::live_client::follow(self.clone(), path, after.map_or(0, MessageNumber::get)).await
     }
 
     async fn recount(
