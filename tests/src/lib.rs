@@ -5,6 +5,7 @@
 #[cfg(feature = "distributed")]
 pub mod cluster;
 pub mod conformance;
+pub mod live;
 #[cfg(feature = "distributed")]
 mod distributed;
 pub mod openapi_check;
