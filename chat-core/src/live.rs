@@ -302,15 +302,17 @@ impl Follower {
 }
 
 /// The stream of a chat's events after message `after` (0: from the first), over a
-/// subscription taken before this call.
-pub(crate) fn follow(
+/// subscription taken before this call. The first replay page is read before it returns, so a
+/// store that cannot answer fails the call rather than the stream, and a follower whose replay
+/// fits one page needs nothing but the live feed afterwards.
+pub(crate) async fn follow(
     backend: Arc<dyn Backend>,
     token: Token,
     chat: ChatNumber,
     after: u32,
     sub: Subscription,
-) -> LiveStream {
-    let follower = Follower {
+) -> Result<LiveStream> {
+    let mut follower = Follower {
         backend,
         token,
         chat,
@@ -320,7 +322,9 @@ pub(crate) fn follow(
         replaying: true,
         done: false,
     };
-    Box::pin(futures::stream::unfold(follower, |mut f| async move {
+    let (_, more) = follower.read_page(None).await?;
+    follower.replaying = more;
+    Ok(Box::pin(futures::stream::unfold(follower, |mut f| async move {
         f.next().await.map(|item| (item, f))
-    }))
+    })))
 }

@@ -196,13 +196,14 @@ impl ChatApi for ChatService {
     ) -> Result<LiveStream> {
         // Subscribed before anything is read: the replay and the live feed overlap, never gap.
         let sub = self.backend.subscribe(token, chat).await?;
-        Ok(crate::live::follow(
+        crate::live::follow(
             Arc::clone(&self.backend),
             token.clone(),
             chat,
             after.map_or(0, MessageNumber::get),
             sub,
-        ))
+        )
+        .await
     }
 
     async fn recount(
