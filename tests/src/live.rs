@@ -156,9 +156,8 @@ pub async fn resume_after_a_dropped_stream(
     drop(events);
     let resume = created.last().map(|m| m.number);
     let mut events = follower.follow(&app.token, chat, resume).await.unwrap();
-    let acknowledged = writing.await.unwrap();
     read_until(&mut events, total, 0, &mut created, &mut edited).await;
-    assert_exactly_once(&created, &acknowledged);
+    assert_exactly_once(&created, &writing.await.unwrap());
 }
 
 /// A follower that stops reading while more than its chat's channel holds is cut off with
