@@ -175,6 +175,9 @@ _chatctl() {
             chatctl__subcmd__help__subcmd__message,show)
                 cmd="chatctl__subcmd__help__subcmd__message__subcmd__show"
                 ;;
+            chatctl__subcmd__help__subcmd__message,tail)
+                cmd="chatctl__subcmd__help__subcmd__message__subcmd__tail"
+                ;;
             chatctl__subcmd__help__subcmd__queue,retry-dead)
                 cmd="chatctl__subcmd__help__subcmd__queue__subcmd__retry__subcmd__dead"
                 ;;
@@ -196,6 +199,9 @@ _chatctl() {
             chatctl__subcmd__message,show)
                 cmd="chatctl__subcmd__message__subcmd__show"
                 ;;
+            chatctl__subcmd__message,tail)
+                cmd="chatctl__subcmd__message__subcmd__tail"
+                ;;
             chatctl__subcmd__message__subcmd__help,edit)
                 cmd="chatctl__subcmd__message__subcmd__help__subcmd__edit"
                 ;;
@@ -210,6 +216,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__message__subcmd__help,show)
                 cmd="chatctl__subcmd__message__subcmd__help__subcmd__show"
+                ;;
+            chatctl__subcmd__message__subcmd__help,tail)
+                cmd="chatctl__subcmd__message__subcmd__help__subcmd__tail"
                 ;;
             chatctl__subcmd__queue,help)
                 cmd="chatctl__subcmd__queue__subcmd__help"
@@ -1076,7 +1085,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__message)
-            opts="send list show edit"
+            opts="send list show edit tail"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1132,6 +1141,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__message__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__message__subcmd__tail)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1314,7 +1337,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit help"
+            opts="-q -h -V --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1390,7 +1413,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__help)
-            opts="send list show edit help"
+            opts="send list show edit tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1460,6 +1483,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__message__subcmd__help__subcmd__tail)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1564,6 +1601,48 @@ _chatctl() {
                 return 0
             fi
             case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__message__subcmd__tail)
+            opts="-q -h -V --from --server --admin-token --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

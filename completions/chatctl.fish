@@ -170,22 +170,23 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an application\'s chats by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one chat'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l json -d 'Same as --output json'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "send" -d 'Send a message to a chat and print its number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "list" -d 'List a chat\'s messages by number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "show" -d 'Show one message in full'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "edit" -d 'Replace a message\'s body'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "send" -d 'Send a message to a chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "list" -d 'List a chat\'s messages by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "show" -d 'Show one message in full'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
@@ -233,10 +234,23 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l from -d 'Start at this message number (1: the whole chat) instead of new messages only' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l output -d 'How to print results: tables for people, JSON for scripts' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to a chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many of the best results (the next page of results)' -r
@@ -386,5 +400,6 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'
