@@ -214,7 +214,10 @@ impl Follower {
             limit: REPLAY_PAGE,
             after: MessageNumber::new(self.last).ok(),
         };
-        let page = self.backend.list_messages(&self.token, self.chat, &page).await?;
+        let page = self
+            .backend
+            .list_messages(&self.token, self.chat, &page)
+            .await?;
         let mut queued = 0;
         for m in page.items {
             let n = m.number.get();
@@ -324,7 +327,8 @@ pub(crate) async fn follow(
     };
     let (_, more) = follower.read_page(None).await?;
     follower.replaying = more;
-    Ok(Box::pin(futures::stream::unfold(follower, |mut f| async move {
-        f.next().await.map(|item| (item, f))
-    })))
+    Ok(Box::pin(futures::stream::unfold(
+        follower,
+        |mut f| async move { f.next().await.map(|item| (item, f)) },
+    )))
 }

@@ -35,9 +35,10 @@ pub(crate) async fn follow(client: HttpClient, path: String, after: u32) -> Resu
         queue: VecDeque::new(),
         done: false,
     };
-    Ok(Box::pin(futures::stream::unfold(reader, |mut r| async move {
-        r.next().await.map(|item| (item, r))
-    })))
+    Ok(Box::pin(futures::stream::unfold(
+        reader,
+        |mut r| async move { r.next().await.map(|item| (item, r)) },
+    )))
 }
 
 async fn open(client: &HttpClient, path: &str, after: u32) -> Result<Response> {
@@ -168,9 +169,8 @@ impl Reader {
     fn dispatch(&mut self) -> Result<()> {
         let frame = std::mem::take(&mut self.frame);
         let message = || -> Result<Message> {
-            serde_json::from_str(&frame.data).map_err(|e| {
-                Error::Internal(format!("unexpected event from the server: {e}"))
-            })
+            serde_json::from_str(&frame.data)
+                .map_err(|e| Error::Internal(format!("unexpected event from the server: {e}")))
         };
         match frame.event.as_str() {
             "created" => {

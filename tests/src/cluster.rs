@@ -333,7 +333,5 @@ pub async fn drop_database(admin_url: &str, database: &str) {
 /// The `chatctl` binary (both profiles are always built in), once per test process.
 pub fn chatctl() -> &'static Path {
     static CHATCTL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CHATCTL.get_or_init(|| {
-        crate::cargo_build(&["-p", "chatctl"], &["chatctl"]).remove(0)
-    })
+    CHATCTL.get_or_init(|| crate::cargo_build(&["-p", "chatctl"], &["chatctl"]).remove(0))
 }

@@ -5,9 +5,9 @@
 #[cfg(feature = "distributed")]
 pub mod cluster;
 pub mod conformance;
-pub mod live;
 #[cfg(feature = "distributed")]
 mod distributed;
+pub mod live;
 pub mod openapi_check;
 
 #[cfg(feature = "distributed")]

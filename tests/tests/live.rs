@@ -73,7 +73,11 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
     let base = format!("{}/api/v1/applications/{}/chats", h.url, app.token);
     let http = reqwest::Client::new();
 
-    let missing = http.get(format!("{base}/9/messages/stream")).send().await.unwrap();
+    let missing = http
+        .get(format!("{base}/9/messages/stream"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
@@ -118,10 +122,19 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
     }
     let frames: Vec<&str> = text.split("\n\n").filter(|f| !f.is_empty()).collect();
     assert!(frames[0].starts_with("event: created\ndata: {"), "{text}");
-    assert!(frames[0].contains("\"body\":\"two\"") && frames[0].ends_with("\nid: 2"), "{text}");
-    assert!(frames[1].contains("\"body\":\"three\"") && frames[1].ends_with("\nid: 3"), "{text}");
+    assert!(
+        frames[0].contains("\"body\":\"two\"") && frames[0].ends_with("\nid: 2"),
+        "{text}"
+    );
+    assert!(
+        frames[1].contains("\"body\":\"three\"") && frames[1].ends_with("\nid: 3"),
+        "{text}"
+    );
     assert!(frames[2].starts_with("event: edited\ndata: {"), "{text}");
-    assert!(frames[2].contains("\"body\":\"tres\"") && !frames[2].contains("\nid:"), "{text}");
+    assert!(
+        frames[2].contains("\"body\":\"tres\"") && !frames[2].contains("\nid:"),
+        "{text}"
+    );
 
     // `Last-Event-ID` wins over `?after=`.
     let mut second = http
@@ -136,7 +149,10 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
         .unwrap()
         .unwrap();
     let chunk = String::from_utf8(chunk.to_vec()).unwrap();
-    assert!(chunk.contains("\"number\":3") && !chunk.contains("\"number\":2"), "{chunk}");
+    assert!(
+        chunk.contains("\"number\":3") && !chunk.contains("\"number\":2"),
+        "{chunk}"
+    );
 
     // Two streams are open: the limit.
     let third = http
@@ -160,8 +176,10 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
         .json()
         .await
         .unwrap();
-    assert!(doc["paths"]["/api/v1/applications/{token}/chats/{number}/messages/stream"]["get"]
-        .is_object());
+    assert!(
+        doc["paths"]["/api/v1/applications/{token}/chats/{number}/messages/stream"]["get"]
+            .is_object()
+    );
     h.stop().await;
 }
 
@@ -200,7 +218,10 @@ impl ServerProcess {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let url = line.trim().strip_prefix("listening on ").expect("listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line");
         ServerProcess {
             url: url.to_owned(),
             child,
@@ -254,7 +275,14 @@ async fn followers_survive_a_server_restart_with_nothing_lost_or_repeated() {
     let chat = client.create_chat(&app.token).await.unwrap().number;
     let mut events = client.follow(&app.token, chat, None).await.unwrap();
     let mut tail = Command::new(chatctl())
-        .args(["--server", &server.url, "--output", "json", "message", "tail"])
+        .args([
+            "--server",
+            &server.url,
+            "--output",
+            "json",
+            "message",
+            "tail",
+        ])
         .args([app.token.as_str(), "1", "--from", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -309,29 +337,47 @@ async fn writes_of_other_processes_on_the_file_reach_the_servers_followers() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let mut acknowledged: std::collections::BTreeMap<u32, String> =
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let (n, body) = l.split_once(' ').unwrap();
-                (n.parse().unwrap(), body.to_owned())
-            })
-            .collect();
+    let mut acknowledged: std::collections::BTreeMap<u32, String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, body) = l.split_once(' ').unwrap();
+            (n.parse().unwrap(), body.to_owned())
+        })
+        .collect();
     for i in 0..3 {
         let body = format!("from chatctl {i}");
         let out = Command::new(chatctl())
-            .args(["--database-url", &url, "--output", "json", "message", "send"])
+            .args([
+                "--database-url",
+                &url,
+                "--output",
+                "json",
+                "message",
+                "send",
+            ])
             .args([app.token.as_str(), "1", &body])
             .env_remove("CHAT_SERVER")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         acknowledged.insert(sent["number"].as_u64().unwrap() as u32, body);
     }
     let out = Command::new(chatctl())
-        .args(["--database-url", &url, "message", "edit", app.token.as_str(), "1", "5"])
+        .args([
+            "--database-url",
+            &url,
+            "message",
+            "edit",
+            app.token.as_str(),
+            "1",
+            "5",
+        ])
         .arg("edited beside")
         .env_remove("CHAT_SERVER")
         .output()
@@ -340,10 +386,16 @@ async fn writes_of_other_processes_on_the_file_reach_the_servers_followers() {
     let (mut created, mut edited) = (Vec::new(), Vec::new());
     let started = Instant::now();
     read_until(&mut events, 2003, 1, &mut created, &mut edited).await;
-    println!("2,003 messages of other processes followed in {:?}", started.elapsed());
+    println!(
+        "2,003 messages of other processes followed in {:?}",
+        started.elapsed()
+    );
     assert_exactly_once(&created, &acknowledged);
     assert_eq!(edited.len(), 1);
-    assert_eq!((edited[0].number.get(), edited[0].body.as_str()), (5, "edited beside"));
+    assert_eq!(
+        (edited[0].number.get(), edited[0].body.as_str()),
+        (5, "edited beside")
+    );
 }
 
 /// 2,000 followers of one chat on one server process each receive every message; the
@@ -413,9 +465,15 @@ async fn two_thousand_followers_on_one_process_all_receive_every_message() {
 async fn two_services_on_one_file_follow_each_others_writes() {
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(dir.path());
-    let a: Arc<dyn ChatApi> =
-        Arc::new(ChatService::open(&Config::with_database_url(&url)).await.unwrap());
-    let b: Arc<dyn ChatApi> =
-        Arc::new(ChatService::open(&Config::with_database_url(&url)).await.unwrap());
+    let a: Arc<dyn ChatApi> = Arc::new(
+        ChatService::open(&Config::with_database_url(&url))
+            .await
+            .unwrap(),
+    );
+    let b: Arc<dyn ChatApi> = Arc::new(
+        ChatService::open(&Config::with_database_url(&url))
+            .await
+            .unwrap(),
+    );
     live::burst_arrives_once_in_order(Arc::clone(&a), Arc::clone(&b), 2000, 8).await;
 }

@@ -50,7 +50,11 @@ pub async fn stream(
         Some(v) => resume_point(v.to_str().map_err(|_| {
             ApiError::bad_request("Last-Event-ID must be a message number, got non-text bytes")
         })?)?,
-        None => q.get("after").map(|a| resume_point(a)).transpose()?.flatten(),
+        None => q
+            .get("after")
+            .map(|a| resume_point(a))
+            .transpose()?
+            .flatten(),
     };
     let guard = s.live.admit()?;
     let events = s.service.follow(&token, chat, after).await?;

@@ -54,13 +54,15 @@ pub enum MessageCommand {
         body: String,
     },
     /// Print a chat's messages as they arrive, until interrupted
-    #[command(long_about = "Print a chat's messages as they arrive, until interrupted.\n\n\
+    #[command(
+        long_about = "Print a chat's messages as they arrive, until interrupted.\n\n\
         Each creation is printed once, in number order; edits are printed as `edited`. Over \
         HTTP the stream reconnects by itself after the last message printed, so a server \
         restart loses and repeats nothing. Without --from only new messages are printed. \
         One line per event: `NUMBER<TAB>created|edited<TAB>TIME<TAB>BODY` (line breaks in \
         the body as `\\n`), or with `--output json` one JSON object per line: \
-        {\"event\": \"created\", \"message\": {…}}.")]
+        {\"event\": \"created\", \"message\": {…}}."
+    )]
     Tail {
         /// The application's token
         token: String,

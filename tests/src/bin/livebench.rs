@@ -157,7 +157,10 @@ async fn measure(name: &str, server: &str, writer: Arc<dyn ChatApi>, args: &Args
         async move {
             while let Some(event) = events.next().await {
                 if let LiveEvent::Created(m) = event.unwrap() {
-                    received.lock().unwrap().insert(m.number.get(), Instant::now());
+                    received
+                        .lock()
+                        .unwrap()
+                        .insert(m.number.get(), Instant::now());
                     if m.number.get() == total {
                         return;
                     }

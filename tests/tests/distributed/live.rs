@@ -94,7 +94,10 @@ async fn delivery_goes_on_while_mysql_is_down() {
     acknowledged.append(&mut down);
     let (mut created, mut edited) = (Vec::new(), Vec::new());
     read_until(&mut events, 510, 0, &mut created, &mut edited).await;
-    println!("500 creations delivered with MySQL down in {:?}", started.elapsed());
+    println!(
+        "500 creations delivered with MySQL down in {:?}",
+        started.elapsed()
+    );
     assert_exactly_once(&created, &acknowledged);
     mariadb.start_again();
 }

@@ -19,8 +19,8 @@ use super::job::decode;
 use crate::error::{Error, Result};
 use crate::live::{Hub, LiveEvent, Subscription};
 use crate::model::{Message, MessageNumber};
-use crate::store::mysql::Job;
 use crate::store::from_micros;
+use crate::store::mysql::Job;
 
 /// The process's side of the live channels.
 pub(crate) struct RedisLive {
@@ -160,8 +160,6 @@ fn event(json: &str) -> Result<LiveEvent> {
                 LiveEvent::Created(m)
             })
         }
-        Job::Chat { .. } => Err(Error::Internal(
-            "a chat job on a live channel".to_owned(),
-        )),
+        Job::Chat { .. } => Err(Error::Internal("a chat job on a live channel".to_owned())),
     }
 }

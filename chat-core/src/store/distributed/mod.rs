@@ -148,7 +148,8 @@ impl DistributedBackend {
         let redis = ConnectionManager::new_with_config(client.clone(), api_config).await?;
         let worker_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(options.worker.block + Duration::from_secs(5)));
-        let worker_redis = ConnectionManager::new_with_config(client.clone(), worker_config).await?;
+        let worker_redis =
+            ConnectionManager::new_with_config(client.clone(), worker_config).await?;
         let (live_stop, live_stopped) = watch::channel(false);
         let (live, relay) = live::RedisLive::new(client, live_stopped);
         let live_task = tokio::spawn(relay);
