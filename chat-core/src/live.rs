@@ -332,3 +332,22 @@ pub(crate) async fn follow(
         |mut f| async move { f.next().await.map(|item| (item, f)) },
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chats_channel_lives_while_it_has_followers() {
+        let hub: Hub<i64> = Hub::default();
+        let (a, first) = hub.subscribe(7);
+        assert!(first);
+        let (b, first) = hub.subscribe(7);
+        assert!(!first);
+        assert_eq!(hub.feeds().len(), 1);
+        drop(a);
+        assert!(hub.feed(&7).is_some());
+        drop(b);
+        assert!(hub.feed(&7).is_none() && hub.is_empty());
+    }
+}

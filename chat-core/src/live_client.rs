@@ -188,3 +188,56 @@ impl Reader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn reader(last: u32) -> Reader {
+        Reader {
+            client: HttpClient::new("http://127.0.0.1:1").unwrap(),
+            path: String::new(),
+            last,
+            response: None,
+            buf: Vec::new(),
+            frame: Frame::default(),
+            queue: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    const M: &str = r#"{"number":N,"body":"hi","created_at":"2026-11-28T06:00:00Z","updated_at":"2026-11-28T06:00:00Z"}"#;
+
+    #[test]
+    fn frames_split_anywhere_are_parsed_once_complete() {
+        let mut r = reader(1);
+        let text = format!(
+            ": keep-alive\n\nevent: created\r\ndata: {}\r\nid: 2\r\n\r\nevent: edited\ndata: {}\n\n\
+             event: deleted\ndata: {{\"number\":1}}\n\nevent: created\ndata: {}\nid: 1\n\n",
+            M.replace('N', "2"),
+            M.replace('N', "1"),
+            M.replace('N', "1"),
+        );
+        for piece in text.as_bytes().chunks(7) {
+            r.buf.extend_from_slice(piece);
+            r.parse().unwrap();
+        }
+        let kinds: Vec<(&str, u32)> = r
+            .queue
+            .iter()
+            .map(|e| (e.kind(), e.message().number.get()))
+            .collect();
+        // The unknown kind is skipped; a created number at or below the last one is dropped.
+        assert_eq!(kinds, [("created", 2), ("edited", 1)]);
+        assert_eq!(r.last, 2);
+        assert!(r.buf.is_empty());
+    }
+
+    #[test]
+    fn undecodable_data_is_an_error() {
+        let mut r = reader(0);
+        r.buf.extend_from_slice(b"event: created\ndata: {oops\n\n");
+        assert!(matches!(r.parse(), Err(Error::Internal(_))));
+    }
+}
