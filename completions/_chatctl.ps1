@@ -301,6 +301,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a chat''s messages by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one message in full')
             [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Replace a message''s body')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Print a chat''s messages as they arrive, until interrupted')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -383,11 +384,29 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatctl;message;tail' {
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Start at this message number (1: the whole chat) instead of new messages only')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)')
+            [CompletionResult]::new('--redis-url', '--redis-url', [CompletionResultType]::ParameterName, 'Redis of the distributed profile (numbering and write queue)')
+            [CompletionResult]::new('--elasticsearch-url', '--elasticsearch-url', [CompletionResultType]::ParameterName, 'Elasticsearch or OpenSearch of the distributed profile (search)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: tables for people, JSON for scripts')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatctl;message;help' {
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to a chat and print its number')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a chat''s messages by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one message in full')
             [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Replace a message''s body')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Print a chat''s messages as they arrive, until interrupted')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -401,6 +420,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             break
         }
         'chatctl;message;help;edit' {
+            break
+        }
+        'chatctl;message;help;tail' {
             break
         }
         'chatctl;message;help;help' {
@@ -710,6 +732,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a chat''s messages by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one message in full')
             [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Replace a message''s body')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Print a chat''s messages as they arrive, until interrupted')
             break
         }
         'chatctl;help;message;send' {
@@ -722,6 +745,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             break
         }
         'chatctl;help;message;edit' {
+            break
+        }
+        'chatctl;help;message;tail' {
             break
         }
         'chatctl;help;search' {

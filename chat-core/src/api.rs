@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::live::LiveStream;
 use crate::model::{
     Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
 };
@@ -71,6 +72,20 @@ pub trait ChatApi: Send + Sync {
         chat: ChatNumber,
         request: &SearchRequest,
     ) -> Result<Vec<Message>>;
+
+    /// Follows a chat as it happens: the messages after `after` (all when `None`) as they are
+    /// now, then every creation and edit as it happens, created messages exactly once and in
+    /// number order, with no gap between the two. Writes of every process are seen (other
+    /// processes on the same SQLite file; every API process of the distributed profile).
+    /// Fails at once for an unknown chat. A follower too slow to keep up gets
+    /// [`crate::Error::Unavailable`] (backend `live`) and can follow again after the last
+    /// number it received; [`crate::HttpClient`] does that by itself.
+    async fn follow(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        after: Option<MessageNumber>,
+    ) -> Result<LiveStream>;
 
     /// Recomputes `chats_count` / `messages_count` from the stored rows (one application or all)
     /// and reports what it corrected.

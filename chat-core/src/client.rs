@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::error::{Error, ErrorBody, Result};
+use crate::live::LiveStream;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest,
     SearchRequest, Token,
@@ -96,18 +97,21 @@ impl HttpClient {
         self
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let mut r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .timeout(self.timeout);
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.stream_request(method, path).timeout(self.timeout)
+    }
+
+    /// A request with no overall timeout (the connect timeout still applies): for the live
+    /// stream, which lasts as long as the follower wants.
+    pub(crate) fn stream_request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.admin_token {
             r = r.bearer_auth(t);
         }
         r
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Response> {
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Response> {
         let response = request.send().await.map_err(|e| {
             let what = if e.is_timeout() {
                 "no answer in time"
@@ -340,6 +344,16 @@ impl ChatApi for HttpClient {
             .json(self.request(Method::GET, &path).query(&query))
             .await?
             .0)
+    }
+
+    async fn follow(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        after: Option<MessageNumber>,
+    ) -> Result<LiveStream> {
+        let path = format!("/applications/{token}/chats/{chat}/messages/stream");
+        crate::live_client::follow(self.clone(), path, after.map_or(0, MessageNumber::get)).await
     }
 
     async fn recount(

@@ -50,6 +50,9 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod live;
+#[cfg(feature = "client")]
+mod live_client;
 pub mod metrics;
 pub mod model;
 pub mod service;
@@ -64,6 +67,7 @@ pub use api::{
 pub use client::HttpClient;
 pub use config::Config;
 pub use error::{Error, ErrorBody, Missing, Result};
+pub use live::{LiveEvent, LiveStream};
 pub use model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
     SearchRequest, Token,

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::live::LiveStream;
 use crate::metrics::Metrics;
 use crate::model::{
     check_limit, Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page,
@@ -185,6 +186,24 @@ impl ChatApi for ChatService {
         self.backend
             .search_messages(token, chat, &query, limit, request.offset)
             .await
+    }
+
+    async fn follow(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        after: Option<MessageNumber>,
+    ) -> Result<LiveStream> {
+        // Subscribed before anything is read: the replay and the live feed overlap, never gap.
+        let sub = self.backend.subscribe(token, chat).await?;
+        crate::live::follow(
+            Arc::clone(&self.backend),
+            token.clone(),
+            chat,
+            after.map_or(0, MessageNumber::get),
+            sub,
+        )
+        .await
     }
 
     async fn recount(

@@ -125,6 +125,15 @@ pub struct Cli {
     )]
     pub max_concurrency: usize,
 
+    /// Live streams (server-sent events) open at once; more get 503 with Retry-After.
+    #[arg(
+        long,
+        env = "CHAT_MAX_STREAMS",
+        default_value_t = crate::live::DEFAULT_MAX_STREAMS,
+        help_heading = "Limits"
+    )]
+    pub max_streams: usize,
+
     /// Seconds before a request is abandoned with 503.
     #[arg(
         long,

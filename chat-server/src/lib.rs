@@ -11,6 +11,7 @@ pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics: Arc<HttpMetrics>,
     /// Per-application request limiter, when configured.
     pub rate_limiter: Option<Arc<limits::RateLimiter>>,
+    /// Open live streams, their limit and counters.
+    pub live: Arc<live::LiveStreams>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             admin_token: None,
             metrics: Arc::default(),
             rate_limiter: None,
+            live: Arc::default(),
         }
     }
 
@@ -112,7 +116,7 @@ impl Default for Limits {
 }
 
 fn api_routes() -> Router<AppState> {
-    use routes::{admin, applications, chats, messages};
+    use routes::{admin, applications, chats, messages, stream};
     let apps = Router::new()
         .route(
             "/{token}",
@@ -129,6 +133,10 @@ fn api_routes() -> Router<AppState> {
         .route(
             "/{token}/chats/{number}/messages/search",
             get(messages::search),
+        )
+        .route(
+            "/{token}/chats/{number}/messages/stream",
+            get(stream::stream),
         )
         .route(
             "/{token}/chats/{number}/messages/{message}",
@@ -262,6 +270,12 @@ pub async fn serve_router(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = state.service.clone();
+    // Open streams never end by themselves: end them first, so the connections can close.
+    let live = Arc::clone(&state.live);
+    let shutdown = async move {
+        shutdown.await;
+        live.shut_down();
+    };
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(hyper_util::rt::TokioTimer::new())

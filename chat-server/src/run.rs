@@ -66,6 +66,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         tracing::info!(%setting, %value, "setting");
     }
     let mut state = AppState::new(service);
+    state.live = Arc::new(crate::live::LiveStreams::new(cli.max_streams));
     state.admin_token = cli.admin_token.as_deref().map(Arc::from);
     if cli.rate_limit > 0 {
         state.rate_limiter = Some(Arc::new(RateLimiter::new(cli.rate_limit)));

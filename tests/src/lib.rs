@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod conformance;
 #[cfg(feature = "distributed")]
 mod distributed;
+pub mod live;
 pub mod openapi_check;
 
 #[cfg(feature = "distributed")]

@@ -16,3 +16,6 @@ mod over_http {
 
 #[path = "distributed/queue.rs"]
 mod queue;
+
+#[path = "distributed/live.rs"]
+mod live;

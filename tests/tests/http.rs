@@ -131,6 +131,7 @@ mod api {
     const MSGS: &str = "/api/v1/applications/{token}/chats/{number}/messages";
     const MSG: &str = "/api/v1/applications/{token}/chats/{number}/messages/{message}";
     const SEARCH: &str = "/api/v1/applications/{token}/chats/{number}/messages/search";
+    const STREAM: &str = "/api/v1/applications/{token}/chats/{number}/messages/stream";
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_route_answers_every_documented_status_in_the_json_shape() {
@@ -627,6 +628,24 @@ mod api {
         .await;
         r.expect(M::GET, SEARCH, &format!("{base}/search"), Body::None, 422)
             .await;
+
+        // The live stream's refusals (its 200 is a stream that never ends: tests/tests/live.rs).
+        r.expect(
+            M::GET,
+            STREAM,
+            &format!("{base}/stream?after=x"),
+            Body::None,
+            400,
+        )
+        .await;
+        r.expect(
+            M::GET,
+            STREAM,
+            &format!("{APPS}/{t}/chats/999/messages/stream"),
+            Body::None,
+            404,
+        )
+        .await;
         r.expect(
             M::GET,
             SEARCH,

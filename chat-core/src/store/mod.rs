@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::error::{Error, Result};
+use crate::live::Subscription;
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
@@ -113,6 +114,14 @@ pub trait Backend: Send + Sync {
     /// See [`crate::ChatApi::retry_dead`]. Backends without a queue keep this default.
     async fn retry_dead(&self) -> Result<RetrySummary> {
         Err(no_queue())
+    }
+    /// Follows the chat's live feed (see [`crate::ChatApi::follow`]); the chat must exist.
+    /// Backends without a live feed keep this default.
+    async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
+        let _ = (token, chat);
+        Err(Error::BadRequest(
+            "this backend cannot follow chats live".to_owned(),
+        ))
     }
     /// Checks that every backend answers.
     async fn health(&self) -> Vec<BackendHealth>;

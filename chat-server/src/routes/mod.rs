@@ -5,6 +5,7 @@ pub mod applications;
 pub mod chats;
 pub mod messages;
 pub mod ops;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -67,9 +67,10 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         Ok(Ok(q)) => Some(q),
         _ => None,
     };
-    let text = s
+    let mut text = s
         .metrics
         .render(&s.service.metrics().snapshot(), queue.as_ref());
+    text.push_str(&s.live.render());
     (
         [(
             header::CONTENT_TYPE,

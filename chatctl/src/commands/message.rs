@@ -1,7 +1,9 @@
 //! `chatctl message …`: a chat's messages — send (from the command line or stdin), list, show,
-//! edit.
+//! edit, and tail (follow as they arrive).
 
+use chat_core::MessageNumber;
 use clap::Subcommand;
+use futures::StreamExt;
 
 use super::{chat_number, message_number, more_hint, text_or_stdin, token, ListArgs};
 use crate::context::Context;
@@ -50,6 +52,25 @@ pub enum MessageCommand {
         number: String,
         /// The new text; `-` reads it from stdin
         body: String,
+    },
+    /// Print a chat's messages as they arrive, until interrupted
+    #[command(
+        long_about = "Print a chat's messages as they arrive, until interrupted.\n\n\
+        Each creation is printed once, in number order; edits are printed as `edited`. Over \
+        HTTP the stream reconnects by itself after the last message printed, so a server \
+        restart loses and repeats nothing. Without --from only new messages are printed. \
+        One line per event: `NUMBER<TAB>created|edited<TAB>TIME<TAB>BODY` (line breaks in \
+        the body as `\\n`), or with `--output json` one JSON object per line: \
+        {\"event\": \"created\", \"message\": {…}}."
+    )]
+    Tail {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        chat: String,
+        /// Start at this message number (1: the whole chat) instead of new messages only
+        #[arg(long, value_name = "N")]
+        from: Option<String>,
     },
 }
 
@@ -102,7 +123,46 @@ pub async fn run(ctx: &Context, command: MessageCommand) -> CliResult {
             let message = api.update_message(&t, chat, n, &body).await?;
             ctx.out.messages(&[message], false)
         }
+        MessageCommand::Tail {
+            token: t,
+            chat,
+            from,
+        } => {
+            let (t, chat) = (token(&t)?, chat_number(&chat)?);
+            let after = match from {
+                Some(n) => MessageNumber::new(message_number(&n)?.get() - 1).ok(),
+                None => MessageNumber::new(
+                    u32::try_from(api.get_chat(&t, chat).await?.messages_count).unwrap_or(0),
+                )
+                .ok(),
+            };
+            tail(ctx, api.follow(&t, chat, after).await?).await
+        }
     }
+}
+
+/// Prints events until the stream ends or fails.
+async fn tail(ctx: &Context, mut events: chat_core::LiveStream) -> CliResult {
+    let json = ctx.out.format() == crate::cli::Format::Json;
+    while let Some(event) = events.next().await {
+        let event = event?;
+        let line = if json {
+            serde_json::to_string(&event).map_err(|e| {
+                crate::exit::CliError::failed(format!("cannot encode the event as JSON: {e}"))
+            })?
+        } else {
+            let m = event.message();
+            format!(
+                "{}\t{}\t{}\t{}",
+                m.number,
+                event.kind(),
+                crate::output::when(&m.updated_at),
+                m.body.replace('\\', "\\\\").replace('\n', "\\n")
+            )
+        };
+        ctx.out.write(&format!("{line}\n"))?;
+    }
+    Ok(())
 }
 
 /// One message: the table row, then the whole body, which the table may have cut.

@@ -12,6 +12,7 @@
 //! | `q`          | stream | the jobs, one field `j` (JSON); consumer group `workers`     |
 //! | `dead`       | stream | jobs that failed too often, with their last error            |
 //! | `err`        | hash   | entry id → last error of a job that failed                   |
+//! | `live:a:c`   | channel| Pub/Sub: each creation and edit of chat `c`, as its job JSON  |
 //!
 //! A pending record is JSON with the entry id `e` of the job that wrote it, so a worker drops
 //! it only if no later job (an edit) replaced it. Counters never move backwards; when one is
@@ -95,6 +96,11 @@ impl Keys {
         format!("{}recount-lock", self.prefix)
     }
 
+    /// The Pub/Sub channel of a chat's creations and edits.
+    pub(crate) fn live(&self, app: i64, chat: u32) -> String {
+        format!("{}live:{app}:{chat}", self.prefix)
+    }
+
     pub(crate) fn errors(&self) -> String {
         format!("{}err", self.prefix)
     }
@@ -135,7 +141,9 @@ return {n, id}
 }
 
 /// KEYS: chat counter, message counter, stream, pending messages, pending chats.
-/// ARGV: app id, chat, body, now (µs). Returns `{number, entry id}`.
+/// ARGV: app id, chat, body, now (µs), live channel. Returns `{number, entry id}`.
+/// The job is published to the chat's live channel inside the script, so every subscriber
+/// sees a chat's creations in number order.
 pub(crate) fn create_message() -> Script {
     Script::new(
         r#"
@@ -147,16 +155,18 @@ local n = redis.call('INCR', KEYS[2])
 local job = {k = 'm', a = ARGV[1], c = tonumber(ARGV[2]), n = n, b = ARGV[3], t = ARGV[4], u = ARGV[4]}
 local chat = redis.call('HGET', KEYS[5], ARGV[2])
 if chat then job.ca = cjson.decode(chat).c end
-local id = redis.call('XADD', KEYS[3], '*', 'j', cjson.encode(job))
+local j = cjson.encode(job)
+local id = redis.call('XADD', KEYS[3], '*', 'j', j)
 redis.call('HSET', KEYS[4], n, cjson.encode({b = ARGV[3], c = ARGV[4], u = ARGV[4], e = id}))
+redis.call('PUBLISH', ARGV[5], j)
 return {n, id}
 "#,
     )
 }
 
 /// KEYS: chat counter, message counter, stream, pending messages, pending chats.
-/// ARGV: app id, chat, number, body, now (µs), creation time (µs) or `''` when unknown.
-/// Returns `{1, creation time}`.
+/// ARGV: app id, chat, number, body, now (µs), creation time (µs) or `''` when unknown, live
+/// channel. Returns `{1, creation time}`.
 pub(crate) fn edit_message() -> Script {
     Script::new(
         r#"
@@ -174,8 +184,10 @@ local job = {k = 'e', a = ARGV[1], c = tonumber(ARGV[2]), n = tonumber(ARGV[3]),
   t = created, u = ARGV[5]}
 local chat = redis.call('HGET', KEYS[5], ARGV[2])
 if chat then job.ca = cjson.decode(chat).c end
-local id = redis.call('XADD', KEYS[3], '*', 'j', cjson.encode(job))
+local j = cjson.encode(job)
+local id = redis.call('XADD', KEYS[3], '*', 'j', j)
 redis.call('HSET', KEYS[4], ARGV[3], cjson.encode({b = ARGV[4], c = created, u = ARGV[5], e = id}))
+redis.call('PUBLISH', ARGV[7], j)
 return {1, created}
 "#,
     )

@@ -12,6 +12,7 @@
 mod index;
 mod job;
 mod keys;
+mod live;
 mod reads;
 mod status;
 pub mod worker;
@@ -35,6 +36,7 @@ use super::{Backend, BackendHealth};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
+use crate::live::Subscription;
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
@@ -117,6 +119,9 @@ pub struct DistributedBackend {
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
+    live: Arc<live::RedisLive>,
+    /// Stops the live relay.
+    live_task: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
 impl DistributedBackend {
@@ -143,7 +148,11 @@ impl DistributedBackend {
         let redis = ConnectionManager::new_with_config(client.clone(), api_config).await?;
         let worker_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(options.worker.block + Duration::from_secs(5)));
-        let worker_redis = ConnectionManager::new_with_config(client, worker_config).await?;
+        let worker_redis =
+            ConnectionManager::new_with_config(client.clone(), worker_config).await?;
+        let (live_stop, live_stopped) = watch::channel(false);
+        let (live, relay) = live::RedisLive::new(client, live_stopped);
+        let live_task = tokio::spawn(relay);
         let store =
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
         let keys = Keys::new(&options.key_prefix);
@@ -197,6 +206,8 @@ impl DistributedBackend {
             worker,
             background: Mutex::new(background),
             metrics,
+            live,
+            live_task: Mutex::new(Some((live_stop, live_task))),
         })
     }
 
@@ -538,7 +549,20 @@ impl Backend for DistributedBackend {
         .collect()
     }
 
+    async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
+        let app = self.app_id(token).await?;
+        if !self.chat_exists(app, chat).await? {
+            return Err(not_chat(token, chat));
+        }
+        self.live.subscribe(self.keys.live(app, chat.get())).await
+    }
+
     async fn close(&self) {
+        if let Some((stop, task)) = self.live_task.lock().await.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        self.live.close();
         if let Some((stop, tasks)) = self.background.lock().await.take() {
             let _ = stop.send(true);
             for task in tasks {

@@ -89,6 +89,7 @@ impl DistributedBackend {
                 .arg(chat.get())
                 .arg(body.as_str())
                 .arg(now)
+                .arg(self.keys.live(app, chat.get()))
                 .invoke_async(&mut conn)
                 .await?;
             match n {
@@ -135,6 +136,7 @@ impl DistributedBackend {
                 .arg(body.as_str())
                 .arg(now)
                 .arg(&created)
+                .arg(self.keys.live(app, chat.get()))
                 .invoke_async(&mut conn)
                 .await?;
             match status {

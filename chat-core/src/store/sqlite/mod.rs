@@ -7,6 +7,7 @@
 //! write to the same file.
 
 mod jobs;
+mod live;
 mod search;
 pub(crate) mod writer;
 
@@ -22,7 +23,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Row};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use self::writer::{message_id, Command, Op, Pending, Reply};
@@ -30,6 +31,7 @@ use super::{from_micros, paginate, Backend, BackendHealth};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
+use crate::live::{Hub, Subscription};
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
@@ -48,6 +50,10 @@ pub struct SqliteBackend {
     apps: RwLock<HashMap<Token, i64>>,
     chats: RwLock<HashMap<(i64, u32), i64>>,
     metrics: Arc<Metrics>,
+    /// Followed chats by id, fed by the live watcher.
+    live: Arc<Hub<i64>>,
+    /// Stops the live watcher.
+    watcher: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
 impl SqliteBackend {
@@ -92,18 +98,23 @@ impl SqliteBackend {
             .map_err(|e| Error::unavailable("sqlite", e))?;
         let admin = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| Error::unavailable("sqlite", e))?;
 
         let metrics = Arc::new(Metrics::default());
+        let committed = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 4);
         let task = tokio::spawn(writer::run(
             conn,
             rx,
             config.max_batch.max(1),
             Arc::clone(&metrics),
+            Arc::clone(&committed),
         ));
+        let hub = Arc::new(Hub::default());
+        let (stop, stopped) = watch::channel(false);
+        let watcher = tokio::spawn(live::watch(options, Arc::clone(&hub), committed, stopped));
         Ok(SqliteBackend {
             reader,
             admin,
@@ -112,6 +123,8 @@ impl SqliteBackend {
             apps: RwLock::default(),
             chats: RwLock::default(),
             metrics,
+            live: hub,
+            watcher: Mutex::new(Some((stop, watcher))),
         })
     }
 
@@ -493,8 +506,18 @@ impl Backend for SqliteBackend {
         if let Some(task) = self.writer_task.lock().await.take() {
             let _ = task.await;
         }
+        if let Some((stop, task)) = self.watcher.lock().await.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        self.live.close();
         self.reader.close().await;
         self.admin.close().await;
+    }
+
+    async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
+        let chat_id = self.chat_id(token, chat).await?;
+        Ok(self.live.subscribe(chat_id).0)
     }
 
     fn metrics(&self) -> &Metrics {

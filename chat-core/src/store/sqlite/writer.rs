@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -59,6 +59,7 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<Command>,
     max_batch: usize,
     metrics: Arc<Metrics>,
+    committed: Arc<Notify>,
 ) {
     let mut commands = Vec::with_capacity(max_batch);
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
@@ -76,6 +77,8 @@ pub(crate) async fn run(
         metrics.set_queue_depth(rx.len());
         if !batch.is_empty() {
             commit(&mut conn, &mut batch, &metrics).await;
+            // The live watcher reads what is new at once instead of at its next poll.
+            committed.notify_one();
         }
         if stopping {
             // Refuse new work, but commit whatever was accepted before the close.
