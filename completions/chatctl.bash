@@ -19,6 +19,9 @@ _chatctl() {
             chatctl,app)
                 cmd="chatctl__subcmd__app"
                 ;;
+            chatctl,bench)
+                cmd="chatctl__subcmd__bench"
+                ;;
             chatctl,chat)
                 cmd="chatctl__subcmd__chat"
                 ;;
@@ -109,6 +112,9 @@ _chatctl() {
             chatctl__subcmd__help,app)
                 cmd="chatctl__subcmd__help__subcmd__app"
                 ;;
+            chatctl__subcmd__help,bench)
+                cmd="chatctl__subcmd__help__subcmd__bench"
+                ;;
             chatctl__subcmd__help,chat)
                 cmd="chatctl__subcmd__help__subcmd__chat"
                 ;;
@@ -175,6 +181,9 @@ _chatctl() {
             chatctl__subcmd__help__subcmd__message,show)
                 cmd="chatctl__subcmd__help__subcmd__message__subcmd__show"
                 ;;
+            chatctl__subcmd__help__subcmd__message,tail)
+                cmd="chatctl__subcmd__help__subcmd__message__subcmd__tail"
+                ;;
             chatctl__subcmd__help__subcmd__queue,retry-dead)
                 cmd="chatctl__subcmd__help__subcmd__queue__subcmd__retry__subcmd__dead"
                 ;;
@@ -196,6 +205,9 @@ _chatctl() {
             chatctl__subcmd__message,show)
                 cmd="chatctl__subcmd__message__subcmd__show"
                 ;;
+            chatctl__subcmd__message,tail)
+                cmd="chatctl__subcmd__message__subcmd__tail"
+                ;;
             chatctl__subcmd__message__subcmd__help,edit)
                 cmd="chatctl__subcmd__message__subcmd__help__subcmd__edit"
                 ;;
@@ -210,6 +222,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__message__subcmd__help,show)
                 cmd="chatctl__subcmd__message__subcmd__help__subcmd__show"
+                ;;
+            chatctl__subcmd__message__subcmd__help,tail)
+                cmd="chatctl__subcmd__message__subcmd__help__subcmd__tail"
                 ;;
             chatctl__subcmd__queue,help)
                 cmd="chatctl__subcmd__queue__subcmd__help"
@@ -236,7 +251,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo completions man help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo bench completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,6 +599,120 @@ _chatctl() {
                 return 0
             fi
             case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__bench)
+            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scenario)
+                    COMPREPLY=($(compgen -W "create-message create-chat read search health mixed" -- "${cur}"))
+                    return 0
+                    ;;
+                --mix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --requests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chats)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-errors)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1010,7 +1139,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help)
-            opts="app chat message search recount reindex queue import demo completions man help"
+            opts="app chat message search recount reindex queue import demo bench completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1082,6 +1211,20 @@ _chatctl() {
         chatctl__subcmd__help__subcmd__app__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1220,7 +1363,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__message)
-            opts="send list show edit"
+            opts="send list show edit tail"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1276,6 +1419,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__message__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__message__subcmd__tail)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1486,7 +1643,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1586,7 +1743,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__help)
-            opts="send list show edit help"
+            opts="send list show edit tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1656,6 +1813,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__message__subcmd__help__subcmd__tail)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1784,6 +1955,60 @@ _chatctl() {
                 return 0
             fi
             case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__message__subcmd__tail)
+            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

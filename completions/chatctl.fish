@@ -47,6 +47,7 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "reindex" -d 'Rebuil
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "bench" -d 'Drive load (create, read, search, mixed) and report throughput, latency and errors'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout, or write every page with --dir'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -200,25 +201,26 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an application\'s chats by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one chat'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -l json -d 'Same as --output json'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s h -l help -d 'Print help'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "send" -d 'Send a message to a chat and print its number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "list" -d 'List a chat\'s messages by number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "show" -d 'Show one message in full'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "edit" -d 'Replace a message\'s body'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s h -l help -d 'Print help'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "send" -d 'Send a message to a chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "list" -d 'List a chat\'s messages by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "show" -d 'Show one message in full'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
@@ -278,10 +280,26 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l from -d 'Start at this message number (1: the whole chat) instead of new messages only' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to a chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many of the best results (the next page of results)' -r
@@ -410,6 +428,39 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l json -d 'Same a
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l scenario -d 'What each request does' -r -f -a "create-message\t'`create_message` in the seeded chats, round robin'
+create-chat\t'`create_chat` in the application'
+read\t'`get_message` of a random seeded message'
+search\t'`search_messages` in a random chat, for a substring of the seeded text (limit 20)'
+health\t'The server\'s `GET /health` (with --server only): the trivial route, as a ceiling'
+mixed\t'Several of the above in the proportions of --mix'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l mix -d 'Shares of a mixed scenario, e.g. create-message=70,read=25,search=5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s c -l concurrency -d 'Requests in flight at once (workers)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s d -l duration -d 'How long to drive the load, e.g. 10s, 500ms, 2m [default: 10s unless -n is given]' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s n -l requests -d 'How many requests to send, instead of a duration' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l rate -d 'Open loop: send this many requests per second on a fixed schedule, whatever the answers\' pace (latency then counts from each request\'s scheduled time)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l warmup -d 'Drive the same load for this long first, without counting it' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l app -d 'Work in this application instead of creating one' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l chats -d 'Chats to create and spread the load over' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l seed -d 'Messages created per chat before the run, for read and search' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l body-size -d 'Characters per created message (generated sentences)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l max-errors -d 'Exit with code 1 when more requests than this failed' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l plot -d 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram' -r -F
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l no-verify -d 'Skip the check that every acknowledged creation exists with gapless numbers'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
@@ -439,18 +490,19 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "app" -d 'Create, list, show and rename applications'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "man" -d 'Print the man page (roff) on stdout, or write every page with --dir'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "app" -d 'Create, list, show and rename applications'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "queue" -d 'The distributed profile\'s write queue: status, and retrying dead-letter entries'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "import" -d 'Create many messages in a chat from a file (JSON Lines or one body per line)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "demo" -d 'Create a small application with chats and messages, search it, and show it all'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "bench" -d 'Drive load (create, read, search, mixed) and report throughput, latency and errors'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "man" -d 'Print the man page (roff) on stdout, or write every page with --dir'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "show" -d 'Show one application'
@@ -462,5 +514,6 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'

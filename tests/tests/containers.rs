@@ -17,9 +17,7 @@ fn root() -> PathBuf {
 
 fn binaries() -> &'static [PathBuf] {
     static BINARIES: OnceLock<Vec<PathBuf>> = OnceLock::new();
-    BINARIES.get_or_init(|| {
-        chat_tests::cargo_build(&["chat-server", "chatctl"])
-    })
+    BINARIES.get_or_init(|| chat_tests::cargo_build(&["chat-server", "chatctl"]))
 }
 
 /// A program's settings from its `-h`: each `CHAT_…` variable and, for enumerations, the values
