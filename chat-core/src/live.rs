@@ -1,12 +1,12 @@
 //! Live: following a chat as it happens.
 //!
-//! A backend feeds a [`Hub`]: one bounded broadcast channel per followed chat, present only
+//! A backend feeds a `Hub`: one bounded broadcast channel per followed chat, present only
 //! while someone follows it. The embedded profile's watcher reads what is new in the SQLite
 //! file (written by this process or any other) and publishes it; the distributed profile
 //! relays the Redis Pub/Sub messages its create and edit scripts publish. Each source publishes
 //! a chat's events in number order.
 //!
-//! [`follow`] turns a subscription into the stream callers see. It subscribes *before* reading
+//! `follow` turns a subscription into the stream callers see. It subscribes *before* reading
 //! anything, replays the messages after the resume point from the store page by page, then
 //! goes live: a created event at or below the last number delivered is dropped (it was in the
 //! replay), and one beyond the next expected number first has the gap read from the store. So
