@@ -145,6 +145,12 @@ fn constrain_parameter(path: &str, p: &mut Value) {
         (Some("query"), Some("offset")) => {
             json!({"type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 0})
         }
+        // The live stream's resume point: a message number, or 0 for the first message.
+        (Some("query"), Some("after")) | (Some("header"), Some("Last-Event-ID"))
+            if path.ends_with("/stream") =>
+        {
+            json!({"type": "integer", "format": "int32", "minimum": 0, "maximum": MAX_NUMBER})
+        }
         (Some("query"), Some("after")) if path.ends_with("/applications") => token_schema(),
         (Some("query"), Some("after")) => number_schema(),
         (Some("query"), Some("query")) => {
