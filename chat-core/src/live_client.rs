@@ -44,9 +44,8 @@ pub(crate) async fn follow(client: HttpClient, path: String, after: u32) -> Resu
 async fn open(client: &HttpClient, path: &str, after: u32) -> Result<Response> {
     let mut request = client
         .stream_request(Method::GET, path)
-        .header(reqwest::header::ACCEPT, "text/event-stream")
-        // The client's overall timeout is for ordinary requests; a stream stays open.
-        .timeout(Duration::from_secs(365 * 24 * 3600));
+        // No overall timeout (`stream_request`): a stream stays open as long as it is followed.
+        .header(reqwest::header::ACCEPT, "text/event-stream");
     if after > 0 {
         request = request.header("Last-Event-ID", after.to_string());
     }

@@ -66,90 +66,38 @@ fn draw(svg: &mut String, o: &Outcome, histogram: &[(f64, f64, u64)]) -> Result<
     let areas = root.split_evenly((3, 1));
     let end = o.timeline.last().map_or(1.0, |p| p.t_s).max(0.5);
 
-    // Latency percentiles over time.
-    let top = o
-        .timeline
-        .iter()
-        .map(|p| p.p99_ms)
-        .fold(0.0f64, f64::max)
-        .max(0.01)
-        * 1.1;
-    let mut chart = ChartBuilder::on(&areas[0])
-        .caption("latency over time (per 0.5 s window)", ("sans-serif", 15))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..end, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .y_desc("ms")
-        .draw()?;
-    for (name, color, pick) in [
-        (
-            "p50",
-            BLUE,
-            (|p: &super::load::Point| p.p50_ms) as fn(&super::load::Point) -> f64,
-        ),
-        ("p90", GREEN, |p| p.p90_ms),
-        ("p99", RED, |p| p.p99_ms),
-    ] {
-        chart
-            .draw_series(LineSeries::new(
-                o.timeline.iter().map(|p| (p.t_s, pick(p))),
-                color.stroke_width(2),
-            ))?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-
-    // Throughput over time.
-    let top = o
-        .timeline
-        .iter()
-        .map(|p| p.per_second)
-        .fold(0.0f64, f64::max)
-        .max(1.0)
-        * 1.1;
-    let mut chart = ChartBuilder::on(&areas[1])
-        .caption("throughput over time", ("sans-serif", 15))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..end, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .y_desc("answers/s")
-        .draw()?;
-    chart
-        .draw_series(LineSeries::new(
-            o.timeline.iter().map(|p| (p.t_s, p.per_second)),
-            BLUE.stroke_width(2),
-        ))?
-        .label("answers/s")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(
-            o.timeline
-                .iter()
-                .map(|p| (p.t_s, p.errors as f64 / super::load::WINDOW.as_secs_f64())),
-            RED.stroke_width(2),
-        ))?
-        .label("errors/s")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    // Latency percentiles, then throughput and errors, over time.
+    let t = &o.timeline;
+    let series = |pick: fn(&super::load::Point) -> f64| -> Vec<(f64, f64)> {
+        t.iter().map(|p| (p.t_s, pick(p))).collect()
+    };
+    line_chart(
+        &areas[0],
+        "latency over time (per 0.5 s window)",
+        "ms",
+        end,
+        0.01,
+        &[
+            ("p50", BLUE, series(|p| p.p50_ms)),
+            ("p90", GREEN, series(|p| p.p90_ms)),
+            ("p99", RED, series(|p| p.p99_ms)),
+        ],
+    )?;
+    line_chart(
+        &areas[1],
+        "throughput over time",
+        "answers/s",
+        end,
+        1.0,
+        &[
+            ("answers/s", BLUE, series(|p| p.per_second)),
+            (
+                "errors/s",
+                RED,
+                series(|p| p.errors as f64 / super::load::WINDOW.as_secs_f64()),
+            ),
+        ],
+    )?;
 
     // Latency histogram.
     let right = histogram.last().map_or(1.0, |(x, w, _)| x + w);
@@ -175,5 +123,58 @@ fn draw(svg: &mut String, o: &Outcome, histogram: &[(f64, f64, u64)]) -> Result<
         )
     }))?;
     root.present()?;
+    Ok(())
+}
+
+/// A named line of a chart: its legend, its colour, its (seconds, value) points.
+type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
+/// One chart of lines over the run's seconds (`0..end`), scaled to its highest point (at
+/// least `floor`), each line with its name in the legend.
+fn line_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    y_desc: &str,
+    end: f64,
+    floor: f64,
+    lines: &[Line<'_>],
+) -> Result<(), Error>
+where
+    DB::ErrorType: 'static,
+{
+    let top = lines
+        .iter()
+        .flat_map(|(_, _, points)| points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(floor)
+        * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..end, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc(y_desc)
+        .draw()?;
+    for (name, color, points) in lines {
+        let color = *color;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
