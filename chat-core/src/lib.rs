@@ -24,7 +24,7 @@
 //!   `INCR`, appends the job to a stream and keeps a pending record that reads consult, so a
 //!   `201` is readable at once from any process; workers persist the stream in idempotent
 //!   batches and index them in Elasticsearch / OpenSearch when one is configured
-//!   ([`store::distributed`], [`store::elastic`]).
+//!   ([`store::distributed`], [`store::distributed::search`]).
 //!
 //! ```no_run
 //! use chat_core::{ChatApi, ChatService, Config, SearchRequest};

@@ -42,7 +42,7 @@ impl ChatService {
             .unwrap_or_default();
         let backend: Arc<dyn Backend> = match scheme {
             #[cfg(feature = "sqlite")]
-            "sqlite" => Arc::new(crate::store::sqlite::SqliteBackend::open(config).await?),
+            "sqlite" => Arc::new(crate::store::embedded::SqliteBackend::open(config).await?),
             #[cfg(feature = "distributed")]
             "mysql" => Arc::new(
                 crate::store::distributed::DistributedBackend::open(

@@ -1,6 +1,25 @@
 //! Backends: the [`Backend`] trait that [`crate::ChatService`] drives with validated input,
-//! and one implementation per profile beside it (`sqlite` for the embedded profile; `mysql`
-//! and `distributed` for the distributed one).
+//! and one implementation per profile beside it.
+//!
+//! ```text
+//! store/
+//! ├── mod.rs                 the Backend trait and helpers every backend shares
+//! ├── embedded/              the embedded profile: one SQLite file
+//! │   ├── mod.rs             the backend: reads, id caches, start-up and shutdown
+//! │   ├── writer.rs          the write path: group commit, numbering inside the transaction
+//! │   ├── search.rs          search: FTS5 trigram index
+//! │   ├── live.rs            the live feed (watcher of the file)
+//! │   └── maintenance.rs     recount and reindex
+//! └── distributed/           the distributed profile: MySQL + Redis + Elasticsearch/OpenSearch
+//!     ├── mod.rs             the backend: wiring, health, periodic recount
+//!     ├── writes.rs          the write path: one Redis script per create or edit
+//!     ├── reads.rs           reads: MySQL plus the pending records
+//!     ├── worker.rs          the queue consumer that persists to MySQL
+//!     ├── status.rs          queue status and dead-letter retry
+//!     ├── redis/             numbering, the queue and live Pub/Sub: keys, scripts, wire format
+//!     ├── mysql/             persistence: reads, idempotent batch writes, recount
+//!     └── search/            Elasticsearch/OpenSearch: queries, indexing and catch-up, reindex
+//! ```
 //!
 //! A backend owns persistence, numbering, the write path and search for its profile; the
 //! service above it owns validation, so every backend sees only well-formed values.
@@ -19,12 +38,8 @@ use crate::model::{
 
 #[cfg(feature = "distributed")]
 pub mod distributed;
-#[cfg(feature = "distributed")]
-pub mod elastic;
-#[cfg(feature = "distributed")]
-pub mod mysql;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub mod embedded;
 
 /// The state of one backend, as `/ready` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]

@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use chat_core::store::elastic::{Doc, ElasticSearch};
+use chat_core::store::distributed::search::{Doc, ElasticSearch};
 use chat_core::{
     ChatApi, ChatNumber, ChatService, Config, NoProgress, Query, SearchRequest, Token,
 };

@@ -9,11 +9,10 @@
 //! create finds it; counts come from the counters, which equal the number of acknowledged
 //! creations. [`worker::Worker`] persists the stream and drops the pending records.
 
-mod index;
-mod job;
-mod keys;
-mod live;
+pub mod mysql;
 mod reads;
+mod redis;
+pub mod search;
 mod status;
 pub mod worker;
 mod writes;
@@ -22,16 +21,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::Script;
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
-use self::keys::Keys;
+use self::mysql::MysqlStore;
+use self::redis::Keys;
+use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
-use super::elastic::ElasticSearch;
-use super::mysql::MysqlStore;
 use super::{Backend, BackendHealth};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
@@ -119,7 +118,7 @@ pub struct DistributedBackend {
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
-    live: Arc<live::RedisLive>,
+    live: Arc<self::redis::live::RedisLive>,
     /// Stops the live relay.
     live_task: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
@@ -135,7 +134,7 @@ impl DistributedBackend {
                     .to_owned(),
             )
         })?;
-        let client = redis::Client::open(redis_url).map_err(|e| {
+        let client = ::redis::Client::open(redis_url).map_err(|e| {
             Error::BadRequest(format!(
                 "invalid Redis URL {}: {e}",
                 crate::config::redact_url(redis_url)
@@ -151,7 +150,7 @@ impl DistributedBackend {
         let worker_redis =
             ConnectionManager::new_with_config(client.clone(), worker_config).await?;
         let (live_stop, live_stopped) = watch::channel(false);
-        let (live, relay) = live::RedisLive::new(client, live_stopped);
+        let (live, relay) = self::redis::live::RedisLive::new(client, live_stopped);
         let live_task = tokio::spawn(relay);
         let store =
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
@@ -195,11 +194,11 @@ impl DistributedBackend {
             redis,
             keys,
             scripts: Scripts {
-                create_chat: keys::create_chat(),
-                create_message: keys::create_message(),
-                edit_message: keys::edit_message(),
-                pending_max: keys::pending_max(),
-                seed: keys::seed(),
+                create_chat: self::redis::create_chat(),
+                create_message: self::redis::create_message(),
+                edit_message: self::redis::edit_message(),
+                pending_max: self::redis::pending_max(),
+                seed: self::redis::seed(),
             },
             apps: RwLock::default(),
             search,
@@ -319,7 +318,7 @@ async fn recount_periodically(
         if *stop.borrow() {
             return;
         }
-        let elected: std::result::Result<Option<String>, _> = redis::cmd("SET")
+        let elected: std::result::Result<Option<String>, _> = ::redis::cmd("SET")
             .arg(&lock)
             .arg(std::process::id())
             .arg("NX")
@@ -519,7 +518,7 @@ impl Backend for DistributedBackend {
             Err(_) => Some("no answer within 2 s".to_owned()),
         };
         let mut conn = self.conn();
-        let ping_cmd = redis::cmd("PING");
+        let ping_cmd = ::redis::cmd("PING");
         let ping = ping_cmd.query_async::<String>(&mut conn);
         let redis = match tokio::time::timeout(limit, ping).await {
             Ok(Ok(_)) => None,

@@ -1,7 +1,7 @@
 //! The write path: applications straight to MySQL; chats, messages and edits through one Lua
 //! script each (number, enqueue, pending record), retried once a missing counter is seeded.
 
-use super::keys::code;
+use super::redis::code;
 use super::{not_chat, not_message, write, DistributedBackend};
 use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};

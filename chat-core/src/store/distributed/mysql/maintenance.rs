@@ -173,7 +173,7 @@ impl MysqlStore {
         (chat_id, app, chat): (i64, i64, u32),
         after: u32,
         limit: u32,
-    ) -> Result<Vec<crate::store::elastic::Doc>> {
+    ) -> Result<Vec<crate::store::distributed::search::Doc>> {
         let rows = sqlx::query(
             "SELECT number, body, created_at, updated_at FROM messages \
              WHERE chat_id = ? AND number > ? ORDER BY number LIMIT ?",
@@ -188,7 +188,7 @@ impl MysqlStore {
                 let number: i32 = row.try_get("number")?;
                 let created: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
                 let updated: chrono::DateTime<chrono::Utc> = row.try_get("updated_at")?;
-                Ok(crate::store::elastic::Doc {
+                Ok(crate::store::distributed::search::Doc {
                     app,
                     chat,
                     number: number.unsigned_abs(),

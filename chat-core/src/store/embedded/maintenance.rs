@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::Row;
 
-use super::writer::message_id;
+use super::message_id;
 use crate::api::{Correction, Progress, RecountSummary, ReindexSummary, MAX_REPORTED_CORRECTIONS};
 use crate::error::Result;
 use crate::model::{ChatNumber, Token};
@@ -72,24 +72,29 @@ async fn recount_app(
     summary: &mut RecountSummary,
 ) -> Result<()> {
     let chats = sqlx::query(
-        "SELECT c.id, c.number, c.messages_count, c.last_message_number, \
-           (SELECT count(*) FROM messages m WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295), \
-           (SELECT coalesce(max(m.id), c.id << 32) - (c.id << 32) FROM messages m \
-              WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295) \
-         FROM chats c WHERE c.application_id = ?",
+        "SELECT id, number, messages_count, last_message_number FROM chats \
+         WHERE application_id = ?",
     )
     .bind(app_id)
     .fetch_all(&mut *conn)
     .await?;
     for row in &chats {
-        let (id, number, stored, last, actual, max): (i64, u32, i64, i64, i64, i64) = (
+        let (id, number, stored, last): (i64, u32, i64, i64) = (
             row.try_get(0)?,
             row.try_get(1)?,
             row.try_get(2)?,
             row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
         );
+        // The chat's messages are the primary-key range of its message ids.
+        let (lo, hi) = (message_id(id, 0), message_id(id, u32::MAX));
+        let counted = sqlx::query(
+            "SELECT count(*), coalesce(max(id), ?1) - ?1 FROM messages WHERE id BETWEEN ?1 AND ?2",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(&mut *conn)
+        .await?;
+        let (actual, max): (i64, i64) = (counted.try_get(0)?, counted.try_get(1)?);
         summary.chats += 1;
         if stored != actual || last < max {
             sqlx::query(

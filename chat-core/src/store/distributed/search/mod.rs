@@ -14,6 +14,9 @@
 //! workers, catch-up and a reindex deliver documents in, the newest body wins. Documents are
 //! identified by (application id, chat, number), so every retry and reindex is idempotent.
 
+pub(crate) mod indexing;
+mod reindex;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +31,9 @@ use elasticsearch::{BulkParts, Elasticsearch, SearchParts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::from_micros;
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageNumber, Query};
+use crate::store::from_micros;
 
 /// One message as indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@
 //! neither is ever deleted, so a cached id can never turn stale, even when other processes
 //! write to the same file.
 
-mod jobs;
 mod live;
+mod maintenance;
 mod search;
 pub(crate) mod writer;
 
@@ -26,7 +26,7 @@ use sqlx::{ConnectOptions, Row};
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
-use self::writer::{message_id, Command, Op, Pending, Reply};
+use self::writer::{Command, Op, Pending, Reply};
 use super::{from_micros, paginate, Backend, BackendHealth};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
@@ -37,6 +37,14 @@ use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
     Token,
 };
+
+/// A message's id: its chat's id in the high 32 bits, its number in the low 32
+/// (`chat << 32 | number`, checked by the schema). A chat's messages are therefore one range of
+/// the primary key, in number order, and FTS5 filters a chat by the same range of rowids. The
+/// only place that encodes it; every query binds the bounds it computes.
+pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
+    (chat_id << 32) | i64::from(number)
+}
 
 /// The migrations of the SQLite dialect, embedded in the binary.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -470,7 +478,7 @@ impl Backend for SqliteBackend {
         progress: &dyn Progress,
     ) -> Result<RecountSummary> {
         let apps = self.scope(scope).await?;
-        jobs::recount(&self.admin, &apps, progress).await
+        maintenance::recount(&self.admin, &apps, progress).await
     }
 
     async fn reindex(
@@ -479,7 +487,7 @@ impl Backend for SqliteBackend {
         progress: &dyn Progress,
     ) -> Result<ReindexSummary> {
         let apps = self.scope(scope).await?;
-        jobs::reindex(&self.admin, &apps, progress).await
+        maintenance::reindex(&self.admin, &apps, progress).await
     }
 
     async fn health(&self) -> Vec<BackendHealth> {

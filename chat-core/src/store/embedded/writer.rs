@@ -14,6 +14,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::message_id;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Token};
@@ -46,11 +47,6 @@ pub(crate) enum Command {
     Write(Pending),
     /// Commit what is queued, then stop.
     Shutdown,
-}
-
-/// Message id from its chat id and number: the chat's messages share the high 32 bits.
-pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
-    (chat_id << 32) | i64::from(number)
 }
 
 /// Runs the writer until `Shutdown` arrives or every sender is gone.

@@ -5,7 +5,7 @@
 //! is a runtime query mapped through private row types, and every call counts itself in
 //! [`MysqlStore::operations`], so tests can prove which paths leave the database alone.
 
-mod jobs;
+mod maintenance;
 mod persist;
 
 use std::str::FromStr;

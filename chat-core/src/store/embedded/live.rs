@@ -18,7 +18,7 @@ use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::{watch, Notify};
 
 use super::message_from_row;
-use super::writer::message_id;
+use super::message_id;
 use crate::error::Result;
 use crate::live::{Feed, Hub, LiveEvent};
 

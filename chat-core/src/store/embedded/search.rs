@@ -13,7 +13,7 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 
 use super::message_from_row;
-use super::writer::message_id;
+use super::message_id;
 use crate::error::Result;
 use crate::model::{Message, Query};
 
