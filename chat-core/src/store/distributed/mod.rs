@@ -17,8 +17,7 @@ mod status;
 pub mod worker;
 mod writes;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -31,7 +30,7 @@ use self::mysql::MysqlStore;
 use self::redis::Keys;
 use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
-use super::{Backend, BackendHealth};
+use super::{probe, Backend, BackendHealth, IdCache};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -113,7 +112,7 @@ pub struct DistributedBackend {
     redis: ConnectionManager,
     keys: Keys,
     scripts: Scripts,
-    apps: RwLock<HashMap<Token, i64>>,
+    apps: IdCache<Token>,
     search: Option<ElasticSearch>,
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
@@ -200,7 +199,7 @@ impl DistributedBackend {
                 pending_max: self::redis::pending_max(),
                 seed: self::redis::seed(),
             },
-            apps: RwLock::default(),
+            apps: IdCache::default(),
             search,
             worker,
             background: Mutex::new(background),
@@ -231,12 +230,12 @@ impl DistributedBackend {
 
     /// The application's id: from the in-process cache (ids never change), else MySQL.
     async fn app_id(&self, token: &Token) -> Result<i64> {
-        if let Some(&id) = read(&self.apps).get(token) {
+        if let Some(id) = self.apps.get(token) {
             return Ok(id);
         }
         let row = self.store.application(token).await?;
         let id = row.map(|r| r.id).ok_or_else(|| not_app(token))?;
-        write(&self.apps).insert(token.clone(), id);
+        self.apps.insert(token.clone(), id);
         Ok(id)
     }
 
@@ -351,14 +350,6 @@ async fn recount_periodically(
             }
         }
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 fn not_app(token: &Token) -> Error {
@@ -511,41 +502,16 @@ impl Backend for DistributedBackend {
     }
 
     async fn health(&self) -> Vec<BackendHealth> {
-        let limit = Duration::from_secs(2);
-        let mysql = match tokio::time::timeout(limit, self.store.ping()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 2 s".to_owned()),
-        };
         let mut conn = self.conn();
-        let ping_cmd = ::redis::cmd("PING");
-        let ping = ping_cmd.query_async::<String>(&mut conn);
-        let redis = match tokio::time::timeout(limit, ping).await {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 2 s".to_owned()),
-        };
-        let elasticsearch = match &self.search {
-            None => None,
-            Some(search) => Some(match tokio::time::timeout(limit, search.ping()).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("no answer within 2 s".to_owned()),
-            }),
-        };
-        [
-            ("mysql", Some(mysql)),
-            ("redis", Some(redis)),
-            ("elasticsearch", elasticsearch),
-        ]
-        .into_iter()
-        .filter_map(|(backend, state)| state.map(|error| (backend, error)))
-        .map(|(backend, error)| BackendHealth {
-            backend: backend.to_owned(),
-            ok: error.is_none(),
-            error,
-        })
-        .collect()
+        let ping = ::redis::cmd("PING");
+        let mut states = vec![
+            probe("mysql", self.store.ping()).await,
+            probe("redis", ping.query_async::<String>(&mut conn)).await,
+        ];
+        if let Some(search) = &self.search {
+            states.push(probe("elasticsearch", search.ping()).await);
+        }
+        states
     }
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {

@@ -10,9 +10,10 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::Row;
 
 use super::message_id;
-use crate::api::{Correction, Progress, RecountSummary, ReindexSummary, MAX_REPORTED_CORRECTIONS};
+use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::error::Result;
 use crate::model::{ChatNumber, Token};
+use crate::store::{count, note_correction};
 
 /// Messages re-indexed per transaction.
 const REINDEX_SLICE: i64 = 20_000;
@@ -29,10 +30,6 @@ async fn commit(conn: &mut SqliteConnection) -> Result<()> {
 
 async fn rollback(conn: &mut SqliteConnection) {
     let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-}
-
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 /// Recomputes every count of `apps` from the rows. Numbering counters that fell behind the
@@ -108,7 +105,7 @@ async fn recount_app(
             .await?;
         }
         if stored != actual {
-            note(
+            note_correction(
                 summary,
                 token,
                 Some(ChatNumber::new(number)?),
@@ -145,29 +142,9 @@ async fn recount_app(
         .await?;
     }
     if stored != actual {
-        note(summary, token, None, "chats_count", stored, actual);
+        note_correction(summary, token, None, "chats_count", stored, actual);
     }
     Ok(())
-}
-
-fn note(
-    summary: &mut RecountSummary,
-    token: &Token,
-    chat: Option<ChatNumber>,
-    field: &str,
-    was: i64,
-    now: i64,
-) {
-    summary.corrected += 1;
-    if summary.corrections.len() < MAX_REPORTED_CORRECTIONS {
-        summary.corrections.push(Correction {
-            application: token.clone(),
-            chat,
-            field: field.to_owned(),
-            was: u(was),
-            now: u(now),
-        });
-    }
 }
 
 /// Rebuilds the search entries of every message of `apps`, slice by slice.
@@ -197,7 +174,7 @@ pub(crate) async fn reindex(
         }
         summary.applications += 1;
     }
-    progress.start("messages", Some(u(total)));
+    progress.start("messages", Some(count(total)));
     for chat_id in chats {
         let hi = message_id(chat_id, u32::MAX);
         let mut lo = message_id(chat_id, 0);

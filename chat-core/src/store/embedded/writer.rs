@@ -18,7 +18,7 @@ use super::message_id;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Token};
-use crate::store::{from_micros, now_micros};
+use crate::store::{count, from_micros, now_micros};
 
 /// A write request.
 pub(crate) enum Op {
@@ -369,10 +369,6 @@ fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
         .ok()
         .filter(|n| (1..=crate::model::MAX_NUMBER).contains(n))
         .ok_or_else(|| Error::Conflict(format!("number {n} is out of range")))
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 #[derive(Clone, Copy)]

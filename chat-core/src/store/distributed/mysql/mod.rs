@@ -19,7 +19,7 @@ use sqlx::{ConnectOptions, Row};
 pub(crate) use self::persist::Job;
 use crate::error::{Error, Result};
 use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Query, Token};
-use crate::store::from_micros;
+use crate::store::{count, from_micros};
 
 /// The migrations of the MySQL dialect, embedded in the binary.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
@@ -50,10 +50,6 @@ fn unavailable(e: impl std::fmt::Display) -> Error {
 /// Timestamp → the value bound to a `DATETIME(6)` column.
 pub(crate) fn at(micros: i64) -> DateTime<Utc> {
     from_micros(micros)
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 fn app_from_row(row: &MySqlRow) -> Result<AppRow> {

@@ -11,6 +11,7 @@ use super::{Doc, ElasticSearch};
 use crate::error::{Error, Result};
 use crate::store::distributed::mysql::Job;
 use crate::store::distributed::redis::Keys;
+use crate::store::lock;
 
 /// Documents re-sent to the search engine per catch-up step.
 const CATCH_UP_CHUNK: usize = 500;
@@ -113,17 +114,11 @@ impl Indexer {
     }
 
     fn mark_catch_up_failed(&self) {
-        *self
-            .catch_up_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *lock(&self.catch_up_failed) = Some(Instant::now());
     }
 
     pub(crate) fn catch_up_due(&self) -> bool {
-        let failed = self
-            .catch_up_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let failed = lock(&self.catch_up_failed);
         failed.is_none_or(|at| at.elapsed() >= RETRY_AFTER_FAILURE)
     }
 
@@ -139,10 +134,7 @@ impl Indexer {
                 .query_async(&mut conn)
                 .await?;
             let Some(popped) = popped.filter(|p| !p.is_empty()) else {
-                *self
-                    .catch_up_failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = None;
+                *lock(&self.catch_up_failed) = None;
                 if sent > 0 {
                     tracing::info!(documents = sent, "search index caught up");
                 }
