@@ -15,7 +15,7 @@ use clap::{Parser, ValueEnum};
 pub struct Cli {
     /// Address to listen on: HOST:PORT, or :PORT for 127.0.0.1:PORT (port 0 picks a free port;
     /// the address is printed on stdout).
-    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:3000", value_parser = parse_listen)]
+    #[arg(long, env = "CHAT_LISTEN", default_value = crate::DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE
@@ -120,7 +120,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_MAX_CONCURRENCY",
-        default_value_t = 1024,
+        default_value_t = crate::Limits::default().max_concurrency,
         help_heading = "Limits"
     )]
     pub max_concurrency: usize,
@@ -138,7 +138,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_REQUEST_TIMEOUT",
-        default_value_t = 30,
+        default_value_t = crate::Limits::default().request_timeout.as_secs(),
         help_heading = "Limits"
     )]
     pub request_timeout: u64,
@@ -149,7 +149,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_HEADER_TIMEOUT",
-        default_value_t = 10,
+        default_value_t = crate::Limits::default().header_timeout.as_secs(),
         help_heading = "Limits"
     )]
     pub header_timeout: u64,
@@ -218,6 +218,18 @@ impl Cli {
             recount_interval: (self.recount_interval > 0)
                 .then(|| Duration::from_secs(self.recount_interval)),
             ..Config::with_database_url(&self.database_url)
+        }
+    }
+
+    /// The server settings these flags describe.
+    pub fn settings(&self) -> crate::Settings {
+        crate::Settings {
+            listen: self.listen,
+            role: self.role,
+            admin_token: self.admin_token.clone(),
+            rate_limit: self.rate_limit,
+            max_streams: self.max_streams,
+            limits: self.limits(),
         }
     }
 

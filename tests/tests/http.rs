@@ -7,7 +7,6 @@ use chat_tests::Http;
 chat_tests::conformance_suite!(Http);
 
 mod api {
-    use std::sync::Arc;
 
     use chat_core::{ChatApi, NoProgress};
     use chat_tests::openapi_check::OpenApiCheck;
@@ -813,10 +812,7 @@ mod api {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_application_over_its_rate_gets_429_with_retry_after() {
-        let server = Http::start_with(|s| {
-            s.rate_limiter = Some(Arc::new(chat_server::limits::RateLimiter::new(5)))
-        })
-        .await;
+        let server = Http::start_with(|s| s.rate_limit = 5).await;
         let app = server.client().create_application("limited").await.unwrap();
         let http = reqwest::Client::new();
         let mut statuses = Vec::new();

@@ -1,13 +1,13 @@
 //! `/applications/{token}/chats/{number}/messages`: create, read, edit, list and search.
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chat_core::{ChatApi, Message, PageRequest, SearchRequest};
+use chat_core::{ChatApi, Message, MessageNumber, SearchRequest};
 
 use super::{location, next_link, params, Params};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, JsonObject};
+use crate::extract::{self, ChatPath, JsonObject, MessagePath, PageQuery};
 use crate::AppState;
 
 const WRAPPERS: &[&str] = &["message"];
@@ -28,11 +28,9 @@ const WRAPPERS: &[&str] = &["message"];
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
     body: Result<JsonObject, ApiError>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Message>)> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
     let text = body?.required("body", WRAPPERS)?;
     let m = s.service.create_message(&token, chat, &text).await?;
     let at = location(format!(
@@ -54,19 +52,12 @@ pub async fn create(
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
     OriginalUri(uri): OriginalUri,
-    q: Params,
+    PageQuery(request): PageQuery<MessageNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
-    let q = params(q)?;
-    let limit = extract::limit(q.get("limit").map(String::as_str))?;
-    let after = q.get("after").map(|n| extract::message(n)).transpose()?;
-    let page = s
-        .service
-        .list_messages(&token, chat, PageRequest { limit, after })
-        .await?;
+    let limit = request.limit;
+    let page = s.service.list_messages(&token, chat, request).await?;
     let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
     Ok((link, Json(page.items)))
 }
@@ -82,11 +73,8 @@ pub async fn list(
         (status = 404, description = "Unknown or malformed token, or unknown chat or message", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
-    Path((token, number, message)): Path<(String, String, String)>,
+    MessagePath(token, chat, message): MessagePath,
 ) -> ApiResult<Json<Message>> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
-    let message = extract::message(&message)?;
     Ok(Json(s.service.get_message(&token, chat, message).await?))
 }
 
@@ -105,12 +93,9 @@ pub async fn show(
         (status = 422, description = "Empty or over-long body", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
-    Path((token, number, message)): Path<(String, String, String)>,
+    MessagePath(token, chat, message): MessagePath,
     body: Result<JsonObject, ApiError>,
 ) -> ApiResult<Json<Message>> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
-    let message = extract::message(&message)?;
     let text = body?.required("body", WRAPPERS)?;
     Ok(Json(
         s.service
@@ -134,11 +119,9 @@ pub async fn update(
         (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
 pub async fn search(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
     q: Params,
 ) -> ApiResult<Json<Vec<Message>>> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
     let q = params(q)?;
     let query = q
         .get("query")
