@@ -76,7 +76,10 @@ impl ChatService {
         Ok(ChatService { backend })
     }
 
-    /// Wraps a backend (for backends defined outside this crate).
+    /// Wraps a backend that the caller opened itself (tests that need the backend's own
+    /// handles, e.g. a worker to drain).
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
     pub fn from_backend(backend: Arc<dyn Backend>) -> Self {
         ChatService { backend }
     }

@@ -114,6 +114,7 @@ pub struct DistributedBackend {
     scripts: Scripts,
     apps: IdCache<Token>,
     search: Option<ElasticSearch>,
+    #[cfg(feature = "test-support")]
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
@@ -201,6 +202,7 @@ impl DistributedBackend {
             },
             apps: IdCache::default(),
             search,
+            #[cfg(feature = "test-support")]
             worker,
             background: Mutex::new(background),
             metrics,
@@ -210,16 +212,19 @@ impl DistributedBackend {
     }
 
     /// The worker of this backend (also usable when no background worker runs).
+    #[cfg(feature = "test-support")]
     pub fn worker(&self) -> &Arc<Worker> {
         &self.worker
     }
 
     /// The search engine, when one is configured.
+    #[cfg(feature = "test-support")]
     pub fn search(&self) -> Option<&ElasticSearch> {
         self.search.as_ref()
     }
 
     /// The MySQL store (its [`MysqlStore::operations`] counter shows which paths reach it).
+    #[cfg(feature = "test-support")]
     pub fn store(&self) -> &MysqlStore {
         &self.store
     }

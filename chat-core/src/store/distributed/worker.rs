@@ -82,6 +82,7 @@ impl Round {
 }
 
 /// `XPENDING`'s summary: count, smallest and largest id, entries per consumer.
+#[cfg(feature = "test-support")]
 type PendingSummary = (
     u64,
     Option<String>,
@@ -137,6 +138,7 @@ impl Worker {
     }
 
     /// The same worker under another consumer name (e.g. to play a second process).
+    #[cfg(feature = "test-support")]
     pub fn with_consumer(&self, consumer: &str) -> Worker {
         Worker {
             redis: self.redis.clone(),
@@ -171,6 +173,7 @@ impl Worker {
 
     /// Reads up to one batch of new entries (waiting up to `block` when `wait`), without
     /// processing them. Tests use it to play a worker that dies before acknowledging.
+    #[cfg(feature = "test-support")]
     pub async fn read_new(&self, wait: bool) -> Result<usize> {
         Ok(self.read(wait).await?.len())
     }
@@ -265,6 +268,7 @@ impl Worker {
 
     /// Processes everything queued until the stream and the group's pending list are empty.
     /// Entries of other consumers are taken over at once (their work is idempotent).
+    #[cfg(feature = "test-support")]
     pub async fn drain(&self) -> Result<Round> {
         let mut total = Round::default();
         for _ in 0..10_000 {
@@ -286,6 +290,7 @@ impl Worker {
     }
 
     /// Entries delivered to a consumer and not yet acknowledged.
+    #[cfg(feature = "test-support")]
     pub async fn pending_count(&self) -> Result<u64> {
         let mut conn = self.redis.clone();
         let summary: PendingSummary = redis::cmd("XPENDING")
@@ -422,6 +427,7 @@ impl Worker {
 
     /// Sends the documents recorded while the search engine was down; returns how many. On
     /// failure they go back to the record.
+    #[cfg(feature = "test-support")]
     pub async fn catch_up(&self) -> Result<u64> {
         match &self.indexer {
             Some(indexer) => indexer.catch_up().await,
@@ -430,6 +436,7 @@ impl Worker {
     }
 
     /// Documents waiting for the search engine.
+    #[cfg(feature = "test-support")]
     pub async fn unindexed_count(&self) -> Result<u64> {
         let mut conn = self.redis.clone();
         Ok(redis::cmd("LLEN")

@@ -134,6 +134,7 @@ impl MysqlStore {
     }
 
     /// How many calls reached the database since it was opened.
+    #[cfg(feature = "test-support")]
     pub fn operations(&self) -> u64 {
         self.operations.load(Ordering::Relaxed)
     }

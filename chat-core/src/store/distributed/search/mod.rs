@@ -131,6 +131,7 @@ impl ElasticSearch {
     }
 
     /// The alias searches and writes go through.
+    #[cfg(feature = "test-support")]
     pub fn alias(&self) -> &str {
         &self.alias
     }
