@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use super::message_id;
 use crate::api::{Progress, RecountSummary, ReindexSummary};
@@ -17,20 +17,6 @@ use crate::store::{count, note_correction};
 
 /// Messages re-indexed per transaction.
 const REINDEX_SLICE: i64 = 20_000;
-
-async fn begin(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    Ok(())
-}
-
-async fn commit(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok(())
-}
-
-async fn rollback(conn: &mut SqliteConnection) {
-    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-}
 
 /// Recomputes every count of `apps` from the rows. Numbering counters that fell behind the
 /// highest stored number (only possible by editing the file by hand) are moved up too, so a
@@ -45,15 +31,10 @@ pub(crate) async fn recount(
     let mut conn = pool.acquire().await?;
     progress.start("applications", Some(apps.len() as u64));
     for (app_id, token) in apps {
-        begin(&mut conn).await?;
-        let result = recount_app(&mut conn, *app_id, token, &mut summary).await;
-        match result {
-            Ok(()) => commit(&mut conn).await?,
-            Err(e) => {
-                rollback(&mut conn).await;
-                return Err(e);
-            }
-        }
+        // One application per IMMEDIATE transaction (rolled back when dropped on an error).
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        recount_app(&mut tx, *app_id, token, &mut summary).await?;
+        tx.commit().await?;
         summary.applications += 1;
         progress.advance(1);
     }
@@ -189,35 +170,24 @@ pub(crate) async fn reindex(
             .fetch_optional(&mut *conn)
             .await?;
             let end = end.unwrap_or(hi);
-            begin(&mut conn).await?;
-            let step = async {
-                sqlx::query("DELETE FROM messages_fts WHERE rowid BETWEEN ?1 AND ?2")
-                    .bind(lo)
-                    .bind(end)
-                    .execute(&mut *conn)
-                    .await?;
-                let done = sqlx::query(
-                    "INSERT INTO messages_fts (rowid, body) \
-                     SELECT id, body FROM messages WHERE id BETWEEN ?1 AND ?2",
-                )
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM messages_fts WHERE rowid BETWEEN ?1 AND ?2")
                 .bind(lo)
                 .bind(end)
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await?;
-                Ok::<_, crate::Error>(done.rows_affected())
-            }
-            .await;
-            match step {
-                Ok(n) => {
-                    commit(&mut conn).await?;
-                    summary.messages += n;
-                    progress.advance(n);
-                }
-                Err(e) => {
-                    rollback(&mut conn).await;
-                    return Err(e);
-                }
-            }
+            let done = sqlx::query(
+                "INSERT INTO messages_fts (rowid, body) \
+                 SELECT id, body FROM messages WHERE id BETWEEN ?1 AND ?2",
+            )
+            .bind(lo)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let n = done.rows_affected();
+            summary.messages += n;
+            progress.advance(n);
             if end >= hi {
                 break;
             }

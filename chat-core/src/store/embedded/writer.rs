@@ -123,20 +123,12 @@ fn lost() -> Error {
 }
 
 async fn transaction(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Reply>>> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    match apply(conn, ops).await {
-        Ok(replies) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-            Ok(_) => Ok(replies),
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e.into())
-            }
-        },
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
-        }
-    }
+    // IMMEDIATE takes the file's write lock at once, so numbers are read and taken under it.
+    // A transaction dropped before its commit (an error below) is rolled back.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let replies = apply(&mut tx, ops).await?;
+    tx.commit().await?;
+    Ok(replies)
 }
 
 /// Applies every operation inside the open transaction. Statement errors abort the batch;
