@@ -2783,13 +2783,21 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__search)
-            opts="-o -q -h -V --limit --offset --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --sort --limit --after --offset --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --sort)
+                    COMPREPLY=($(compgen -W "newest oldest relevance" -- "${cur}"))
+                    return 0
+                    ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

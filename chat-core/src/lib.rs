@@ -36,7 +36,8 @@
 //! chat.create_message(&app.token, room.number, "Wonderful weather").await?;
 //! let hits = chat
 //!     .search_messages(&app.token, room.number, &SearchRequest::new("onderf"))
-//!     .await?;
+//!     .await?
+//!     .items;
 //! assert_eq!(hits.len(), 1);
 //! chat.close().await;
 //! # Ok(())
@@ -77,7 +78,7 @@ pub use error::{Error, ErrorBody, Missing, Result};
 pub use live::{LiveEvent, LiveStream};
 pub use model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
-    SearchRequest, Token,
+    SearchPage, SearchRequest, SearchSort, Token,
 };
 pub use service::ChatService;
 pub use store::BackendHealth;

@@ -340,7 +340,9 @@ fn examples(path: &str) -> Option<&'static str> {
         }
         "search" => {
             "chatctl search $TOKEN 1 onderf\n\
-                     chatctl search $TOKEN 1 'rain' --limit 5 -o json"
+                     chatctl search $TOKEN 1 onderf --after 812\n\
+                     chatctl search $TOKEN 1 'rain' --sort relevance --limit 5 -o json\n\
+                     chatctl search $TOKEN 1 'rain' --sort oldest --all -o name"
         }
         "recount" => {
             "chatctl recount\n\

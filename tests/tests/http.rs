@@ -737,6 +737,28 @@ mod api {
         .await;
         r.expect(M::GET, SEARCH, &format!("{base}/search"), Body::None, 422)
             .await;
+        // Orders and their paging: a bad order, or a paging parameter the order does not take.
+        for bad in [
+            "q=abc&sort=best",
+            "q=abc&sort=",
+            "q=abc&offset=1",
+            "q=abc&sort=oldest&offset=2",
+            "q=abc&sort=relevance&after=1",
+            "q=abc&sort=relevance&offset=10000",
+            "q=abc&after=0",
+            "q=abc&after=x",
+        ] {
+            let v = r
+                .expect(
+                    M::GET,
+                    SEARCH,
+                    &format!("{base}/search?{bad}"),
+                    Body::None,
+                    400,
+                )
+                .await;
+            assert_eq!(v["error"]["code"], "bad_request", "{bad}: {v}");
+        }
 
         r.check_against_openapi(MESSAGE_OPERATIONS).await;
         server.stop().await;
@@ -1280,6 +1302,76 @@ mod hardening {
         .await;
         assert_eq!(s, 201);
         t
+    }
+
+    /// The next page's path from a `Link: <…>; rel="next"` header, if any.
+    fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
+        let link = headers.get(header::LINK)?.to_str().unwrap();
+        assert!(link.ends_with("; rel=\"next\""), "{link}");
+        Some(link[1..link.find('>').unwrap()].to_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn search_pages_follow_their_link_headers_to_the_last_page_in_every_order() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let t = app_with_chat(&server, &http).await;
+        let base = format!("{}/api/v1/applications/{t}/chats/1/messages", server.url);
+        // A query that needs encoding in the link: spaces, `&`, `%`, `+`, `#`, non-ASCII.
+        let needle = "a&b %+# é";
+        let mut matching = Vec::new();
+        for i in 0..23u32 {
+            let body = if i % 3 == 0 {
+                format!("nothing {i}")
+            } else {
+                format!("{i}: {needle}!")
+            };
+            let (s, m) = send(
+                &http,
+                Method::POST,
+                &base,
+                Some(("application/json", json!({ "body": body }).to_string())),
+            )
+            .await;
+            assert_eq!(s, 201);
+            if i % 3 != 0 {
+                matching.push(m["number"].as_u64().unwrap());
+            }
+        }
+        for sort in ["newest", "oldest", "relevance"] {
+            let encoded = chat_core::wire::query_string(&[("q", needle), ("sort", sort)]);
+            let mut url = format!("{base}/search?{encoded}&limit=4");
+            let mut seen = Vec::new();
+            let mut pages = 0;
+            loop {
+                let resp = http.get(&url).send().await.unwrap();
+                assert_eq!(resp.status(), 200, "{url}");
+                let next = next_link(resp.headers());
+                let page: Vec<Value> = resp.json().await.unwrap();
+                assert!(page.len() <= 4);
+                seen.extend(page.iter().map(|m| m["number"].as_u64().unwrap()));
+                pages += 1;
+                match next {
+                    Some(path) => {
+                        assert!(
+                            path.starts_with("/api/v1/") && path.contains(&format!("sort={sort}")),
+                            "{path}"
+                        );
+                        url = format!("{}{path}", server.url);
+                    }
+                    None => break,
+                }
+            }
+            let mut want = matching.clone();
+            if sort != "oldest" {
+                want.reverse();
+            }
+            if sort == "relevance" {
+                seen.sort_unstable_by(|a, b| b.cmp(a));
+            }
+            assert_eq!(seen, want, "{sort}");
+            assert!(pages >= 4, "{sort}: {pages} pages");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1959,7 +2051,7 @@ mod documented_constraints {
             (int(offset, "maximum"), 200),
             (int(offset, "maximum") + 1, 400),
         ] {
-            let (s, v) = get(format!("{search}?q=x&offset={n}")).await;
+            let (s, v) = get(format!("{search}?q=x&sort=relevance&offset={n}")).await;
             assert_eq!(s.as_u16(), want, "offset={n}: {v}");
         }
 

@@ -7,7 +7,7 @@
 //! ├── embedded/              the embedded profile: one SQLite file
 //! │   ├── mod.rs             the backend: reads, id caches, start-up and shutdown
 //! │   ├── writer.rs          the write path: group commit, numbering inside the transaction
-//! │   ├── search.rs          search: FTS5 trigram index
+//! │   ├── search.rs          search: FTS5 trigram index plus the not-yet-indexed backlog
 //! │   ├── live.rs            the live feed (watcher of the file)
 //! │   └── maintenance.rs     recount and reindex
 //! └── distributed/           the distributed profile: MySQL + Redis + Elasticsearch/OpenSearch
@@ -36,7 +36,7 @@ use crate::live::Subscription;
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
-    Token,
+    SearchSort, Token,
 };
 
 #[cfg(feature = "distributed")]
@@ -110,8 +110,7 @@ pub trait Backend: Send + Sync {
         token: &Token,
         chat: ChatNumber,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>>;
     /// See [`crate::ChatApi::recount`].
     async fn recount(
@@ -168,6 +167,20 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
 }
 
 /// Splits a fetched `limit + 1` rows into a page and the next cursor.
+/// One page of a search as a backend runs it (validated by the service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchSpec {
+    /// The order.
+    pub sort: SearchSort,
+    /// Most results to return (the service asks for one more than the page to learn whether
+    /// a next page exists).
+    pub limit: u32,
+    /// `newest`/`oldest`: only numbers below (newest) or above (oldest) this one.
+    pub after: Option<u32>,
+    /// `relevance`: the best results to skip.
+    pub offset: u32,
+}
+
 pub(crate) fn paginate<T, C>(
     mut items: Vec<T>,
     limit: u32,

@@ -1,9 +1,9 @@
 //! `/applications/{token}/chats/{number}/messages`: create, read, edit, list and search.
 
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
-use chat_core::{ChatApi, Message, MessageNumber, SearchRequest};
+use chat_core::{ChatApi, Message, MessageNumber, SearchRequest, SearchSort};
 
 use super::{location, next_link, params, Params};
 use crate::error::{ApiError, ApiResult};
@@ -104,24 +104,27 @@ pub async fn update(
     ))
 }
 
-/// Search a chat's messages for a substring (case-insensitive, literal), best match first.
+/// Search a chat's messages for a substring (case-insensitive, literal), newest first by default.
 #[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/search", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
-           ("query" = Option<String>, Query, description = "The text to find (`q` also accepted)"),
+           ("query" = Option<String>, Query, description = "The text to find, 1..=1024 characters after trimming (`q` also accepted)"),
+           ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 10,000 matches, best first)"),
            ("limit" = Option<u32>, Query, description = "Most results, 1..=1000 (default 50)"),
-           ("offset" = Option<u32>, Query, description = "Results to skip")),
+           ("after" = Option<u32>, Query, description = "`newest`/`oldest` only: the last number of the previous page"),
+           ("offset" = Option<u32>, Query, description = "`relevance` only: results to skip, 0..=9999 (default 0)")),
     responses(
-        (status = 200, description = "Matching messages, best match first, then by number", body = [Message]),
-        (status = 400, description = "Malformed number, limit or offset", body = chat_core::ErrorBody),
+        (status = 200, description = "Matching messages in the order of `sort`; `Link: rel=\"next\"` when more remain", body = [Message]),
+        (status = 400, description = "Malformed number, limit, sort, after or offset, or a paging parameter the order does not take", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 422, description = "Blank or over-long query", body = chat_core::ErrorBody),
         (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
 pub async fn search(
     State(s): State<AppState>,
     ChatPath(token, chat): ChatPath,
+    OriginalUri(uri): OriginalUri,
     q: Params,
-) -> ApiResult<Json<Vec<Message>>> {
+) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
     let q = params(q)?;
     let query = q
         .get("query")
@@ -130,10 +133,26 @@ pub async fn search(
         .unwrap_or_default();
     let request = SearchRequest {
         query,
+        sort: q
+            .get("sort")
+            .map(|s| SearchSort::parse(s))
+            .transpose()?
+            .unwrap_or_default(),
         limit: extract::limit(q.get("limit").map(String::as_str))?,
+        after: q.get("after").map(|n| extract::message(n)).transpose()?,
         offset: extract::offset(q.get("offset").map(String::as_str))?,
     };
-    Ok(Json(
-        s.service.search_messages(&token, chat, &request).await?,
-    ))
+    let page = s.service.search_messages(&token, chat, &request).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(next) = &page.next {
+        let link = format!(
+            "<{}?{}>; rel=\"next\"",
+            uri.path(),
+            chat_core::wire::query_string(&next.query_pairs())
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, v);
+        }
+    }
+    Ok((headers, Json(page.items)))
 }

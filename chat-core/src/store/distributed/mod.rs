@@ -30,7 +30,7 @@ use self::mysql::MysqlStore;
 use self::redis::Keys;
 use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
-use super::{probe, Backend, BackendHealth, IdCache};
+use super::{probe, Backend, BackendHealth, IdCache, SearchSpec};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -456,8 +456,7 @@ impl Backend for DistributedBackend {
         token: &Token,
         chat: ChatNumber,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         let app = self.app_id(token).await?;
         if !self.chat_exists(app, chat).await? {
@@ -468,11 +467,11 @@ impl Backend for DistributedBackend {
         // gram and are looked for in the one chat's rows.
         if let Some(search) = &self.search {
             if query.has_trigram() {
-                return search.search(app, chat.get(), query, limit, offset).await;
+                return search.search(app, chat.get(), query, spec).await;
             }
         }
         match self.store.chat_id(app, chat).await? {
-            Some(id) => self.store.search(id, query, limit, offset).await,
+            Some(id) => self.store.search(id, query, spec).await,
             None => Ok(Vec::new()),
         }
     }

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use self::writer::{Command, Op, Pending, Reply};
-use super::{count, from_micros, paginate, probe, Backend, BackendHealth, IdCache};
+use super::{count, from_micros, paginate, probe, Backend, BackendHealth, IdCache, SearchSpec};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -452,11 +452,10 @@ impl Backend for SqliteBackend {
         token: &Token,
         chat: ChatNumber,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         let chat_id = self.chat_id(token, chat).await?;
-        search::search(&self.reader, chat_id, query, limit, offset).await
+        search::search(&self.reader, chat_id, query, spec).await
     }
 
     async fn recount(
