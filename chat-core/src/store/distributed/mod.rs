@@ -22,13 +22,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::Script;
 use async_trait::async_trait;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
 use self::mysql::MysqlStore;
-use self::redis::Keys;
+use self::redis::{Key, Keys, Scripts};
 use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
 use super::{Backend, BackendHealth};
@@ -96,14 +95,6 @@ impl Default for DistributedOptions {
     }
 }
 
-struct Scripts {
-    create_chat: Script,
-    create_message: Script,
-    edit_message: Script,
-    pending_max: Script,
-    seed: Script,
-}
-
 /// The background tasks (worker, periodic recount) and the switch that stops them.
 type Background = (watch::Sender<bool>, Vec<JoinHandle<()>>);
 
@@ -112,7 +103,7 @@ pub struct DistributedBackend {
     store: Arc<MysqlStore>,
     redis: ConnectionManager,
     keys: Keys,
-    scripts: Scripts,
+    scripts: Arc<Scripts>,
     apps: RwLock<HashMap<Token, i64>>,
     search: Option<ElasticSearch>,
     worker: Arc<Worker>,
@@ -162,9 +153,11 @@ impl DistributedBackend {
             }
             None => None,
         };
+        let scripts = Arc::new(Scripts::new());
         let worker = Arc::new(
             Worker::new(
                 worker_redis,
+                Arc::clone(&scripts),
                 Arc::clone(&store),
                 keys.clone(),
                 options.worker.clone(),
@@ -180,7 +173,7 @@ impl DistributedBackend {
                 tasks.push(tokio::spawn(recount_periodically(
                     redis.clone(),
                     Arc::clone(&store),
-                    keys.recount_lock(),
+                    keys.recount_lock().to_string(),
                     every,
                     rx,
                 )));
@@ -193,13 +186,7 @@ impl DistributedBackend {
             store,
             redis,
             keys,
-            scripts: Scripts {
-                create_chat: self::redis::create_chat(),
-                create_message: self::redis::create_message(),
-                edit_message: self::redis::edit_message(),
-                pending_max: self::redis::pending_max(),
-                seed: self::redis::seed(),
-            },
+            scripts,
             apps: RwLock::default(),
             search,
             worker,
@@ -243,31 +230,22 @@ impl DistributedBackend {
     /// Seeds a missing counter from the database's maximum and the numbers still pending.
     async fn seed(
         &self,
-        counter: String,
-        pending: String,
+        counter: Key<'_>,
+        pending: Key<'_>,
         db_max: impl std::future::Future<Output = Result<u32>>,
     ) -> Result<()> {
         let mut conn = self.conn();
         // The pending maximum is read before the database's, so that a number persisted (and
         // its pending record dropped) in between is seen by one of the two reads.
-        let before: i64 = self
-            .scripts
-            .pending_max
-            .key(&pending)
-            .invoke_async(&mut conn)
-            .await?;
+        let mut cmd = self.scripts.pending_max.command(1);
+        cmd.arg(pending);
+        let before: i64 = self.scripts.pending_max.run(&cmd, &mut conn).await?;
         let db = db_max.await?;
-        let _: i64 = self
-            .scripts
-            .seed
-            .key(&counter)
-            .key(&pending)
-            .arg(before)
-            .arg(db)
-            .invoke_async(&mut conn)
-            .await?;
+        let mut cmd = self.scripts.seed.command(2);
+        cmd.arg(counter).arg(pending).arg(before).arg(db);
+        let _: i64 = self.scripts.seed.run(&cmd, &mut conn).await?;
         tracing::info!(
-            counter,
+            counter = %counter,
             db_max = db,
             pending_max = before,
             "seeded a missing counter"
@@ -553,7 +531,9 @@ impl Backend for DistributedBackend {
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }
-        self.live.subscribe(self.keys.live(app, chat.get())).await
+        self.live
+            .subscribe(self.keys.live(app, chat.get()).to_string())
+            .await
     }
 
     async fn close(&self) {

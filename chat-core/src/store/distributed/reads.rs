@@ -66,7 +66,7 @@ impl DistributedBackend {
         let rows = self.store.applications(after, page.limit + 1).await?;
         let mut apps = Vec::with_capacity(rows.len());
         if !rows.is_empty() {
-            let keys: Vec<String> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
+            let keys: Vec<_> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
             let mut conn = self.conn();
             let counts: Vec<Option<String>> =
                 redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
@@ -145,7 +145,7 @@ impl DistributedBackend {
         }
         let mut items: Vec<Chat> = merged.into_values().take(page.limit as usize + 1).collect();
         if !items.is_empty() {
-            let keys: Vec<String> = items
+            let keys: Vec<_> = items
                 .iter()
                 .map(|c| self.keys.message_counter(app, c.number.get()))
                 .collect();
