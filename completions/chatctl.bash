@@ -643,7 +643,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__bench)
-            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -710,6 +710,10 @@ _chatctl() {
                     return 0
                     ;;
                 --plot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpu)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -92,8 +92,9 @@ pub struct BenchArgs {
     /// Skip the check that every acknowledged creation exists with gapless numbers
     #[arg(long)]
     pub no_verify: bool,
-    /// Also report the CPU time this process (e.g. the server, Redis) spent during the measured
-    /// run, and per successful request, from /proc/PID/stat; repeatable
+    /// Also report the CPU time this process (e.g. the server, Redis; `self`: this load
+    /// generator) spent during the measured run, and per successful request, from
+    /// /proc/PID/stat; repeatable
     #[arg(long = "cpu", value_name = "NAME=PID", value_parser = cpu::parse)]
     pub cpu: Vec<cpu::Watched>,
 }
@@ -220,6 +221,8 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
     } else {
         None
     };
+    // A process that cannot be watched is refused before anything is created.
+    cpu::start(&args.cpu)?;
     let stop = match (args.requests, args.duration) {
         (Some(n), _) => Stop::Requests(n),
         (None, Some(d)) if d.is_zero() => {
@@ -299,7 +302,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
         Some(verify::check(api.as_ref(), &token, &acks).await)
     };
     let application = (!only_health || args.app.is_some()).then_some(&token);
-    let outcome = report::Outcome::new(
+    let mut outcome = report::Outcome::new(
         &args,
         &mix,
         ctx,
@@ -307,8 +310,8 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
         &driven,
         &recorder,
         verification,
-        cpu,
     );
+    outcome.cpu = cpu;
     if let Some(path) = &args.plot {
         plot::write(path, &outcome, &recorder)?;
         ctx.out

@@ -104,6 +104,8 @@ pub struct DistributedBackend {
     redis: ConnectionManager,
     keys: Keys,
     scripts: Arc<Scripts>,
+    /// Sends message creates in pipelines.
+    batcher: self::redis::batch::Batcher,
     apps: RwLock<HashMap<Token, i64>>,
     search: Option<ElasticSearch>,
     worker: Arc<Worker>,
@@ -136,6 +138,8 @@ impl DistributedBackend {
         let api_config =
             ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5)));
         let redis = ConnectionManager::new_with_config(client.clone(), api_config).await?;
+        let (batcher, batch_task) = self::redis::batch::Batcher::new(redis.clone());
+        tokio::spawn(batch_task);
         let worker_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(options.worker.block + Duration::from_secs(5)));
         let worker_redis =
@@ -187,6 +191,7 @@ impl DistributedBackend {
             redis,
             keys,
             scripts,
+            batcher,
             apps: RwLock::default(),
             search,
             worker,

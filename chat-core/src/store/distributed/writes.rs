@@ -3,13 +3,14 @@
 //!
 //! A create is one `EVALSHA` whose arguments are written straight into the command's buffer:
 //! the keys from the prefix and the numbers, the body escaped as JSON once, inside the job's and
-//! the pending record's JSON that the script completes with the number and the entry id.
+//! the pending record's JSON that the script completes with the number and the entry id. Message
+//! creates go to Redis in pipelines with the others in flight (`redis::batch`).
 
 use std::io::Write as _;
 
 use redis::RedisWrite;
 
-use super::redis::{ChatCreated, JsonString, MessageCreated, MessageEdited};
+use super::redis::{ChatCreated, JsonString, Lua, MessageCreated, MessageEdited};
 use super::{not_chat, not_message, write, DistributedBackend};
 use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};
@@ -87,8 +88,12 @@ impl DistributedBackend {
             .map_err(|e| Error::Internal(format!("cannot encode a queued job: {e}")))?;
         cmd.arg(self.keys.live(app, chat.get()));
         for _ in 0..ATTEMPTS {
-            let mut conn = self.conn();
-            match lua.run(&cmd, &mut conn).await? {
+            // With the other creates in flight (see `redis::batch`).
+            let created = match self.batcher.query(cmd.clone()).await {
+                Err(e) if Lua::lost(&e) => lua.run(&cmd, &mut self.conn()).await?,
+                other => other?,
+            };
+            match created {
                 MessageCreated::Numbered(n) => {
                     return Ok(Message {
                         number: MessageNumber::new(n)?,

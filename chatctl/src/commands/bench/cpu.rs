@@ -22,7 +22,7 @@ pub struct Watched {
     pub pid: u32,
 }
 
-/// `NAME=PID`.
+/// `NAME=PID`, or `NAME=self` for this process (the load generator).
 pub fn parse(s: &str) -> Result<Watched, String> {
     let (name, pid) = s
         .split_once('=')
@@ -31,10 +31,12 @@ pub fn parse(s: &str) -> Result<Watched, String> {
     if name.is_empty() {
         return Err(format!("{s:?}: the name before `=` is empty"));
     }
-    let pid = pid
-        .trim()
-        .parse::<u32>()
-        .ok()
+    let parsed = if pid.trim() == "self" {
+        Some(std::process::id())
+    } else {
+        pid.trim().parse::<u32>().ok()
+    };
+    let pid = parsed
         .filter(|p| *p > 0)
         .ok_or_else(|| format!("{s:?}: {pid:?} is not a process id"))?;
     Ok(Watched {
@@ -134,6 +136,7 @@ mod tests {
         assert!(parse("=42").is_err());
         assert!(parse("redis=x").is_err());
         assert!(parse("redis=0").is_err());
+        assert_eq!(parse("me=self").map(|w| w.pid), Ok(std::process::id()));
     }
 
     #[test]

@@ -96,7 +96,6 @@ impl Outcome {
         driven: &Driven,
         recorder: &Recorder,
         verification: Option<Verification>,
-        cpu: Vec<CpuUse>,
     ) -> Self {
         let secs = driven.elapsed.as_secs_f64().max(1e-6);
         recorder.with(|f| Outcome {
@@ -137,7 +136,7 @@ impl Outcome {
             errors_by_kind: f.errors.clone(),
             timeline: f.timeline.to_vec(),
             verification,
-            cpu,
+            cpu: Vec::new(),
         })
     }
 }

@@ -26,6 +26,7 @@
 //! the chat is created, so while it exists the chat does: a message script reads the chat
 //! counter only when the message counter is missing.
 
+pub(crate) mod batch;
 pub(crate) mod live;
 pub(crate) mod queue;
 
@@ -162,6 +163,12 @@ impl Lua {
         cmd
     }
 
+    /// Whether an error says that Redis does not have the script (it restarted or was
+    /// flushed): [`Lua::run`] loads it again.
+    pub(crate) fn lost(e: &redis::RedisError) -> bool {
+        e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+    }
+
     /// Runs a command made by [`Lua::command`].
     pub(crate) async fn run<T: FromRedisValue>(
         &self,
@@ -169,7 +176,7 @@ impl Lua {
         conn: &mut (impl ConnectionLike + Send),
     ) -> RedisResult<T> {
         match cmd.query_async(conn).await {
-            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            Err(e) if Lua::lost(&e) => {
                 self.0.load_async(conn).await?;
                 cmd.query_async(conn).await
             }
