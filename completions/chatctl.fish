@@ -571,6 +571,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l seed -d 'Messa
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l body-size -d 'Characters per created message (generated sentences)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l max-errors -d 'Exit with code 1 when more requests than this failed' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l plot -d 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram' -r -F
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l cpu -d 'Also report the CPU time this process (e.g. the server, Redis; `self`: this load generator) spent during the measured run, and per successful request, from /proc/PID/stat; repeatable' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r

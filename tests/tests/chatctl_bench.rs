@@ -164,6 +164,7 @@ fn read_search_and_create_chat_run_directly_without_errors() {
 #[test]
 fn bench_against_a_live_server_mixes_operations_in_their_proportions() {
     let ctl = Ctl::http();
+    let server = format!("server={}", ctl.server.as_ref().unwrap().pid());
     let (r, report) = bench(
         &ctl,
         &[
@@ -175,9 +176,28 @@ fn bench_against_a_live_server_mixes_operations_in_their_proportions() {
             "1000",
             "-c",
             "8",
+            "--cpu",
+            &server,
+            "--cpu",
+            "bench=self",
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The CPU the server and the load generator spent on the measured requests, from /proc.
+    let cpu = report["cpu"].as_array().unwrap();
+    assert_eq!(cpu.len(), 2, "{cpu:?}");
+    for (c, name) in cpu.iter().zip(["server", "bench"]) {
+        assert_eq!(c["name"], name);
+        let spent = f(&c["cpu_s"]);
+        assert!(spent > 0.0, "600 creates cost {name} no CPU: {c}");
+        let per_request = spent * 1e6 / 1000.0;
+        assert!(
+            (f(&c["per_request_us"]) - per_request).abs() < 1e-6 * per_request.max(1.0),
+            "{c}"
+        );
+        assert!(f(&c["cores"]) > 0.0, "{c}");
+    }
+    assert_eq!(cpu[0]["pid"], ctl.server.as_ref().unwrap().pid());
     assert!(report["target"]
         .as_str()
         .unwrap()
@@ -352,6 +372,10 @@ fn bad_bench_arguments_exit_with_usage_or_input_codes() {
         (&["bench", "-d", "ten"], 2),
         (&["bench", "--rate", "0"], 2),
         (&["bench", "-c", "0"], 2),
+        (&["bench", "--cpu", "redis", "-n", "5"], 2),
+        (&["bench", "--cpu", "redis=x", "-n", "5"], 2),
+        // No such process: refused before anything is created.
+        (&["bench", "--cpu", "gone=4294967294", "-n", "5"], 4),
     ] {
         let r = ctl.run(args);
         assert_eq!(r.code, code, "{args:?}: {}", r.stderr);

@@ -12,6 +12,7 @@
 //! `load` drives the requests and records them, `report` prints the outcome, `plot` draws it,
 //! `verify` checks the created numbers.
 
+mod cpu;
 mod load;
 mod plot;
 mod report;
@@ -37,7 +38,9 @@ Examples:
   chatctl bench -d 10s -c 64                                  create messages for 10 s, 64 at a time
   chatctl --server http://127.0.0.1:3000 bench --scenario read -n 10000
   chatctl bench --scenario mixed --mix create-message=70,read=25,search=5 --rate 2000 -d 30s
-  chatctl bench -d 10s --plot run.svg --output json           chart and machine-readable figures")]
+  chatctl bench -d 10s --plot run.svg --output json           chart and machine-readable figures
+  chatctl --server URL bench -d 10s --cpu server=4242 --cpu redis=$(pgrep -n redis-server)
+                                                              CPU per request of those processes")]
 pub struct BenchArgs {
     /// What each request does
     #[arg(long, value_enum, default_value_t = Scenario::CreateMessage)]
@@ -89,6 +92,11 @@ pub struct BenchArgs {
     /// Skip the check that every acknowledged creation exists with gapless numbers
     #[arg(long)]
     pub no_verify: bool,
+    /// Also report the CPU time this process (e.g. the server, Redis; `self`: this load
+    /// generator) spent during the measured run, and per successful request, from
+    /// /proc/PID/stat; repeatable
+    #[arg(long = "cpu", value_name = "NAME=PID", value_parser = cpu::parse)]
+    pub cpu: Vec<cpu::Watched>,
 }
 
 /// A bench scenario.
@@ -213,6 +221,8 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
     } else {
         None
     };
+    // A process that cannot be watched is refused before anything is created.
+    cpu::start(&args.cpu)?;
     let stop = match (args.requests, args.duration) {
         (Some(n), _) => Stop::Requests(n),
         (None, Some(d)) if d.is_zero() => {
@@ -280,7 +290,9 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
     }
     let line = load::live_line(ctx.out.quiet());
     let recorder = Arc::new(Recorder::new(Some(line.clone())));
+    let cpu_start = cpu::start(&args.cpu)?;
     let driven = load::drive(&plan, stop, &workload, &recorder, Some(&line)).await;
+    let cpu = cpu_start.finish(driven.elapsed, recorder.ok());
     line.finish_and_clear();
     acks.extend(recorder.take_acks());
 
@@ -290,7 +302,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
         Some(verify::check(api.as_ref(), &token, &acks).await)
     };
     let application = (!only_health || args.app.is_some()).then_some(&token);
-    let outcome = report::Outcome::new(
+    let mut outcome = report::Outcome::new(
         &args,
         &mix,
         ctx,
@@ -299,6 +311,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
         &recorder,
         verification,
     );
+    outcome.cpu = cpu;
     if let Some(path) = &args.plot {
         plot::write(path, &outcome, &recorder)?;
         ctx.out

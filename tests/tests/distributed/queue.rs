@@ -480,3 +480,126 @@ async fn jobs_are_not_buried_while_the_database_is_unavailable() {
     assert_eq!((status.depth, status.pending, status.dead), (12, 12, 0));
     h.stop().await;
 }
+
+/// Points the test's alias at `index` alone (an OpenSearch `_aliases` swap).
+async fn move_alias(es: &str, alias: &str, from: &str, to: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{es}/_aliases"))
+        .json(&serde_json::json!({"actions": [
+            {"remove": {"index": from, "alias": alias}},
+            {"add": {"index": to, "alias": alias}}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_the_search_engine_rejects_is_dead_lettered_with_its_reason_not_retried() {
+    let h = chat_tests::Searching::start_with(chat_core::store::distributed::DistributedOptions {
+        background_worker: false,
+        ..Default::default()
+    })
+    .await;
+    let es = std::env::var("CHAT_TEST_ELASTICSEARCH_URL").unwrap();
+    let alias = h.engine().alias().to_owned();
+    let ours = h.engine().indices().await.unwrap();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    // An index whose strict mapping takes only numbers as bodies: the engine refuses every
+    // other body with a 400 (a mapping error), whatever the number of attempts.
+    let numbers_only = format!("{alias}-numbers-only");
+    let http = reqwest::Client::new();
+    let created = http
+        .put(format!("{es}/{numbers_only}"))
+        .json(&serde_json::json!({
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {"dynamic": "strict", "properties": {
+                "app": {"type": "long"}, "chat": {"type": "integer"},
+                "number": {"type": "integer"}, "created_at": {"type": "long"},
+                "updated_at": {"type": "long"}, "body": {"type": "long"}
+            }}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "{}",
+        created.text().await.unwrap()
+    );
+    move_alias(&es, &alias, &ours[0], &numbers_only).await;
+
+    let api = h.api();
+    let app = api.create_application("rejected").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    api.create_message(&app.token, c, "12345").await.unwrap();
+    let refused = api
+        .create_message(&app.token, c, "not a number")
+        .await
+        .unwrap();
+    let worker = h.0.backend.worker();
+    assert_eq!(worker.drain().await.unwrap().persisted, 3);
+    // Both are stored; the number is indexed; the other is dead with the engine's reason, and
+    // nothing waits for a catch-up that would send it again.
+    assert_eq!(h.stored().await, 2);
+    assert_eq!(h.indexed().await, 1);
+    assert_eq!(worker.unindexed_count().await.unwrap(), 0);
+    let status = h.0.backend.queue_status().await.unwrap();
+    assert_eq!((status.depth, status.pending, status.dead), (0, 0, 1));
+    let mut conn = h.0.redis().await;
+    let dead: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(format!("{}dead", h.0.prefix))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let fields = &dead[0].1;
+    assert!(fields["j"].contains("not a number"), "{fields:?}");
+    assert!(!fields["entry"].is_empty(), "{fields:?}");
+    assert!(
+        fields["error"].contains("rejected") && fields["error"].contains("HTTP 400"),
+        "{fields:?}"
+    );
+    assert!(
+        fields["error"].contains("mapper_parsing_exception"),
+        "{fields:?}"
+    );
+
+    // Left alone, it stays dead: later rounds send nothing again.
+    assert_eq!(
+        worker.drain().await.unwrap(),
+        chat_core::store::distributed::worker::Round::default()
+    );
+    assert_eq!(worker.unindexed_count().await.unwrap(), 0);
+    assert_eq!(h.0.backend.queue_status().await.unwrap().dead, 1);
+
+    // Retried while the cause remains, it is refused again and goes back to the dead letters.
+    assert_eq!(api.retry_dead().await.unwrap().retried, 1);
+    assert_eq!(worker.drain().await.unwrap().persisted, 1);
+    let status = h.0.backend.queue_status().await.unwrap();
+    assert_eq!((status.depth, status.pending, status.dead), (0, 0, 1));
+    assert_eq!(worker.unindexed_count().await.unwrap(), 0);
+
+    // Once the operator fixes the cause (the alias back on an index with the real mapping), a
+    // retry indexes it: found by search, with its body and number unchanged.
+    move_alias(&es, &alias, &numbers_only, &ours[0]).await;
+    assert_eq!(api.retry_dead().await.unwrap().retried, 1);
+    h.settle().await;
+    assert_eq!(h.0.backend.queue_status().await.unwrap().dead, 0);
+    let found = api
+        .search_messages(&app.token, c, &chat_core::SearchRequest::new("a numb"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].number, found[0].body.as_str()),
+        (refused.number, "not a number")
+    );
+    assert_eq!(h.stored().await, 2);
+    let _ = http.delete(format!("{es}/{numbers_only}")).send().await;
+    h.stop().await;
+}

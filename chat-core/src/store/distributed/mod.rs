@@ -21,13 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::Script;
 use async_trait::async_trait;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
 use self::mysql::MysqlStore;
-use self::redis::Keys;
+use self::redis::{Key, Keys, Scripts};
 use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
 use super::{probe, Backend, BackendHealth, IdCache, SearchSpec};
@@ -95,14 +94,6 @@ impl Default for DistributedOptions {
     }
 }
 
-struct Scripts {
-    create_chat: Script,
-    create_message: Script,
-    edit_message: Script,
-    pending_max: Script,
-    seed: Script,
-}
-
 /// The background tasks (worker, periodic recount) and the switch that stops them.
 type Background = (watch::Sender<bool>, Vec<JoinHandle<()>>);
 
@@ -111,7 +102,9 @@ pub struct DistributedBackend {
     store: Arc<MysqlStore>,
     redis: ConnectionManager,
     keys: Keys,
-    scripts: Scripts,
+    scripts: Arc<Scripts>,
+    /// Sends message creates in pipelines.
+    batcher: self::redis::batch::Batcher,
     apps: IdCache<Token>,
     search: Option<ElasticSearch>,
     #[cfg(feature = "test-support")]
@@ -145,6 +138,8 @@ impl DistributedBackend {
         let api_config =
             ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5)));
         let redis = ConnectionManager::new_with_config(client.clone(), api_config).await?;
+        let (batcher, batch_task) = self::redis::batch::Batcher::new(redis.clone());
+        tokio::spawn(batch_task);
         let worker_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(options.worker.block + Duration::from_secs(5)));
         let worker_redis =
@@ -162,9 +157,11 @@ impl DistributedBackend {
             }
             None => None,
         };
+        let scripts = Arc::new(Scripts::new());
         let worker = Arc::new(
             Worker::new(
                 worker_redis,
+                Arc::clone(&scripts),
                 Arc::clone(&store),
                 keys.clone(),
                 options.worker.clone(),
@@ -180,7 +177,7 @@ impl DistributedBackend {
                 tasks.push(tokio::spawn(recount_periodically(
                     redis.clone(),
                     Arc::clone(&store),
-                    keys.recount_lock(),
+                    keys.recount_lock().to_string(),
                     every,
                     rx,
                 )));
@@ -193,13 +190,8 @@ impl DistributedBackend {
             store,
             redis,
             keys,
-            scripts: Scripts {
-                create_chat: self::redis::create_chat(),
-                create_message: self::redis::create_message(),
-                edit_message: self::redis::edit_message(),
-                pending_max: self::redis::pending_max(),
-                seed: self::redis::seed(),
-            },
+            scripts,
+            batcher,
             apps: IdCache::default(),
             search,
             #[cfg(feature = "test-support")]
@@ -247,31 +239,22 @@ impl DistributedBackend {
     /// Seeds a missing counter from the database's maximum and the numbers still pending.
     async fn seed(
         &self,
-        counter: String,
-        pending: String,
+        counter: Key<'_>,
+        pending: Key<'_>,
         db_max: impl std::future::Future<Output = Result<u32>>,
     ) -> Result<()> {
         let mut conn = self.conn();
         // The pending maximum is read before the database's, so that a number persisted (and
         // its pending record dropped) in between is seen by one of the two reads.
-        let before: i64 = self
-            .scripts
-            .pending_max
-            .key(&pending)
-            .invoke_async(&mut conn)
-            .await?;
+        let mut cmd = self.scripts.pending_max.command(1);
+        cmd.arg(pending);
+        let before: i64 = self.scripts.pending_max.run(&cmd, &mut conn).await?;
         let db = db_max.await?;
-        let _: i64 = self
-            .scripts
-            .seed
-            .key(&counter)
-            .key(&pending)
-            .arg(before)
-            .arg(db)
-            .invoke_async(&mut conn)
-            .await?;
+        let mut cmd = self.scripts.seed.command(2);
+        cmd.arg(counter).arg(pending).arg(before).arg(db);
+        let _: i64 = self.scripts.seed.run(&cmd, &mut conn).await?;
         tracing::info!(
-            counter,
+            counter = %counter,
             db_max = db,
             pending_max = before,
             "seeded a missing counter"
@@ -378,14 +361,17 @@ fn not_message(token: &Token, chat: ChatNumber, message: MessageNumber) -> Error
     })
 }
 
+/// Each operation is an inherent method of the same name in `writes.rs`, `reads.rs` or
+/// `status.rs`: `DistributedBackend::create_chat(self, …)` names that method (inherent methods
+/// come before trait methods), so the trait's names go all the way down to the code that works.
 #[async_trait]
 impl Backend for DistributedBackend {
     async fn create_application(&self, name: Name) -> Result<Application> {
-        self.create_app(name).await
+        DistributedBackend::create_application(self, name).await
     }
 
     async fn get_application(&self, token: &Token) -> Result<Application> {
-        self.read_app(token).await
+        DistributedBackend::get_application(self, token).await
     }
 
     async fn update_application(&self, token: &Token, name: Name) -> Result<Application> {
@@ -393,22 +379,22 @@ impl Backend for DistributedBackend {
         self.store
             .rename_application(id, name.as_str(), super::now_micros())
             .await?;
-        self.read_app(token).await
+        DistributedBackend::get_application(self, token).await
     }
 
     async fn list_applications(
         &self,
         page: &PageRequest<Token>,
     ) -> Result<Page<Application, Token>> {
-        self.list_apps(page).await
+        DistributedBackend::list_applications(self, page).await
     }
 
     async fn create_chat(&self, token: &Token) -> Result<Chat> {
-        self.new_chat(token).await
+        DistributedBackend::create_chat(self, token).await
     }
 
     async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
-        self.read_chat(token, chat).await
+        DistributedBackend::get_chat(self, token, chat).await
     }
 
     async fn list_chats(
@@ -416,11 +402,11 @@ impl Backend for DistributedBackend {
         token: &Token,
         page: &PageRequest<ChatNumber>,
     ) -> Result<Page<Chat, ChatNumber>> {
-        self.list_chat_page(token, page).await
+        DistributedBackend::list_chats(self, token, page).await
     }
 
     async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body) -> Result<Message> {
-        self.new_message(token, chat, body).await
+        DistributedBackend::create_message(self, token, chat, body).await
     }
 
     async fn get_message(
@@ -429,7 +415,7 @@ impl Backend for DistributedBackend {
         chat: ChatNumber,
         message: MessageNumber,
     ) -> Result<Message> {
-        self.read_message(token, chat, message).await
+        DistributedBackend::get_message(self, token, chat, message).await
     }
 
     async fn update_message(
@@ -439,7 +425,7 @@ impl Backend for DistributedBackend {
         message: MessageNumber,
         body: Body,
     ) -> Result<Message> {
-        self.edit(token, chat, message, body).await
+        DistributedBackend::update_message(self, token, chat, message, body).await
     }
 
     async fn list_messages(
@@ -448,7 +434,7 @@ impl Backend for DistributedBackend {
         chat: ChatNumber,
         page: &PageRequest<MessageNumber>,
     ) -> Result<Page<Message, MessageNumber>> {
-        self.list_message_page(token, chat, page).await
+        DistributedBackend::list_messages(self, token, chat, page).await
     }
 
     async fn search_messages(
@@ -502,7 +488,7 @@ impl Backend for DistributedBackend {
     }
 
     async fn retry_dead(&self) -> Result<RetrySummary> {
-        self.retry_dead_letters().await
+        DistributedBackend::retry_dead(self).await
     }
 
     async fn health(&self) -> Vec<BackendHealth> {
@@ -523,7 +509,9 @@ impl Backend for DistributedBackend {
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }
-        self.live.subscribe(self.keys.live(app, chat.get())).await
+        self.live
+            .subscribe(self.keys.live(app, chat.get()).to_string())
+            .await
     }
 
     async fn close(&self) {

@@ -37,7 +37,7 @@ fn pending_message(number: MessageNumber, json: &str) -> Result<Message> {
 }
 
 impl DistributedBackend {
-    pub(super) async fn read_app(&self, token: &Token) -> Result<Application> {
+    pub(super) async fn get_application(&self, token: &Token) -> Result<Application> {
         let row = self
             .store
             .application(token)
@@ -55,7 +55,7 @@ impl DistributedBackend {
         Ok(app)
     }
 
-    pub(super) async fn list_apps(
+    pub(super) async fn list_applications(
         &self,
         page: &PageRequest<Token>,
     ) -> Result<Page<Application, Token>> {
@@ -66,7 +66,7 @@ impl DistributedBackend {
         let rows = self.store.applications(after, page.limit + 1).await?;
         let mut apps = Vec::with_capacity(rows.len());
         if !rows.is_empty() {
-            let keys: Vec<String> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
+            let keys: Vec<_> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
             let mut conn = self.conn();
             let counts: Vec<Option<String>> =
                 redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
@@ -98,7 +98,7 @@ impl DistributedBackend {
         Ok(queued || self.store.chat_id(app, chat).await?.is_some())
     }
 
-    pub(super) async fn read_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
+    pub(super) async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
         let app = self.app_id(token).await?;
         let mut conn = self.conn();
         let (queued, messages): (Option<String>, Option<String>) = redis::pipe()
@@ -123,7 +123,7 @@ impl DistributedBackend {
         Ok(found)
     }
 
-    pub(super) async fn list_chat_page(
+    pub(super) async fn list_chats(
         &self,
         token: &Token,
         page: &PageRequest<ChatNumber>,
@@ -145,7 +145,7 @@ impl DistributedBackend {
         }
         let mut items: Vec<Chat> = merged.into_values().take(page.limit as usize + 1).collect();
         if !items.is_empty() {
-            let keys: Vec<String> = items
+            let keys: Vec<_> = items
                 .iter()
                 .map(|c| self.keys.message_counter(app, c.number.get()))
                 .collect();
@@ -160,7 +160,7 @@ impl DistributedBackend {
         Ok(paginate(items, page.limit, |c| c.number))
     }
 
-    pub(super) async fn read_message(
+    pub(super) async fn get_message(
         &self,
         token: &Token,
         chat: ChatNumber,
@@ -183,7 +183,7 @@ impl DistributedBackend {
         }
     }
 
-    pub(super) async fn list_message_page(
+    pub(super) async fn list_messages(
         &self,
         token: &Token,
         chat: ChatNumber,

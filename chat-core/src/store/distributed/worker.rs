@@ -9,26 +9,56 @@
 //! are retried one by one so that one bad job cannot hold up the others; a job that failed
 //! and has been delivered more than `max_deliveries` times goes to the dead-letter stream with
 //! its last error. While the database is unavailable nothing fails for good: the entries stay
-//! pending and are retried.
+//! pending and are retried. A document the search engine rejects for good (a 4xx) goes to the
+//! dead-letter stream too, with the engine's reason (see `search::indexing`).
+//!
+//! A message job does not carry its chat's creation time: when the chat may still be queued
+//! (no chat job in the same batch), the worker reads it from the chat's pending record, one
+//! round trip per batch, so the chat's row is created by whichever job lands first.
 //!
 //! [`Worker::drain`] runs all of this until the queue is empty: tests call it instead of
 //! sleeping, and a background task calls [`Worker::run_once`] in a loop.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::Script;
+use redis::streams::{StreamAutoClaimOptions, StreamId, StreamReadOptions};
+use redis::AsyncTypedCommands;
 use tokio::sync::watch;
 
-use super::redis::queue::decode;
-use super::redis::{self as scripts, Keys, GROUP};
+use super::redis::queue::{decode, pending, PendingChat};
+use super::redis::{Keys, Scripts, GROUP};
 use super::search::indexing::Indexer;
 use super::search::ElasticSearch;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::store::distributed::mysql::{Job, MysqlStore};
+
+/// Entries persisted in one transaction, by default.
+pub const DEFAULT_BATCH: usize = 1000;
+/// How long one read waits for new entries, by default.
+pub const DEFAULT_BLOCK: Duration = Duration::from_secs(1);
+/// How long an entry stays with a silent consumer before another takes it over, by default.
+pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
+/// Deliveries after which a failing entry is dead, by default.
+pub const DEFAULT_MAX_DELIVERIES: u64 = 5;
+
+/// Immediate retries of a batch that failed for a transient reason (a deadlock between two
+/// workers' batches, a connection dropped mid-way), before its entries are left to the reclaim.
+const PERSIST_RETRIES: u32 = 3;
+/// The wait before the first of those retries ...
+const PERSIST_FIRST_WAIT: Duration = Duration::from_millis(25);
+/// ... and the factor it grows by before each next one (25, 100, 400 ms).
+const PERSIST_BACKOFF: u32 = 4;
+/// The pause of the background loop after a round failed (Redis or the database down).
+const ROUND_FAILURE_PAUSE: Duration = Duration::from_secs(1);
+/// Rounds [`Worker::drain`] runs at most before it gives up.
+#[cfg(feature = "test-support")]
+const DRAIN_ROUNDS: usize = 10_000;
+/// Entries acknowledged per `finish.lua` call (Lua's `unpack` has a bounded stack).
+const FINISH_CHUNK: usize = 1000;
 
 /// How a worker batches and retries.
 #[derive(Debug, Clone)]
@@ -49,10 +79,10 @@ pub struct WorkerOptions {
 impl Default for WorkerOptions {
     fn default() -> Self {
         WorkerOptions {
-            batch: 1000,
-            block: Duration::from_secs(1),
-            claim_idle: Duration::from_secs(30),
-            max_deliveries: 5,
+            batch: DEFAULT_BATCH,
+            block: DEFAULT_BLOCK,
+            claim_idle: DEFAULT_CLAIM_IDLE,
+            max_deliveries: DEFAULT_MAX_DELIVERIES,
             consumer: format!(
                 "worker-{}-{:08x}",
                 std::process::id(),
@@ -81,25 +111,13 @@ impl Round {
     }
 }
 
-/// `XPENDING`'s summary: count, smallest and largest id, entries per consumer.
-#[cfg(feature = "test-support")]
-type PendingSummary = (
-    u64,
-    Option<String>,
-    Option<String>,
-    Option<Vec<(String, String)>>,
-);
-
-/// One stream entry: its id and its `j` field (absent when the entry was deleted).
-type Entry = (String, Option<HashMap<String, String>>);
-
 /// A queue consumer writing to MySQL.
 pub struct Worker {
     redis: ConnectionManager,
     store: Arc<MysqlStore>,
     keys: Keys,
     options: WorkerOptions,
-    finish: Script,
+    scripts: Arc<Scripts>,
     metrics: Arc<Metrics>,
     /// Sends each persisted batch to the search engine, when one is configured.
     indexer: Option<Arc<Indexer>>,
@@ -113,9 +131,15 @@ impl std::fmt::Debug for Worker {
     }
 }
 
+/// Milliseconds as Redis takes them.
+fn millis(d: Duration) -> usize {
+    usize::try_from(d.as_millis()).unwrap_or(usize::MAX)
+}
+
 impl Worker {
     pub(crate) async fn new(
         redis: ConnectionManager,
+        scripts: Arc<Scripts>,
         store: Arc<MysqlStore>,
         keys: Keys,
         options: WorkerOptions,
@@ -128,7 +152,7 @@ impl Worker {
             store,
             keys,
             options,
-            finish: scripts::finish(),
+            scripts,
             indexer: search
                 .map(|search| Arc::new(Indexer::new(search, redis_for_index, keys_for_index))),
             metrics,
@@ -148,7 +172,7 @@ impl Worker {
                 consumer: consumer.to_owned(),
                 ..self.options.clone()
             },
-            finish: scripts::finish(),
+            scripts: Arc::clone(&self.scripts),
             metrics: Arc::clone(&self.metrics),
             indexer: self.indexer.clone(),
         }
@@ -157,15 +181,10 @@ impl Worker {
     /// Creates the stream and the consumer group when missing (also after Redis lost them).
     async fn ensure_group(&self) -> Result<()> {
         let mut conn = self.redis.clone();
-        let created = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(self.keys.stream())
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async::<()>(&mut conn)
-            .await;
-        match created {
+        match conn
+            .xgroup_create_mkstream(self.keys.stream(), GROUP, "0")
+            .await
+        {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             other => Ok(other?),
         }
@@ -178,31 +197,25 @@ impl Worker {
         Ok(self.read(wait).await?.len())
     }
 
-    async fn read(&self, wait: bool) -> Result<Vec<Entry>> {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(GROUP)
-            .arg(&self.options.consumer)
-            .arg("COUNT")
-            .arg(self.options.batch.max(1));
+    async fn read(&self, wait: bool) -> Result<Vec<StreamId>> {
+        let mut options = StreamReadOptions::default()
+            .group(GROUP, &self.options.consumer)
+            .count(self.options.batch.max(1));
         if wait {
-            cmd.arg("BLOCK").arg(self.options.block.as_millis() as u64);
+            options = options.block(millis(self.options.block));
         }
-        cmd.arg("STREAMS").arg(self.keys.stream()).arg(">");
+        let streams = [self.keys.stream()];
         let mut conn = self.redis.clone();
-        type Reply = Option<Vec<(String, Vec<Entry>)>>;
-        let reply = match cmd.query_async::<Reply>(&mut conn).await {
+        let reply = match conn.xread_options(&streams, &[">"], &options).await {
             Err(e) if e.code() == Some("NOGROUP") => {
                 self.ensure_group().await?;
-                cmd.query_async::<Reply>(&mut conn).await?
+                conn.xread_options(&streams, &[">"], &options).await?
             }
             other => other?,
         };
         Ok(reply
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|(_, entries)| entries)
-            .collect())
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default())
     }
 
     /// Reads one batch of new entries and persists it. Returns what it did.
@@ -215,46 +228,47 @@ impl Worker {
     /// dead-letters those delivered too often, and persists the others.
     pub async fn reclaim(&self, min_idle: Duration) -> Result<Round> {
         let mut conn = self.redis.clone();
-        let (_next, entries, _deleted): (String, Vec<Entry>, Vec<String>) =
-            redis::cmd("XAUTOCLAIM")
-                .arg(self.keys.stream())
-                .arg(GROUP)
-                .arg(&self.options.consumer)
-                .arg(min_idle.as_millis() as u64)
-                .arg("0-0")
-                .arg("COUNT")
-                .arg(self.options.batch.max(1))
-                .query_async(&mut conn)
-                .await?;
-        if entries.is_empty() {
+        let claimed = conn
+            .xautoclaim_options(
+                self.keys.stream(),
+                GROUP,
+                &self.options.consumer,
+                millis(min_idle),
+                "0-0",
+                StreamAutoClaimOptions::default().count(self.options.batch.max(1)),
+            )
+            .await?
+            .claimed;
+        let (Some(first), Some(last)) = (claimed.first(), claimed.last()) else {
             return Ok(Round::default());
-        }
+        };
         // Delivery counts of what this consumer now holds.
-        let first = &entries[0].0;
-        let last = &entries[entries.len() - 1].0;
-        let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
-            .arg(self.keys.stream())
-            .arg(GROUP)
-            .arg(first)
-            .arg(last)
-            .arg(entries.len())
-            .arg(&self.options.consumer)
-            .query_async(&mut conn)
-            .await?;
-        let deliveries: HashMap<String, u64> =
-            pending.into_iter().map(|(id, _, _, n)| (id, n)).collect();
+        let deliveries: HashMap<String, usize> = conn
+            .xpending_consumer_count(
+                self.keys.stream(),
+                GROUP,
+                &first.id,
+                &last.id,
+                claimed.len(),
+                &self.options.consumer,
+            )
+            .await?
+            .ids
+            .into_iter()
+            .map(|p| (p.id, p.times_delivered))
+            .collect();
         let mut round = Round::default();
         // Only entries whose job itself failed are buried: deliveries also pile up while the
         // database is down, and those jobs are fine.
-        let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = claimed.iter().map(|e| e.id.as_str()).collect();
         let errors: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.keys.errors())
             .arg(&ids)
             .query_async(&mut conn)
             .await?;
         let mut retry = Vec::new();
-        for (entry, error) in entries.into_iter().zip(errors) {
-            let delivered = deliveries.get(&entry.0).copied().unwrap_or(0);
+        for (entry, error) in claimed.into_iter().zip(errors) {
+            let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
             if error.is_some() && delivered > self.options.max_deliveries {
                 self.bury(&entry).await?;
                 round.dead += 1;
@@ -271,7 +285,7 @@ impl Worker {
     #[cfg(feature = "test-support")]
     pub async fn drain(&self) -> Result<Round> {
         let mut total = Round::default();
-        for _ in 0..10_000 {
+        for _ in 0..DRAIN_ROUNDS {
             let round = self.run_once(false).await?;
             total.add(round);
             if round != Round::default() {
@@ -293,12 +307,8 @@ impl Worker {
     #[cfg(feature = "test-support")]
     pub async fn pending_count(&self) -> Result<u64> {
         let mut conn = self.redis.clone();
-        let summary: PendingSummary = redis::cmd("XPENDING")
-            .arg(self.keys.stream())
-            .arg(GROUP)
-            .query_async(&mut conn)
-            .await?;
-        Ok(summary.0)
+        let summary = conn.xpending(self.keys.stream(), GROUP).await?;
+        Ok(summary.count() as u64)
     }
 
     /// Runs until `stop` turns true: read (waiting up to `block`), persist, and now and then
@@ -311,7 +321,7 @@ impl Worker {
             if let (true, Some(indexer)) = (result.is_ok(), &self.indexer) {
                 if indexer.catch_up_due() {
                     if let Err(e) = indexer.catch_up().await {
-                        tracing::warn!(error = %e, "search index catch-up failed; retrying in 5 s");
+                        tracing::warn!(error = %e, "search index catch-up failed; it will be retried");
                     }
                 }
             }
@@ -320,26 +330,25 @@ impl Worker {
                 result = self.reclaim(self.options.claim_idle).await;
             }
             if let Err(e) = result {
-                tracing::warn!(error = %e, "worker round failed; retrying in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, pause = ?ROUND_FAILURE_PAUSE, "worker round failed; retrying");
+                tokio::time::sleep(ROUND_FAILURE_PAUSE).await;
             }
         }
     }
 
     /// Persists entries: the whole batch at once, or one by one when that fails.
-    async fn process(&self, entries: Vec<Entry>) -> Result<Round> {
+    async fn process(&self, entries: Vec<StreamId>) -> Result<Round> {
         let mut round = Round::default();
         let mut jobs: Vec<(String, Job)> = Vec::with_capacity(entries.len());
-        for (id, fields) in entries {
-            let decoded = fields
-                .as_ref()
-                .and_then(|f| f.get("j"))
+        for entry in entries {
+            let decoded = entry
+                .get::<String>("j")
                 .ok_or_else(|| Error::Internal("queued entry without a job".into()))
-                .and_then(|j| decode(j));
+                .and_then(|j| decode(&j));
             match decoded {
-                Ok(job) => jobs.push((id, job)),
+                Ok(job) => jobs.push((entry.id, job)),
                 Err(e) => {
-                    self.record_error(&id, &e).await?;
+                    self.record_error(&entry.id, &e).await?;
                     round.failed += 1;
                 }
             }
@@ -347,12 +356,13 @@ impl Worker {
         if jobs.is_empty() {
             return Ok(round);
         }
+        self.add_chat_times(&mut jobs).await?;
         let batch: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
         let persisted = self.persist(&batch).await;
         self.metrics.record_batch(batch.len(), persisted.is_ok());
         match persisted {
             Ok(()) => {
-                self.index(jobs.iter().map(|(_, j)| j)).await;
+                self.index(&jobs).await;
                 self.finish(&jobs).await?;
                 round.persisted += jobs.len() as u64;
             }
@@ -366,8 +376,9 @@ impl Worker {
                     self.metrics.record_batch(1, alone.is_ok());
                     match alone {
                         Ok(()) => {
-                            self.index(std::iter::once(&job)).await;
-                            self.finish(&[(id, job)]).await?;
+                            let done = [(id, job)];
+                            self.index(&done).await;
+                            self.finish(&done).await?;
                             round.persisted += 1;
                         }
                         Err(e @ Error::Unavailable { .. }) => return Err(e),
@@ -382,17 +393,75 @@ impl Worker {
         Ok(round)
     }
 
-    /// Persists a batch, retrying a transient failure (a deadlock between two workers' batches,
-    /// a connection dropped mid-way) a few times at once instead of leaving the entries to the
-    /// reclaim timeout.
+    /// Gives each message job whose chat may still be queued its chat's creation time, from
+    /// the chat's pending record (one round trip for the batch), so that persisting it creates
+    /// the chat's row when the chat's own job has not landed yet. A chat without a pending
+    /// record is persisted: its record is dropped only after its row committed.
+    async fn add_chat_times(&self, jobs: &mut [(String, Job)]) -> Result<()> {
+        let queued: BTreeSet<(i64, u32)> = jobs
+            .iter()
+            .filter_map(|(_, j)| match j {
+                Job::Chat { app, number, .. } => Some((*app, *number)),
+                Job::Message { .. } => None,
+            })
+            .collect();
+        let mut wanted: BTreeMap<i64, BTreeSet<u32>> = BTreeMap::new();
+        for (_, job) in jobs.iter() {
+            if let Job::Message {
+                app,
+                chat,
+                chat_at: None,
+                ..
+            } = job
+            {
+                if !queued.contains(&(*app, *chat)) {
+                    wanted.entry(*app).or_default().insert(*chat);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (app, chats) in &wanted {
+            pipe.cmd("HMGET")
+                .arg(self.keys.pending_chats(*app))
+                .arg(chats);
+        }
+        let mut conn = self.redis.clone();
+        let records: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        let mut times: HashMap<(i64, u32), i64> = HashMap::new();
+        for ((app, chats), records) in wanted.iter().zip(records) {
+            for (chat, record) in chats.iter().zip(records) {
+                if let Some(json) = record {
+                    times.insert((*app, *chat), pending::<PendingChat>(&json)?.created_at()?);
+                }
+            }
+        }
+        for (_, job) in jobs.iter_mut() {
+            if let Job::Message {
+                app,
+                chat,
+                chat_at: chat_at @ None,
+                ..
+            } = job
+            {
+                *chat_at = times.get(&(*app, *chat)).copied();
+            }
+        }
+        Ok(())
+    }
+
+    /// Persists a batch, retrying a transient failure a few times at once instead of leaving
+    /// the entries to the reclaim timeout.
     async fn persist(&self, jobs: &[Job]) -> Result<()> {
-        let mut wait = Duration::from_millis(25);
-        for _ in 0..3 {
+        let mut wait = PERSIST_FIRST_WAIT;
+        for _ in 0..PERSIST_RETRIES {
             match self.store.persist_batch(jobs).await {
                 Err(Error::Unavailable { reason, .. }) => {
                     tracing::debug!(reason, "batch failed for a transient reason; retrying");
                     tokio::time::sleep(wait).await;
-                    wait *= 4;
+                    wait *= PERSIST_BACKOFF;
                 }
                 other => return other,
             }
@@ -401,27 +470,41 @@ impl Worker {
     }
 
     /// Sends the persisted messages of a batch to the search engine (see [`Indexer::index`]).
-    async fn index<'a>(&self, jobs: impl Iterator<Item = &'a Job>) {
+    async fn index(&self, jobs: &[(String, Job)]) {
         if let Some(indexer) = &self.indexer {
             indexer.index(jobs).await;
         }
     }
 
-    /// Acknowledges persisted entries and drops the pending records they wrote.
+    /// Acknowledges and deletes persisted entries and drops the pending records they wrote
+    /// (`lua/finish.lua`: one call per chunk, the records grouped by their hash).
     async fn finish(&self, jobs: &[(String, Job)]) -> Result<()> {
-        let mut invocation = self.finish.key(self.keys.stream());
-        invocation.arg(GROUP);
-        for (id, job) in jobs {
-            let (hash, field) = match job {
-                Job::Chat { app, number, .. } => (self.keys.pending_chats(*app), *number),
-                Job::Message {
-                    app, chat, number, ..
-                } => (self.keys.pending_messages(*app, *chat), *number),
-            };
-            invocation.arg(hash).arg(field).arg(id);
-        }
         let mut conn = self.redis.clone();
-        invocation.invoke_async::<()>(&mut conn).await?;
+        for chunk in jobs.chunks(FINISH_CHUNK) {
+            let mut groups: BTreeMap<String, Vec<(u32, &str)>> = BTreeMap::new();
+            for (id, job) in chunk {
+                let (hash, field) = match job {
+                    Job::Chat { app, number, .. } => (self.keys.pending_chats(*app), *number),
+                    Job::Message {
+                        app, chat, number, ..
+                    } => (self.keys.pending_messages(*app, *chat), *number),
+                };
+                groups
+                    .entry(hash.to_string())
+                    .or_default()
+                    .push((field, id.as_str()));
+            }
+            let lua = &self.scripts.finish;
+            let mut cmd = lua.command(1);
+            cmd.arg(self.keys.stream()).arg(GROUP);
+            for (hash, records) in &groups {
+                cmd.arg(hash).arg(records.len());
+                for (field, id) in records {
+                    cmd.arg(*field).arg(*id);
+                }
+            }
+            let _: u64 = lua.run(&cmd, &mut conn).await?;
+        }
         Ok(())
     }
 
@@ -439,59 +522,41 @@ impl Worker {
     #[cfg(feature = "test-support")]
     pub async fn unindexed_count(&self) -> Result<u64> {
         let mut conn = self.redis.clone();
-        Ok(redis::cmd("LLEN")
-            .arg(self.keys.unindexed())
-            .query_async(&mut conn)
-            .await?)
+        Ok(conn.llen(self.keys.unindexed()).await? as u64)
     }
 
     async fn record_error(&self, id: &str, error: &Error) -> Result<()> {
         tracing::warn!(entry = id, error = %error, "queued job failed");
         let mut conn = self.redis.clone();
-        redis::cmd("HSET")
-            .arg(self.keys.errors())
-            .arg(id)
-            .arg(error.to_string())
-            .query_async::<()>(&mut conn)
-            .await?;
+        conn.hset(self.keys.errors(), id, error.to_string()).await?;
         Ok(())
     }
 
     /// Moves an entry to the dead-letter stream with its last error. Its pending record stays,
     /// so reads still show the write until an operator retries or removes it.
-    async fn bury(&self, (id, fields): &Entry) -> Result<()> {
+    async fn bury(&self, entry: &StreamId) -> Result<()> {
+        let id = entry.id.as_str();
         let mut conn = self.redis.clone();
-        let error: Option<String> = redis::cmd("HGET")
-            .arg(self.keys.errors())
-            .arg(id)
-            .query_async(&mut conn)
-            .await?;
-        let job = fields.as_ref().and_then(|f| f.get("j")).cloned();
+        let error = conn.hget(self.keys.errors(), id).await?;
+        let job: String = entry.get("j").unwrap_or_default();
         tracing::error!(entry = id, error = ?error, "queued job moved to the dead-letter stream");
         redis::pipe()
             .atomic()
-            .cmd("XADD")
-            .arg(self.keys.dead())
-            .arg("*")
-            .arg("j")
-            .arg(job.unwrap_or_default())
-            .arg("entry")
-            .arg(id)
-            .arg("error")
-            .arg(error.unwrap_or_else(|| "unknown".to_owned()))
+            .xadd(
+                self.keys.dead(),
+                "*",
+                &[
+                    ("j", job.as_str()),
+                    ("entry", id),
+                    ("error", error.as_deref().unwrap_or("unknown")),
+                ],
+            )
             .ignore()
-            .cmd("XACK")
-            .arg(self.keys.stream())
-            .arg(GROUP)
-            .arg(id)
+            .xack(self.keys.stream(), GROUP, &[id])
             .ignore()
-            .cmd("XDEL")
-            .arg(self.keys.stream())
-            .arg(id)
+            .xdel(self.keys.stream(), &[id])
             .ignore()
-            .cmd("HDEL")
-            .arg(self.keys.errors())
-            .arg(id)
+            .hdel(self.keys.errors(), id)
             .ignore()
             .query_async::<()>(&mut conn)
             .await?;

@@ -1,7 +1,16 @@
 //! The write path: applications straight to MySQL; chats, messages and edits through one Lua
 //! script each (number, enqueue, pending record), retried once a missing counter is seeded.
+//!
+//! A create is one `EVALSHA` whose arguments are written straight into the command's buffer:
+//! the keys from the prefix and the numbers, the body escaped as JSON once, inside the job's and
+//! the pending record's JSON that the script completes with the number and the entry id. Message
+//! creates go to Redis in pipelines with the others in flight (`redis::batch`).
 
-use super::redis::code;
+use std::io::Write as _;
+
+use redis::RedisWrite;
+
+use super::redis::{ChatCreated, JsonString, Lua, MessageCreated, MessageEdited};
 use super::{not_chat, not_message, DistributedBackend};
 use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};
@@ -10,16 +19,8 @@ use crate::store::{from_micros, now_micros};
 /// A script asks for a seed at most this often per request (twice: chats, then messages).
 const ATTEMPTS: usize = 4;
 
-fn number(n: i64) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::Internal(format!("counter out of range: {n}")))
-}
-
-fn unexpected(code: i64) -> Error {
-    Error::Internal(format!("numbering script answered {code}"))
-}
-
 impl DistributedBackend {
-    pub(super) async fn create_app(&self, name: Name) -> Result<Application> {
+    pub(super) async fn create_application(&self, name: Name) -> Result<Application> {
         let token = Token::generate();
         let row = self
             .store
@@ -37,33 +38,29 @@ impl DistributedBackend {
         Ok(row.app)
     }
 
-    pub(super) async fn new_chat(&self, token: &Token) -> Result<Chat> {
+    pub(super) async fn create_chat(&self, token: &Token) -> Result<Chat> {
         let app = self.app_id(token).await?;
         let now = now_micros();
+        let lua = &self.scripts.create_chat;
+        let mut cmd = lua.command(3);
+        cmd.arg(self.keys.chat_counter(app))
+            .arg(self.keys.stream())
+            .arg(self.keys.pending_chats(app))
+            .arg(app)
+            .arg(now)
+            .arg(self.keys.message_counter_prefix(app));
         for _ in 0..ATTEMPTS {
             let mut conn = self.conn();
-            let (n, _entry): (i64, String) = self
-                .scripts
-                .create_chat
-                .key(self.keys.chat_counter(app))
-                .key(self.keys.stream())
-                .key(self.keys.pending_chats(app))
-                .arg(app)
-                .arg(now)
-                .arg(self.keys.message_counter_prefix(app))
-                .invoke_async(&mut conn)
-                .await?;
-            match n {
-                code::SEED_CHATS => self.seed_chats(app).await?,
-                n if n > 0 => {
+            match lua.run(&cmd, &mut conn).await? {
+                ChatCreated::Numbered(n) => {
                     return Ok(Chat {
-                        number: ChatNumber::new(number(n)?)?,
+                        number: ChatNumber::new(n)?,
                         messages_count: 0,
                         created_at: from_micros(now),
                         updated_at: from_micros(now),
                     })
                 }
-                other => return Err(unexpected(other)),
+                ChatCreated::SeedChats => self.seed_chats(app).await?,
             }
         }
         Err(Error::unavailable(
@@ -72,7 +69,7 @@ impl DistributedBackend {
         ))
     }
 
-    pub(super) async fn new_message(
+    pub(super) async fn create_message(
         &self,
         token: &Token,
         chat: ChatNumber,
@@ -80,31 +77,34 @@ impl DistributedBackend {
     ) -> Result<Message> {
         let app = self.app_id(token).await?;
         let now = now_micros();
+        let lua = &self.scripts.create_message;
+        let mut cmd = lua.command(4);
+        cmd.arg(self.keys.message_counter(app, chat.get()))
+            .arg(self.keys.stream())
+            .arg(self.keys.pending_messages(app, chat.get()))
+            .arg(self.keys.chat_counter(app))
+            .arg(chat.get());
+        message_json(&mut cmd, app, chat, now, &body)
+            .map_err(|e| Error::Internal(format!("cannot encode a queued job: {e}")))?;
+        cmd.arg(self.keys.live(app, chat.get()));
         for _ in 0..ATTEMPTS {
-            let mut conn = self.conn();
-            let (n, _entry): (i64, String) = self
-                .keys
-                .message_script(&self.scripts.create_message, app, chat.get())
-                .arg(app)
-                .arg(chat.get())
-                .arg(body.as_str())
-                .arg(now)
-                .arg(self.keys.live(app, chat.get()))
-                .invoke_async(&mut conn)
-                .await?;
-            match n {
-                code::SEED_CHATS => self.seed_chats(app).await?,
-                code::SEED_MESSAGES => self.seed_messages(app, chat).await?,
-                code::NO_CHAT => return Err(not_chat(token, chat)),
-                n if n > 0 => {
+            // With the other creates in flight (see `redis::batch`).
+            let created = match self.batcher.query(cmd.clone()).await {
+                Err(e) if Lua::lost(&e) => lua.run(&cmd, &mut self.conn()).await?,
+                other => other?,
+            };
+            match created {
+                MessageCreated::Numbered(n) => {
                     return Ok(Message {
-                        number: MessageNumber::new(number(n)?)?,
+                        number: MessageNumber::new(n)?,
                         body: body.into_string(),
                         created_at: from_micros(now),
                         updated_at: from_micros(now),
                     })
                 }
-                other => return Err(unexpected(other)),
+                MessageCreated::SeedChats => self.seed_chats(app).await?,
+                MessageCreated::SeedMessages => self.seed_messages(app, chat).await?,
+                MessageCreated::NoChat => return Err(not_chat(token, chat)),
             }
         }
         Err(Error::unavailable(
@@ -113,7 +113,7 @@ impl DistributedBackend {
         ))
     }
 
-    pub(super) async fn edit(
+    pub(super) async fn update_message(
         &self,
         token: &Token,
         chat: ChatNumber,
@@ -125,25 +125,23 @@ impl DistributedBackend {
         // The creation time comes from the pending record when there is one; otherwise the
         // message is persisted (records are dropped only after the commit) and MySQL has it.
         let mut created = String::new();
+        let lua = &self.scripts.edit_message;
         for _ in 0..ATTEMPTS {
-            let mut conn = self.conn();
-            let (status, at): (i64, String) = self
-                .keys
-                .message_script(&self.scripts.edit_message, app, chat.get())
-                .arg(app)
+            let mut cmd = lua.command(4);
+            cmd.arg(self.keys.message_counter(app, chat.get()))
+                .arg(self.keys.stream())
+                .arg(self.keys.pending_messages(app, chat.get()))
+                .arg(self.keys.chat_counter(app))
                 .arg(chat.get())
                 .arg(message.get())
-                .arg(body.as_str())
                 .arg(now)
                 .arg(&created)
-                .arg(self.keys.live(app, chat.get()))
-                .invoke_async(&mut conn)
-                .await?;
-            match status {
-                1 => {
-                    let created_at: i64 = at.parse().map_err(|_| {
-                        Error::Internal(format!("bad creation time in a pending record: {at:?}"))
-                    })?;
+                .arg(app)
+                .arg(JsonString(body.as_str()))
+                .arg(self.keys.live(app, chat.get()));
+            let mut conn = self.conn();
+            match lua.run(&cmd, &mut conn).await? {
+                MessageEdited::Edited { created_at } => {
                     return Ok(Message {
                         number: message,
                         body: body.into_string(),
@@ -151,15 +149,16 @@ impl DistributedBackend {
                         updated_at: from_micros(now),
                     });
                 }
-                code::SEED_CHATS => self.seed_chats(app).await?,
-                code::SEED_MESSAGES => self.seed_messages(app, chat).await?,
-                code::NO_CHAT => return Err(not_chat(token, chat)),
-                code::NO_MESSAGE => return Err(not_message(token, chat, message)),
-                code::NEED_CREATED_AT => match self.store.message(app, chat, message).await? {
-                    Some(m) => created = m.created_at.timestamp_micros().to_string(),
-                    None => return Err(not_message(token, chat, message)),
-                },
-                other => return Err(unexpected(other)),
+                MessageEdited::SeedChats => self.seed_chats(app).await?,
+                MessageEdited::SeedMessages => self.seed_messages(app, chat).await?,
+                MessageEdited::NoChat => return Err(not_chat(token, chat)),
+                MessageEdited::NoMessage => return Err(not_message(token, chat, message)),
+                MessageEdited::NeedCreatedAt => {
+                    match self.store.message(app, chat, message).await? {
+                        Some(m) => created = m.created_at.timestamp_micros().to_string(),
+                        None => return Err(not_message(token, chat, message)),
+                    }
+                }
             }
         }
         Err(Error::unavailable(
@@ -167,4 +166,26 @@ impl DistributedBackend {
             "the message could not be edited",
         ))
     }
+}
+
+/// The two JSON arguments of `lua/create_message.lua`: the job up to its number, and the
+/// pending record after its entry id (the wire format `queue::decode` reads), with the body
+/// escaped once, straight into the command's buffer.
+fn message_json(
+    cmd: &mut redis::Cmd,
+    app: i64,
+    chat: ChatNumber,
+    now: i64,
+    body: &Body,
+) -> std::io::Result<()> {
+    {
+        let mut job = cmd.writer_for_next_arg();
+        write!(job, r#"{{"k":"m","a":"{app}","c":{chat},"t":"{now}","b":"#)?;
+        serde_json::to_writer(&mut job, body.as_str())?;
+        job.write_all(br#","n":"#)?;
+    }
+    let mut record = cmd.writer_for_next_arg();
+    write!(record, r#"","c":"{now}","b":"#)?;
+    serde_json::to_writer(&mut record, body.as_str())?;
+    record.write_all(b"}")
 }

@@ -520,6 +520,12 @@ impl Recorder {
         self.lock().total.len()
     }
 
+    /// Answers that were not failures.
+    pub fn ok(&self) -> u64 {
+        let s = self.lock();
+        s.total.len() - s.failed
+    }
+
     /// The acknowledged creations, taken out.
     pub fn take_acks(&self) -> Acks {
         std::mem::take(&mut self.lock().acks)

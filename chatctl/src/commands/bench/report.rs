@@ -8,6 +8,7 @@ use comfy_table::Cell;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::cpu::CpuUse;
 use super::load::{ms, Driven, Point, Recorder};
 use super::verify::Verification;
 use super::{BenchArgs, Mix, Scenario};
@@ -81,6 +82,8 @@ pub struct Outcome {
     pub timeline: Vec<Point>,
     /// The check of acknowledged creations (absent when nothing was created or --no-verify).
     pub verification: Option<Verification>,
+    /// CPU spent by the processes of `--cpu` during the measured run (empty without it).
+    pub cpu: Vec<CpuUse>,
 }
 
 impl Outcome {
@@ -133,6 +136,7 @@ impl Outcome {
             errors_by_kind: f.errors.clone(),
             timeline: f.timeline.to_vec(),
             verification,
+            cpu: Vec::new(),
         })
     }
 }
@@ -199,6 +203,24 @@ pub fn print(ctx: &Context, o: &Outcome) -> CliResult {
         let mut t = ctx.out.table(&["error", "count"]);
         for (kind, n) in &o.errors_by_kind {
             t.add_row(vec![Cell::new(kind), count(*n)]);
+        }
+        ctx.out.print_table(&t)?;
+    }
+    if !o.cpu.is_empty() {
+        let mut t = ctx
+            .out
+            .table(&["process", "pid", "CPU", "cores busy", "CPU per request"]);
+        for c in &o.cpu {
+            t.add_row(vec![
+                Cell::new(&c.name),
+                Cell::new(c.pid),
+                Cell::new(format!("{:.2} s", c.cpu_s))
+                    .set_alignment(comfy_table::CellAlignment::Right),
+                Cell::new(format!("{:.2}", c.cores))
+                    .set_alignment(comfy_table::CellAlignment::Right),
+                Cell::new(format!("{:.1} µs", c.per_request_us))
+                    .set_alignment(comfy_table::CellAlignment::Right),
+            ]);
         }
         ctx.out.print_table(&t)?;
     }

@@ -1,5 +1,6 @@
-//! The Redis side of the distributed profile: key names and the Lua scripts that number,
-//! enqueue and record a pending write in one round trip.
+//! The Redis side of the distributed profile: key names, and the Lua scripts (the `lua/*.lua`
+//! files) that number, enqueue and record a pending write in one round trip, with the replies
+//! they give as Rust types.
 //!
 //! Per application `a` and chat `c`, under a configurable prefix:
 //!
@@ -14,23 +15,65 @@
 //! | `err`        | hash   | entry id → last error of a job that failed                   |
 //! | `live:a:c`   | channel| Pub/Sub: each creation and edit of chat `c`, as its job JSON  |
 //!
-//! A pending record is JSON with the entry id `e` of the job that wrote it, so a worker drops
-//! it only if no later job (an edit) replaced it. Counters never move backwards; when one is
+//! A pending record is JSON that starts with the entry id `e` of the job that wrote it, so a
+//! worker drops it only if no later job (an edit) replaced it, and can tell without decoding it.
+//! The JSON of jobs and records is put together by the caller (the body escaped once, in the API
+//! process) and only completed by the script with what it alone knows: the number, the entry id. Counters never move backwards; when one is
 //! missing (Redis lost its data) it is seeded by [`SEED`] with SET-if-absent, from the highest
 //! of the database's maximum and the numbers still pending, so racing servers agree. The
 //! scripts build the `mc:` key of a new chat from a prefix argument, so they assume one Redis
-//! (or a cluster slot per prefix), not a sharded cluster.
+//! (or a cluster slot per prefix), not a sharded cluster. A chat's message counter is set when
+//! the chat is created, so while it exists the chat does: a message script reads the chat
+//! counter only when the message counter is missing.
 
+pub(crate) mod batch;
 pub(crate) mod live;
 pub(crate) mod queue;
 
-use redis::Script;
+use std::fmt;
+
+use redis::aio::ConnectionLike;
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, ParsingError, RedisResult, RedisWrite, Script, ServerErrorKind,
+    ToRedisArgs, ToSingleRedisArg, Value,
+};
 
 /// Key names under one prefix.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     prefix: String,
 }
+
+/// One key: written straight into a command's buffer (no string of its own), or shown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key<'a> {
+    prefix: &'a str,
+    name: &'static str,
+    app: Option<i64>,
+    chat: Option<u32>,
+}
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.prefix)?;
+        f.write_str(self.name)?;
+        if let Some(app) = self.app {
+            write!(f, ":{app}")?;
+        }
+        if let Some(chat) = self.chat {
+            write!(f, ":{chat}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ToRedisArgs for Key<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        out.write_arg_fmt(self);
+    }
+}
+
+impl ToSingleRedisArg for Key<'_> {}
 
 impl Keys {
     pub(crate) fn new(prefix: &str) -> Self {
@@ -39,207 +82,326 @@ impl Keys {
         }
     }
 
-    pub(crate) fn chat_counter(&self, app: i64) -> String {
-        format!("{}cc:{app}", self.prefix)
+    fn key(&self, name: &'static str, app: Option<i64>, chat: Option<u32>) -> Key<'_> {
+        Key {
+            prefix: &self.prefix,
+            name,
+            app,
+            chat,
+        }
     }
 
+    pub(crate) fn chat_counter(&self, app: i64) -> Key<'_> {
+        self.key("cc", Some(app), None)
+    }
+
+    /// The message counters of an application's chats are this followed by the chat's number.
     pub(crate) fn message_counter_prefix(&self, app: i64) -> String {
         format!("{}mc:{app}:", self.prefix)
     }
 
-    pub(crate) fn message_counter(&self, app: i64, chat: u32) -> String {
-        format!("{}mc:{app}:{chat}", self.prefix)
+    pub(crate) fn message_counter(&self, app: i64, chat: u32) -> Key<'_> {
+        self.key("mc", Some(app), Some(chat))
     }
 
-    pub(crate) fn pending_chats(&self, app: i64) -> String {
-        format!("{}pc:{app}", self.prefix)
+    pub(crate) fn pending_chats(&self, app: i64) -> Key<'_> {
+        self.key("pc", Some(app), None)
     }
 
-    pub(crate) fn pending_messages(&self, app: i64, chat: u32) -> String {
-        format!("{}pm:{app}:{chat}", self.prefix)
+    pub(crate) fn pending_messages(&self, app: i64, chat: u32) -> Key<'_> {
+        self.key("pm", Some(app), Some(chat))
     }
 
-    /// `script` with the five keys the message scripts (create and edit) take, in their order:
-    /// chat counter, message counter, stream, pending messages, pending chats.
-    pub(crate) fn message_script<'a>(
-        &self,
-        script: &'a Script,
-        app: i64,
-        chat: u32,
-    ) -> redis::ScriptInvocation<'a> {
-        let mut invocation = script.key(self.chat_counter(app));
-        invocation
-            .key(self.message_counter(app, chat))
-            .key(self.stream())
-            .key(self.pending_messages(app, chat))
-            .key(self.pending_chats(app));
-        invocation
+    pub(crate) fn stream(&self) -> Key<'_> {
+        self.key("q", None, None)
     }
 
-    pub(crate) fn stream(&self) -> String {
-        format!("{}q", self.prefix)
-    }
-
-    pub(crate) fn dead(&self) -> String {
-        format!("{}dead", self.prefix)
+    pub(crate) fn dead(&self) -> Key<'_> {
+        self.key("dead", None, None)
     }
 
     /// Documents persisted but not yet in the search index (the engine was down), as JSON.
-    pub(crate) fn unindexed(&self) -> String {
-        format!("{}unindexed", self.prefix)
+    pub(crate) fn unindexed(&self) -> Key<'_> {
+        self.key("unindexed", None, None)
     }
 
     /// The index a full reindex is building; workers write to it too while it is set.
-    pub(crate) fn reindex_target(&self) -> String {
-        format!("{}reindex-target", self.prefix)
+    pub(crate) fn reindex_target(&self) -> Key<'_> {
+        self.key("reindex-target", None, None)
     }
 
     /// Held by the process running this interval's periodic recount.
-    pub(crate) fn recount_lock(&self) -> String {
-        format!("{}recount-lock", self.prefix)
+    pub(crate) fn recount_lock(&self) -> Key<'_> {
+        self.key("recount-lock", None, None)
     }
 
     /// The Pub/Sub channel of a chat's creations and edits.
-    pub(crate) fn live(&self, app: i64, chat: u32) -> String {
-        format!("{}live:{app}:{chat}", self.prefix)
+    pub(crate) fn live(&self, app: i64, chat: u32) -> Key<'_> {
+        self.key("live", Some(app), Some(chat))
     }
 
-    pub(crate) fn errors(&self) -> String {
-        format!("{}err", self.prefix)
+    pub(crate) fn errors(&self) -> Key<'_> {
+        self.key("err", None, None)
     }
 }
 
 /// The consumer group of the workers.
 pub(crate) const GROUP: &str = "workers";
 
-/// Status codes the scripts return as the first element of `{code, text}`.
-pub(crate) mod code {
-    /// The application's chat counter is missing: seed it, then retry.
-    pub const SEED_CHATS: i64 = -1;
-    /// The chat's message counter is missing: seed it, then retry.
-    pub const SEED_MESSAGES: i64 = -2;
-    /// The edit needs the message's creation time from the database.
-    pub const NEED_CREATED_AT: i64 = -3;
-    /// No such message.
-    pub const NO_MESSAGE: i64 = -4;
+/// A Lua script, run with `EVALSHA` (loaded again when Redis answers that it lost it).
+pub(crate) struct Lua(Script);
+
+impl Lua {
+    fn new(source: &str) -> Self {
+        Lua(Script::new(source))
+    }
+
+    /// `EVALSHA <sha> <keys>`: add the keys, then the arguments.
+    pub(crate) fn command(&self, keys: usize) -> Cmd {
+        let mut cmd = Cmd::with_capacity(16, 512);
+        cmd.arg("EVALSHA").arg(self.0.get_hash()).arg(keys);
+        cmd
+    }
+
+    /// Whether an error says that Redis does not have the script (it restarted or was
+    /// flushed): [`Lua::run`] loads it again.
+    pub(crate) fn lost(e: &redis::RedisError) -> bool {
+        e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+    }
+
+    /// Runs a command made by [`Lua::command`].
+    pub(crate) async fn run<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+        conn: &mut (impl ConnectionLike + Send),
+    ) -> RedisResult<T> {
+        match cmd.query_async(conn).await {
+            Err(e) if Lua::lost(&e) => {
+                self.0.load_async(conn).await?;
+                cmd.query_async(conn).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// The scripts, loaded from the `lua/` files.
+pub(crate) struct Scripts {
+    pub create_chat: Lua,
+    pub create_message: Lua,
+    pub edit_message: Lua,
+    pub pending_max: Lua,
+    pub seed: Lua,
+    pub finish: Lua,
+    pub retry_dead: Lua,
+    pub queue_status: Lua,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Scripts {
+            create_chat: Lua::new(include_str!("lua/create_chat.lua")),
+            create_message: Lua::new(include_str!("lua/create_message.lua")),
+            edit_message: Lua::new(include_str!("lua/edit_message.lua")),
+            pending_max: Lua::new(include_str!("lua/pending_max.lua")),
+            seed: Lua::new(include_str!("lua/seed.lua")),
+            finish: Lua::new(include_str!("lua/finish.lua")),
+            retry_dead: Lua::new(include_str!("lua/retry_dead.lua")),
+            queue_status: Lua::new(include_str!("lua/queue_status.lua")),
+        }
+    }
+}
+
+/// The status codes the numbering scripts answer instead of a result (the scripts' integers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i64)]
+pub(crate) enum Code {
     /// No such chat.
-    pub const NO_CHAT: i64 = 0;
+    NoChat = 0,
+    /// The application's chat counter is missing: seed it, then retry.
+    SeedChats = -1,
+    /// The chat's message counter is missing: seed it, then retry.
+    SeedMessages = -2,
+    /// The edit needs the message's creation time from the database.
+    NeedCreatedAt = -3,
+    /// No such message.
+    NoMessage = -4,
 }
 
-/// KEYS: chat counter, stream, pending chats. ARGV: app id, now (µs), message counter prefix.
-/// Returns `{number, entry id}`.
-pub(crate) fn create_chat() -> Script {
-    Script::new(
-        r#"
-local last = redis.call('GET', KEYS[1])
-if not last then return {-1, ''} end
-local n = redis.call('INCR', KEYS[1])
-redis.call('SET', ARGV[3] .. n, 0, 'NX')
-local id = redis.call('XADD', KEYS[2], '*', 'j',
-  cjson.encode({k = 'c', a = ARGV[1], c = n, t = ARGV[2]}))
-redis.call('HSET', KEYS[3], n, cjson.encode({c = ARGV[2], e = id}))
-return {n, id}
-"#,
-    )
+impl Code {
+    const ALL: [Code; 5] = [
+        Code::NoChat,
+        Code::SeedChats,
+        Code::SeedMessages,
+        Code::NeedCreatedAt,
+        Code::NoMessage,
+    ];
+
+    fn of(v: &Value) -> Option<Code> {
+        match v {
+            Value::Int(n) => Code::ALL.into_iter().find(|c| *c as i64 == *n),
+            _ => None,
+        }
+    }
 }
 
-/// KEYS: chat counter, message counter, stream, pending messages, pending chats.
-/// ARGV: app id, chat, body, now (µs), live channel. Returns `{number, entry id}`.
-/// The job is published to the chat's live channel inside the script, so every subscriber
-/// sees a chat's creations in number order.
-pub(crate) fn create_message() -> Script {
-    Script::new(
-        r#"
-local chats = redis.call('GET', KEYS[1])
-if not chats then return {-1, ''} end
-if tonumber(ARGV[2]) > tonumber(chats) then return {0, ''} end
-if not redis.call('GET', KEYS[2]) then return {-2, ''} end
-local n = redis.call('INCR', KEYS[2])
-local job = {k = 'm', a = ARGV[1], c = tonumber(ARGV[2]), n = n, b = ARGV[3], t = ARGV[4], u = ARGV[4]}
-local chat = redis.call('HGET', KEYS[5], ARGV[2])
-if chat then job.ca = cjson.decode(chat).c end
-local j = cjson.encode(job)
-local id = redis.call('XADD', KEYS[3], '*', 'j', j)
-redis.call('HSET', KEYS[4], n, cjson.encode({b = ARGV[3], c = ARGV[4], u = ARGV[4], e = id}))
-redis.call('PUBLISH', ARGV[5], j)
-return {n, id}
-"#,
-    )
+fn bad_reply(script: &str, v: &Value) -> ParsingError {
+    ParsingError::from(format!("unexpected reply of {script}: {v:?}"))
 }
 
-/// KEYS: chat counter, message counter, stream, pending messages, pending chats.
-/// ARGV: app id, chat, number, body, now (µs), creation time (µs) or `''` when unknown, live
-/// channel. Returns `{1, creation time}`.
-pub(crate) fn edit_message() -> Script {
-    Script::new(
-        r#"
-local chats = redis.call('GET', KEYS[1])
-if not chats then return {-1, ''} end
-if tonumber(ARGV[2]) > tonumber(chats) then return {0, ''} end
-local last = redis.call('GET', KEYS[2])
-if not last then return {-2, ''} end
-if tonumber(ARGV[3]) > tonumber(last) then return {-4, ''} end
-local created = ARGV[6]
-local rec = redis.call('HGET', KEYS[4], ARGV[3])
-if rec then created = cjson.decode(rec).c end
-if created == '' then return {-3, ''} end
-local job = {k = 'e', a = ARGV[1], c = tonumber(ARGV[2]), n = tonumber(ARGV[3]), b = ARGV[4],
-  t = created, u = ARGV[5]}
-local chat = redis.call('HGET', KEYS[5], ARGV[2])
-if chat then job.ca = cjson.decode(chat).c end
-local j = cjson.encode(job)
-local id = redis.call('XADD', KEYS[3], '*', 'j', j)
-redis.call('HSET', KEYS[4], ARGV[3], cjson.encode({b = ARGV[4], c = created, u = ARGV[5], e = id}))
-redis.call('PUBLISH', ARGV[7], j)
-return {1, created}
-"#,
-    )
+/// A number handed out: a positive integer.
+fn number(v: &Value) -> Option<u32> {
+    match v {
+        Value::Int(n) if *n > 0 => u32::try_from(*n).ok(),
+        _ => None,
+    }
 }
 
-/// KEYS: a pending hash. Returns its highest number (0 when empty).
-pub(crate) fn pending_max() -> Script {
-    Script::new(
-        r#"
-local m = 0
-for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  local v = tonumber(f)
-  if v and v > m then m = v end
-end
-return m
-"#,
-    )
+/// What `create_chat.lua` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChatCreated {
+    /// The chat's number.
+    Numbered(u32),
+    /// The chat counter is missing: seed it, then retry.
+    SeedChats,
 }
 
-/// KEYS: a counter, its pending hash. ARGV: the pending maximum seen before reading the
-/// database, the database's maximum. Sets the counter if it is still missing; returns it.
-pub(crate) fn seed() -> Script {
-    Script::new(
-        r#"
-local m = math.max(tonumber(ARGV[1]), tonumber(ARGV[2]))
-for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
-  local v = tonumber(f)
-  if v and v > m then m = v end
-end
-redis.call('SET', KEYS[1], m, 'NX')
-return tonumber(redis.call('GET', KEYS[1]))
-"#,
-    )
+impl FromRedisValue for ChatCreated {
+    fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
+        match (number(&v), Code::of(&v)) {
+            (Some(n), _) => Ok(ChatCreated::Numbered(n)),
+            (None, Some(Code::SeedChats)) => Ok(ChatCreated::SeedChats),
+            _ => Err(bad_reply("create_chat", &v)),
+        }
+    }
 }
 
-/// KEYS: the stream. ARGV: the group, then triples (pending hash, field, entry id).
-/// Acknowledges and deletes each entry, and drops each pending record still written by it.
-pub(crate) fn finish() -> Script {
-    Script::new(
-        r#"
-for i = 2, #ARGV, 3 do
-  local rec = redis.call('HGET', ARGV[i], ARGV[i + 1])
-  if rec and cjson.decode(rec).e == ARGV[i + 2] then
-    redis.call('HDEL', ARGV[i], ARGV[i + 1])
-  end
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i + 2])
-  redis.call('XDEL', KEYS[1], ARGV[i + 2])
-end
-return 1
-"#,
-    )
+/// What `create_message.lua` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MessageCreated {
+    /// The message's number.
+    Numbered(u32),
+    /// The chat counter is missing: seed it, then retry.
+    SeedChats,
+    /// The message counter is missing: seed it, then retry.
+    SeedMessages,
+    /// No such chat.
+    NoChat,
+}
+
+impl FromRedisValue for MessageCreated {
+    fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
+        match (number(&v), Code::of(&v)) {
+            (Some(n), _) => Ok(MessageCreated::Numbered(n)),
+            (None, Some(Code::SeedChats)) => Ok(MessageCreated::SeedChats),
+            (None, Some(Code::SeedMessages)) => Ok(MessageCreated::SeedMessages),
+            (None, Some(Code::NoChat)) => Ok(MessageCreated::NoChat),
+            _ => Err(bad_reply("create_message", &v)),
+        }
+    }
+}
+
+/// What `edit_message.lua` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MessageEdited {
+    /// Queued; the message's creation time (µs).
+    Edited { created_at: i64 },
+    /// The chat counter is missing: seed it, then retry.
+    SeedChats,
+    /// The message counter is missing: seed it, then retry.
+    SeedMessages,
+    /// No such chat.
+    NoChat,
+    /// No such message.
+    NoMessage,
+    /// The message is persisted: retry with its creation time from the database.
+    NeedCreatedAt,
+}
+
+impl FromRedisValue for MessageEdited {
+    fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
+        if let Value::BulkString(b) = &v {
+            return std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(|created_at| MessageEdited::Edited { created_at })
+                .ok_or_else(|| bad_reply("edit_message", &v));
+        }
+        match Code::of(&v) {
+            Some(Code::SeedChats) => Ok(MessageEdited::SeedChats),
+            Some(Code::SeedMessages) => Ok(MessageEdited::SeedMessages),
+            Some(Code::NoChat) => Ok(MessageEdited::NoChat),
+            Some(Code::NoMessage) => Ok(MessageEdited::NoMessage),
+            Some(Code::NeedCreatedAt) => Ok(MessageEdited::NeedCreatedAt),
+            None => Err(bad_reply("edit_message", &v)),
+        }
+    }
+}
+
+/// A JSON string argument (with its quotes), escaped straight into a command's buffer.
+pub(crate) struct JsonString<'a>(pub &'a str);
+
+impl ToRedisArgs for JsonString<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut w = out.writer_for_next_arg();
+        // Writing a string into a buffer cannot fail.
+        let _ = serde_json::to_writer(&mut w, self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_written_as_shown() {
+        let keys = Keys::new("p:");
+        assert_eq!(keys.message_counter(7, 3).to_string(), "p:mc:7:3");
+        assert_eq!(keys.chat_counter(7).to_string(), "p:cc:7");
+        assert_eq!(keys.stream().to_string(), "p:q");
+        assert_eq!(keys.message_counter_prefix(7), "p:mc:7:");
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(keys.pending_messages(7, 3)).arg(JsonString("a\"b"));
+        let packed = String::from_utf8(cmd.get_packed_command()).unwrap();
+        assert!(packed.contains("$8\r\np:pm:7:3\r\n"), "{packed:?}");
+        assert!(packed.contains("$6\r\n\"a\\\"b\"\r\n"), "{packed:?}");
+    }
+
+    #[test]
+    fn replies_are_typed() {
+        let int = |n| Value::Int(n);
+        assert_eq!(
+            MessageCreated::from_redis_value(int(12)).unwrap(),
+            MessageCreated::Numbered(12)
+        );
+        assert_eq!(
+            MessageCreated::from_redis_value(int(0)).unwrap(),
+            MessageCreated::NoChat
+        );
+        assert_eq!(
+            MessageCreated::from_redis_value(int(-2)).unwrap(),
+            MessageCreated::SeedMessages
+        );
+        assert!(MessageCreated::from_redis_value(int(-3)).is_err());
+        assert!(MessageCreated::from_redis_value(Value::Nil).is_err());
+        assert_eq!(
+            ChatCreated::from_redis_value(int(-1)).unwrap(),
+            ChatCreated::SeedChats
+        );
+        assert!(ChatCreated::from_redis_value(int(0)).is_err());
+        assert!(ChatCreated::from_redis_value(int(i64::from(u32::MAX) + 1)).is_err());
+        assert_eq!(
+            MessageEdited::from_redis_value(Value::BulkString(b"1790000000123456".to_vec()))
+                .unwrap(),
+            MessageEdited::Edited {
+                created_at: 1_790_000_000_123_456
+            }
+        );
+        assert_eq!(
+            MessageEdited::from_redis_value(int(-3)).unwrap(),
+            MessageEdited::NeedCreatedAt
+        );
+        assert!(MessageEdited::from_redis_value(Value::BulkString(b"x".to_vec())).is_err());
+        assert!(MessageEdited::from_redis_value(int(5)).is_err());
+    }
 }

@@ -1,5 +1,12 @@
-//! The queue's wire format: one stream field `j` holding JSON written by the Lua scripts, and
-//! the pending records reads consult until a worker has persisted a job.
+//! The queue's wire format: one stream field `j` holding a job's JSON (put together by the
+//! write path and completed by the Lua scripts), and the pending records reads consult until a
+//! worker has persisted a job.
+//!
+//! A job: `k` its kind (`c` chat, `m` message, `e` edit), `a` the application id, `c` the chat,
+//! `n` the message's number, `b` the body, `t` the creation time, `u` the edit time (absent:
+//! `t`), `ca` the chat's creation time (written by earlier versions; the worker now looks it up).
+//! A pending record: `e` the entry id of the job that wrote it (first, so a worker can compare
+//! it without decoding), `c` the creation time, `u` the edit time (absent: `c`), `b` the body.
 //!
 //! Timestamps and ids travel as decimal strings: Lua numbers are doubles and `cjson` prints
 //! them with 14 significant digits, too few for microseconds.
@@ -8,6 +15,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::store::distributed::mysql::Job;
+use crate::store::distributed::search::Doc;
 
 #[derive(Deserialize)]
 struct Wire {
@@ -81,7 +89,8 @@ impl PendingChat {
 pub(crate) struct PendingMessage {
     pub b: String,
     c: String,
-    u: String,
+    #[serde(default)]
+    u: Option<String>,
 }
 
 impl PendingMessage {
@@ -90,8 +99,24 @@ impl PendingMessage {
     }
 
     pub(crate) fn updated_at(&self) -> Result<i64> {
-        int(&self.u, "timestamp")
+        int(self.u.as_deref().unwrap_or(&self.c), "timestamp")
     }
+}
+
+/// An indexed message as a job that writes it again (an edit job carrying the whole message:
+/// persisting it again changes nothing, and indexing it again is the point), for the
+/// dead-letter stream, from which an operator's retry re-enqueues it.
+pub(crate) fn encode_doc(doc: &Doc) -> String {
+    serde_json::json!({
+        "k": "e",
+        "a": doc.app.to_string(),
+        "c": doc.chat,
+        "n": doc.number,
+        "t": doc.created_at.to_string(),
+        "u": doc.updated_at.to_string(),
+        "b": doc.body,
+    })
+    .to_string()
 }
 
 /// Parses a pending record.
@@ -132,5 +157,59 @@ mod tests {
             }
         );
         assert!(decode(r#"{"k":"m","a":"x","c":1,"t":"1"}"#).is_err());
+        // As the write path and create_message.lua put it together: no `u`, no `ca`.
+        let created = decode(r#"{"k":"m","a":"7","c":3,"t":"5","b":"hi \"you\"","n":12}"#).unwrap();
+        assert_eq!(
+            created,
+            Job::Message {
+                app: 7,
+                chat: 3,
+                number: 12,
+                body: "hi \"you\"".into(),
+                created_at: 5,
+                updated_at: 5,
+                chat_at: None,
+                edit: false
+            }
+        );
+    }
+
+    #[test]
+    fn pending_records_with_and_without_an_edit_time_read() {
+        let created: PendingMessage = pending(r#"{"e":"1-0","c":"5","b":"x"}"#).unwrap();
+        assert_eq!(
+            (created.created_at().unwrap(), created.updated_at().unwrap()),
+            (5, 5)
+        );
+        let edited: PendingMessage = pending(r#"{"e":"2-0","c":"5","u":"9","b":"y"}"#).unwrap();
+        assert_eq!(
+            (edited.created_at().unwrap(), edited.updated_at().unwrap()),
+            (5, 9)
+        );
+    }
+
+    #[test]
+    fn a_document_encodes_as_an_edit_job_that_decodes_back() {
+        let doc = Doc {
+            app: 7,
+            chat: 3,
+            number: 2,
+            body: "é \"q\"".into(),
+            created_at: 1,
+            updated_at: 4,
+        };
+        assert_eq!(
+            decode(&encode_doc(&doc)).unwrap(),
+            Job::Message {
+                app: 7,
+                chat: 3,
+                number: 2,
+                body: doc.body.clone(),
+                created_at: 1,
+                updated_at: 4,
+                chat_at: None,
+                edit: true
+            }
+        );
     }
 }

@@ -1,17 +1,98 @@
 //! Indexing on the write path of the distributed profile: after a worker persisted a batch, its
 //! messages go to the search engine (and to the index a running reindex builds). The batch
-//! never fails because of the engine: documents it did not take are recorded in Redis
-//! (`unindexed`) and sent again by the catch-up, which runs every few seconds while any wait.
+//! never fails because of the engine: documents it did not take for a reason that may pass
+//! (the engine down or overloaded: no answer, a 5xx, a 429) are recorded in Redis (`unindexed`)
+//! and sent again by the catch-up, which runs every few seconds while any wait. A document the
+//! engine rejects for good (any other 4xx: the mapping refuses it, the index is closed to
+//! writes) is not sent again: it goes to the dead-letter stream with the engine's reason, where
+//! `chatctl queue status` counts it and `chatctl queue retry-dead` re-enqueues it.
 
 use std::time::{Duration, Instant};
 
+use elasticsearch::http::request::JsonBody;
+use elasticsearch::BulkParts;
 use redis::aio::ConnectionManager;
+use redis::AsyncTypedCommands;
+use serde_json::{json, Value};
 
-use super::{Doc, ElasticSearch};
+use super::{check, unavailable, Doc, ElasticSearch};
 use crate::error::{Error, Result};
 use crate::store::distributed::mysql::Job;
+use crate::store::distributed::redis::queue::encode_doc;
 use crate::store::distributed::redis::Keys;
 use crate::store::lock;
+
+/// A document the engine refused for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejected {
+    /// Its position in the bulk.
+    pub position: usize,
+    /// The engine's status and reason.
+    pub reason: String,
+}
+
+/// Whether a document's status in a bulk answer is a refusal for good: a 4xx other than 409 (a
+/// newer version is already indexed: the outcome we want) and 429 (too many requests: later).
+fn rejected_for_good(status: u64) -> bool {
+    (400..500).contains(&status) && status != 409 && status != 429
+}
+
+impl ElasticSearch {
+    /// Indexes documents into the alias (or `index`) in one `_bulk`. Answers the documents the
+    /// engine refused for good; fails (unavailable) when the engine did not answer or any
+    /// document failed for a reason that may pass, so the caller sends them again later.
+    pub(crate) async fn bulk(&self, docs: &[Doc], index: Option<&str>) -> Result<Vec<Rejected>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if index.is_none() {
+            self.ensure_index().await?;
+        }
+        let target = index.unwrap_or(&self.alias);
+        let mut body: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
+        for d in docs {
+            body.push(
+                json!({"index": {"_id": d.id(), "version": d.updated_at, "version_type": "external_gte"}})
+                    .into(),
+            );
+            body.push(
+                serde_json::to_value(d)
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .into(),
+            );
+        }
+        let response = self
+            .client
+            .bulk(BulkParts::Index(target))
+            .body(body)
+            .send()
+            .await?;
+        let answer = check(response, "bulk indexing").await?;
+        if answer["errors"] != true {
+            return Ok(Vec::new());
+        }
+        let mut rejected = Vec::new();
+        let mut transient = None;
+        for (position, item) in answer["items"].as_array().into_iter().flatten().enumerate() {
+            let status = item["index"]["status"].as_u64().unwrap_or(0);
+            if (200..300).contains(&status) || status == 409 {
+                continue;
+            }
+            let reason = format!("HTTP {status}: {}", item["index"]["error"]);
+            if rejected_for_good(status) {
+                rejected.push(Rejected { position, reason });
+            } else {
+                transient.get_or_insert(reason);
+            }
+        }
+        match transient {
+            Some(reason) => Err(unavailable(format!(
+                "documents were not indexed, e.g. {reason}"
+            ))),
+            None => Ok(rejected),
+        }
+    }
+}
 
 /// Documents re-sent to the search engine per catch-up step.
 const CATCH_UP_CHUNK: usize = 500;
@@ -39,11 +120,13 @@ impl Indexer {
         }
     }
 
-    /// Sends the persisted messages of a batch to the search engine. Never fails the batch:
-    /// when the engine does not take them, they are recorded for [`Indexer::catch_up`].
-    pub(crate) async fn index<'a>(&self, jobs: impl Iterator<Item = &'a Job>) {
-        let docs: Vec<Doc> = jobs
-            .filter_map(|job| match job {
+    /// Sends the persisted messages of a batch (with their entry ids) to the search engine.
+    /// Never fails the batch: when the engine does not take them, they are recorded for
+    /// [`Indexer::catch_up`]; those it rejects for good go to the dead-letter stream.
+    pub(crate) async fn index(&self, jobs: &[(String, Job)]) {
+        let (entries, docs): (Vec<&str>, Vec<Doc>) = jobs
+            .iter()
+            .filter_map(|(id, job)| match job {
                 Job::Message {
                     app,
                     chat,
@@ -52,50 +135,101 @@ impl Indexer {
                     created_at,
                     updated_at,
                     ..
-                } => Some(Doc {
-                    app: *app,
-                    chat: *chat,
-                    number: *number,
-                    body: body.clone(),
-                    created_at: *created_at,
-                    updated_at: *updated_at,
-                }),
+                } => Some((
+                    id.as_str(),
+                    Doc {
+                        app: *app,
+                        chat: *chat,
+                        number: *number,
+                        body: body.clone(),
+                        created_at: *created_at,
+                        updated_at: *updated_at,
+                    },
+                )),
                 Job::Chat { .. } => None,
             })
-            .collect();
+            .unzip();
         if docs.is_empty() {
             return;
         }
         // While the engine is known to be down (the last catch-up failed a moment ago), do not
-        // wait for it on every batch: record at once, the catch-up retries every 5 s.
+        // wait for it on every batch: record at once, the catch-up retries every few seconds.
         let result = if self.catch_up_due() {
             self.send_docs(&docs).await
         } else {
             Err(Error::unavailable("elasticsearch", "down a moment ago"))
         };
-        if let Err(e) = result {
-            self.mark_catch_up_failed();
-            tracing::warn!(error = %e, documents = docs.len(), "search indexing failed; recorded for catch-up");
-            if let Err(e) = self.record_unindexed(&docs).await {
-                tracing::error!(error = %e, documents = docs.len(),
-                    "could not record unindexed documents: run a reindex once the search engine is back");
+        match result {
+            Ok(rejected) => self.bury(&docs, Some(&entries), &rejected).await,
+            Err(e) => {
+                self.mark_catch_up_failed();
+                tracing::warn!(error = %e, documents = docs.len(), "search indexing failed; recorded for catch-up");
+                if let Err(e) = self.record_unindexed(&docs).await {
+                    tracing::error!(error = %e, documents = docs.len(),
+                        "could not record unindexed documents: run a reindex once the search engine is back");
+                }
             }
         }
     }
 
-    /// Indexes into the alias, and into the index a running reindex builds. The reindex
-    /// target is read after the batch committed: a reindex that starts later scans the rows.
-    async fn send_docs(&self, docs: &[Doc]) -> Result<()> {
+    /// Indexes into the alias, and into the index a running reindex builds; answers the
+    /// documents either refused for good. The reindex target is read after the batch
+    /// committed: a reindex that starts later scans the rows.
+    async fn send_docs(&self, docs: &[Doc]) -> Result<Vec<Rejected>> {
         let mut conn = self.redis.clone();
-        let target: Option<String> = redis::cmd("GET")
-            .arg(self.keys.reindex_target())
-            .query_async(&mut conn)
-            .await?;
-        self.search.index(docs, None).await?;
+        let target = conn.get(self.keys.reindex_target()).await?;
+        let mut rejected = self.search.bulk(docs, None).await?;
         if let Some(target) = target {
-            self.search.index(docs, Some(&target)).await?;
+            for r in self.search.bulk(docs, Some(&target)).await? {
+                if !rejected.iter().any(|known| known.position == r.position) {
+                    rejected.push(r);
+                }
+            }
         }
-        Ok(())
+        Ok(rejected)
+    }
+
+    /// Moves the documents the engine refused for good to the dead-letter stream, each as a
+    /// job that writes it again, with the stream entry it came from (when known) and the
+    /// engine's reason.
+    async fn bury(&self, docs: &[Doc], entries: Option<&[&str]>, rejected: &[Rejected]) {
+        if rejected.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for r in rejected {
+            let Some(doc) = docs.get(r.position) else {
+                continue;
+            };
+            let entry = entries
+                .and_then(|e| e.get(r.position))
+                .copied()
+                .unwrap_or("");
+            let error = format!("the search engine rejected the document: {}", r.reason);
+            tracing::error!(
+                entry,
+                app = doc.app,
+                chat = doc.chat,
+                number = doc.number,
+                error,
+                "document moved to the dead-letter stream"
+            );
+            pipe.xadd(
+                self.keys.dead(),
+                "*",
+                &[
+                    ("j", encode_doc(doc)),
+                    ("entry", entry.to_owned()),
+                    ("error", error),
+                ],
+            )
+            .ignore();
+        }
+        let mut conn = self.redis.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::error!(error = %e, documents = rejected.len(),
+                "could not record documents the search engine rejected");
+        }
     }
 
     async fn record_unindexed(&self, docs: &[Doc]) -> Result<()> {
@@ -105,11 +239,7 @@ impl Indexer {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::Internal(e.to_string()))?;
         let mut conn = self.redis.clone();
-        redis::cmd("RPUSH")
-            .arg(self.keys.unindexed())
-            .arg(encoded)
-            .query_async::<()>(&mut conn)
-            .await?;
+        conn.rpush(self.keys.unindexed(), encoded).await?;
         Ok(())
     }
 
@@ -144,16 +274,17 @@ impl Indexer {
                 .iter()
                 .filter_map(|j| serde_json::from_str(j).ok())
                 .collect();
-            if let Err(e) = self.send_docs(&docs).await {
-                self.mark_catch_up_failed();
-                redis::cmd("RPUSH")
-                    .arg(self.keys.unindexed())
-                    .arg(&popped)
-                    .query_async::<()>(&mut conn)
-                    .await?;
-                return Err(e);
+            match self.send_docs(&docs).await {
+                Ok(rejected) => {
+                    self.bury(&docs, None, &rejected).await;
+                    sent += (docs.len() - rejected.len()) as u64;
+                }
+                Err(e) => {
+                    self.mark_catch_up_failed();
+                    conn.rpush(self.keys.unindexed(), &popped).await?;
+                    return Err(e);
+                }
             }
-            sent += docs.len() as u64;
         }
     }
 }

@@ -21,13 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{StatusCode, Url};
 use elasticsearch::indices::{
     IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesRefreshParts,
 };
-use elasticsearch::{BulkParts, Elasticsearch, SearchParts};
+use elasticsearch::{Elasticsearch, SearchParts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -235,58 +234,19 @@ impl ElasticSearch {
     }
 
     /// Indexes documents into the alias (or `index`) in one `_bulk`. Older versions than what
-    /// is indexed are skipped, not errors.
+    /// is indexed are skipped, not errors; any document not taken is an error (see
+    /// [`ElasticSearch::bulk`] for the per-document outcome).
     pub async fn index(&self, docs: &[Doc], index: Option<&str>) -> Result<()> {
-        if docs.is_empty() {
-            return Ok(());
+        let rejected = self.bulk(docs, index).await?;
+        match rejected.first() {
+            None => Ok(()),
+            Some(first) => Err(unavailable(format!(
+                "{} of {} documents were not indexed, e.g. {}",
+                rejected.len(),
+                docs.len(),
+                first.reason
+            ))),
         }
-        if index.is_none() {
-            self.ensure_index().await?;
-        }
-        let target = index.unwrap_or(&self.alias);
-        let mut body: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
-        for d in docs {
-            body.push(
-                json!({"index": {"_id": d.id(), "version": d.updated_at, "version_type": "external_gte"}})
-                    .into(),
-            );
-            body.push(
-                serde_json::to_value(d)
-                    .map_err(|e| Error::Internal(e.to_string()))?
-                    .into(),
-            );
-        }
-        let response = self
-            .client
-            .bulk(BulkParts::Index(target))
-            .body(body)
-            .send()
-            .await?;
-        let answer = check(response, "bulk indexing").await?;
-        if answer["errors"] == true {
-            let failed: Vec<&Value> = answer["items"]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter(|i| {
-                            let status = i["index"]["status"].as_u64().unwrap_or(0);
-                            // 409: a newer version is already there — the outcome we want.
-                            status >= 300 && status != 409
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(first) = failed.first() {
-                return Err(unavailable(format!(
-                    "{} of {} documents were not indexed, e.g. {}",
-                    failed.len(),
-                    docs.len(),
-                    first["index"]["error"]
-                )));
-            }
-        }
-        Ok(())
     }
 
     /// Makes everything indexed so far searchable now (tests; a reindex before the swap).
