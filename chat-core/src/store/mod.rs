@@ -16,7 +16,9 @@
 //!     ├── reads.rs           reads: MySQL plus the pending records
 //!     ├── worker.rs          the queue consumer that persists to MySQL
 //!     ├── status.rs          queue status and dead-letter retry
-//!     ├── redis/             numbering, the queue and live Pub/Sub: keys, scripts, wire format
+//!     ├── redis/             numbering, the queue and live Pub/Sub: keys, the Lua scripts
+//!     │                      (lua/*.lua) and their typed replies, the queue's wire format,
+//!     │                      create pipelining (batch.rs), Pub/Sub (live.rs)
 //!     ├── mysql/             persistence: reads, idempotent batch writes, recount
 //!     └── search/            Elasticsearch/OpenSearch: queries, indexing and catch-up, reindex
 //! ```
