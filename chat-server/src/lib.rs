@@ -8,6 +8,7 @@
 //! accepted write before the process exits.
 
 pub mod cli;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod run;
+pub mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<limits::RateLimiter>>,
     /// Open live streams, their limit and counters.
     pub live: Arc<live::LiveStreams>,
+    /// Requests second by second, for `/api/v1/stats/stream`.
+    pub stats: Arc<stats::Stats>,
 }
 
 impl AppState {
@@ -59,6 +63,7 @@ impl AppState {
             metrics: Arc::default(),
             rate_limiter: None,
             live: Arc::default(),
+            stats: Arc::default(),
         }
     }
 
@@ -116,7 +121,7 @@ impl Default for Limits {
 }
 
 fn api_routes() -> Router<AppState> {
-    use routes::{admin, applications, chats, messages, stream};
+    use routes::{admin, applications, chats, messages, stats, stream};
     let apps = Router::new()
         .route(
             "/{token}",
@@ -159,11 +164,18 @@ fn api_routes() -> Router<AppState> {
         .route("/admin/reindex", post(admin::reindex))
         .route("/admin/queue", get(admin::queue))
         .route("/admin/queue/retry-dead", post(admin::retry_dead))
+        .route("/stats/stream", get(stats::stream))
 }
 
-/// The whole application: routes, error shapes, limits, logs and metrics.
+/// The whole application: the API, the web console, error shapes, limits, logs and metrics.
 pub fn app(state: AppState, limits: &Limits) -> Router {
-    wrap(Router::new().nest("/api/v1", api_routes()), state, limits)
+    wrap(
+        Router::new()
+            .nest("/api/v1", api_routes())
+            .merge(console::routes()),
+        state,
+        limits,
+    )
 }
 
 /// Only the operations routes (`/health`, `/ready`, `/metrics`, `/openapi.json`): what a
@@ -228,6 +240,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     s.metrics.record(method.as_str(), &route, status, elapsed);
+    s.stats.record(method.as_str(), &route, elapsed);
     tracing::info!(
         method = %method,
         route = %route,
@@ -270,6 +283,7 @@ pub async fn serve_router(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = state.service.clone();
+    state.stats.start();
     // Open streams never end by themselves: end them first, so the connections can close.
     let live = Arc::clone(&state.live);
     let shutdown = async move {

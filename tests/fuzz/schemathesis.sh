@@ -11,9 +11,10 @@
 #   tests/fuzz/schemathesis.sh VENV SCHEMA BASE_URL ADMIN_TOKEN SEED EXAMPLES
 #
 # SCHEMA is a URL or an absolute path. /admin/queue is left out: it belongs to the distributed profile and
-# answers 400 on the embedded one, as documented (the HTTP tests check that). The live stream is
-# left out too: its 200 is an endless event stream, which a request/response run can only time
-# out on; tests/tests/live.rs checks its answers and refusals.
+# answers 400 on the embedded one, as documented (the HTTP tests check that). The live stream and
+# the stats stream are left out too: their 200 is an endless event stream, which a
+# request/response run can only time out on; tests/tests/live.rs and tests/tests/console.rs check
+# their answers and refusals.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv=$1 schema=$2 base_url=$3 admin=$4 seed=$5 examples=$6
@@ -38,5 +39,5 @@ exec "$venv/bin/schemathesis" run "$schema" \
     --hypothesis-seed "$seed" \
     --hypothesis-deadline 10000 \
     --hypothesis-database none \
-    --exclude-path-regex '^/api/v1/admin/queue|/messages/stream$' \
+    --exclude-path-regex '^/api/v1/admin/queue|/messages/stream$|^/api/v1/stats/stream$' \
     --no-color

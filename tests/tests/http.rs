@@ -132,6 +132,7 @@ mod api {
     const MSG: &str = "/api/v1/applications/{token}/chats/{number}/messages/{message}";
     const SEARCH: &str = "/api/v1/applications/{token}/chats/{number}/messages/search";
     const STREAM: &str = "/api/v1/applications/{token}/chats/{number}/messages/stream";
+    const STATS: &str = "/api/v1/stats/stream";
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_route_answers_every_documented_status_in_the_json_shape() {
@@ -646,6 +647,21 @@ mod api {
             404,
         )
         .await;
+        // The stats stream: its 200 is an event stream that never ends (its events are checked
+        // in tests/tests/console.rs), so only its head is read here.
+        let stats = r
+            .http
+            .get(format!("{}{STATS}", r.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stats.status(), 200);
+        assert!(stats.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        drop(stats);
+        r.seen.push(("GET".into(), STATS.into(), 200, Value::Null));
         r.expect(
             M::GET,
             SEARCH,
