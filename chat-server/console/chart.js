@@ -5,7 +5,7 @@ const NS = "http://www.w3.org/2000/svg";
 const W = 360;
 const H = 120;
 const M = { left: 42, right: 8, top: 8, bottom: 18 };
-const COLORS = 6;
+const COLORS = 8;
 
 function svg(name, attrs = {}, parent) {
   const el = document.createElementNS(NS, name);

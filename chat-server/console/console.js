@@ -542,9 +542,14 @@ function colorOf(route) {
   return routeColors.get(route);
 }
 
+/** The console's own files and the stats stream: in "all routes", not charted one by one. */
+const ownRoute = (route) => / \/(console\/|$)|\/stats\/stream$/.test(route);
+
 function topRoutes(n) {
   const totals = new Map();
-  for (const s of seconds) for (const r of s.routes) totals.set(r.route, (totals.get(r.route) || 0) + r.requests);
+  for (const s of seconds) {
+    for (const r of s.routes) if (!ownRoute(r.route)) totals.set(r.route, (totals.get(r.route) || 0) + r.requests);
+  }
   return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([r]) => r);
 }
 
