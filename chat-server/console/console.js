@@ -359,7 +359,7 @@ function chatView(view) {
     const existing = list.querySelector(`li[data-number="${Number(m.number)}"]`);
     if (existing) {
       // An edit older than what is shown (a replay after a reconnect) changes nothing.
-      if (existing.dataset.updatedAt && existing.dataset.updatedAt > m.updated_at) return;
+      if (Date.parse(existing.dataset.updatedAt) > Date.parse(m.updated_at)) return;
       fillMessage(existing, m, editMessage);
       return;
     }
@@ -439,7 +439,7 @@ function chatView(view) {
     box, composer);
 
   const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting)) busy(null, loadOlder);
+    if (entries.some((e) => e.isIntersecting)) loadOlder().catch(fail);
   }, { root: box });
   leaving.push(() => { observer.disconnect(); if (source) source.close(); });
 
