@@ -251,7 +251,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo bench completions man help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version app chat message search recount reindex queue import demo bench completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +285,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -301,7 +317,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show rename help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show rename help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +351,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -351,7 +383,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__create)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -383,6 +415,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -485,7 +533,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +575,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -543,7 +607,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__rename)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +639,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -593,7 +673,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,6 +707,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -643,7 +739,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__bench)
-            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -741,6 +837,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -757,7 +869,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -791,6 +903,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -807,7 +935,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__create)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -839,6 +967,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -927,7 +1071,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -969,6 +1113,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -985,7 +1145,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1019,6 +1179,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1035,7 +1211,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__completions)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version bash elvish fish powershell zsh"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1069,6 +1245,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1085,7 +1277,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__demo)
-            opts="-o -q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1121,6 +1313,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1531,7 +1739,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__import)
-            opts="-o -q -h -V --format --concurrency --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --format --concurrency --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1573,6 +1781,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1589,7 +1813,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__man)
-            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1627,6 +1851,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1643,7 +1883,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit tail help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version send list show edit tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1677,6 +1917,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1693,7 +1949,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__edit)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1725,6 +1981,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1841,7 +2113,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1883,6 +2155,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1899,7 +2187,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__send)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1931,6 +2219,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1949,7 +2253,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1983,6 +2287,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1999,7 +2319,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__tail)
-            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2037,6 +2357,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2053,7 +2389,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version status retry-dead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2085,6 +2421,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -2159,7 +2511,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__retry__subcmd__dead)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2191,6 +2543,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -2209,7 +2577,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__status)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2243,6 +2611,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2259,7 +2643,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__recount)
-            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2295,6 +2679,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -2313,7 +2713,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__reindex)
-            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2351,6 +2751,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2367,13 +2783,21 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__search)
-            opts="-o -q -h -V --limit --offset --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --sort --limit --after --offset --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --sort)
+                    COMPREPLY=($(compgen -W "newest oldest relevance" -- "${cur}"))
+                    return 0
+                    ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2407,6 +2831,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)

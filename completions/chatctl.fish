@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_chatctl_global_optspecs
-    string join \n server= admin-token= timeout= job-timeout= database-url= redis-url= elasticsearch-url= o/output= json q/quiet h/help V/version
+    string join \n server= admin-token= timeout= job-timeout= database-url= redis-url= elasticsearch-url= redis-prefix= index-prefix= index-replicas= fsync= o/output= json q/quiet h/help V/version
 end
 
 function __fish_chatctl_needs_command
@@ -28,9 +28,14 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -l server -d 'Talk to the 
 complete -c chatctl -n "__fish_chatctl_needs_command" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_needs_command" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_needs_command" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_needs_command" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_needs_command" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -55,9 +60,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -74,9 +84,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -90,9 +105,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -105,9 +125,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -119,9 +144,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -138,9 +168,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_see
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -156,9 +191,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -172,9 +212,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -187,9 +232,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -205,9 +255,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -225,9 +280,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -241,9 +301,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -256,9 +321,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -270,9 +340,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -285,9 +360,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -301,18 +381,28 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Replace a message\'s body'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many of the best results (the next page of results)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l sort -d 'Order: newest (highest number first), oldest, or relevance (the chat\'s newest 10,000 matches, best first)' -r -f -a "newest\t''
+oldest\t''
+relevance\t''"
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print (the page size with --all) [default: 50, or 1000 with --all]' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l after -d 'newest/oldest: start after this message number (the last one of the previous page)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'relevance: skip this many of the best results (the next page of results)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l all -d 'Fetch every page (relevance: up to the end of its 10,000-match window)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 'Print help'
@@ -322,9 +412,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l server -d 'T
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -337,9 +432,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l server -d 'T
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -351,9 +451,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_se
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -368,9 +473,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -382,9 +492,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -403,9 +518,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l server -d 'Ta
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -418,9 +538,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l server -d 'Talk
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -450,9 +575,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l server -d 'Tal
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -465,9 +595,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
@@ -480,9 +615,14 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l server -d 'Talk 
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l database-url -d 'Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l redis-url -d 'Redis of the distributed profile (numbering and write queue)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"

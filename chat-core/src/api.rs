@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::live::LiveStream;
 use crate::model::{
-    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchRequest, Token,
+    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, SearchPage,
+    SearchRequest, Token,
 };
 
 /// Every operation of the chat system.
@@ -65,13 +66,17 @@ pub trait ChatApi: Send + Sync {
         chat: ChatNumber,
         page: PageRequest<MessageNumber>,
     ) -> Result<Page<Message, MessageNumber>>;
-    /// Searches one chat's messages for a substring, best match first, then by number.
+    /// Searches one chat's messages for a substring (literally, ignoring case), in the order
+    /// of `request.sort`: `newest` (highest number first) or `oldest`, paged with `after`, whose
+    /// cost does not grow with the number of matches; or `relevance`, the chat's newest
+    /// [`crate::model::RELEVANCE_WINDOW`] matches best first, paged with `offset`. The page's
+    /// `next` is the request for the following page when more remain.
     async fn search_messages(
         &self,
         token: &Token,
         chat: ChatNumber,
         request: &SearchRequest,
-    ) -> Result<Vec<Message>>;
+    ) -> Result<SearchPage>;
 
     /// Follows a chat as it happens: the messages after `after` (all when `None`) as they are
     /// now, then every creation and edit as it happens, created messages exactly once and in

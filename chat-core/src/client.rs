@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::live::LiveStream;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest,
-    SearchRequest, Token,
+    SearchPage, SearchRequest, Token,
 };
 use crate::wire::{BodyBody, JobScope, NameBody};
 
@@ -333,17 +333,23 @@ impl ChatApi for HttpClient {
         token: &Token,
         chat: ChatNumber,
         request: &SearchRequest,
-    ) -> Result<Vec<Message>> {
+    ) -> Result<SearchPage> {
+        request.validate()?;
         let path = format!("/applications/{token}/chats/{chat}/messages/search");
-        let query = [
-            ("query", request.query.clone()),
-            ("limit", request.limit.to_string()),
-            ("offset", request.offset.to_string()),
-        ];
-        Ok(self
-            .json(self.request(Method::GET, &path).query(&query))
-            .await?
-            .0)
+        let (items, more): (Vec<Message>, bool) = self
+            .json(
+                self.request(Method::GET, &path)
+                    .query(&request.query_pairs()),
+            )
+            .await?;
+        // The server sends `Link: rel="next"` exactly when more remain; the next request is
+        // the same one moved past this page.
+        let next = if more {
+            request.next_page(&items)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     async fn follow(

@@ -7,6 +7,18 @@ use std::time::Duration;
 /// The default database: an SQLite file under `./chat-data`, created when missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://chat-data/chat.db";
 
+/// The default prefix of every Redis key (distributed profile).
+pub const DEFAULT_REDIS_PREFIX: &str = "chat:";
+
+/// The default prefix of the search index's alias (distributed profile).
+pub const DEFAULT_INDEX_PREFIX: &str = "chat";
+
+/// The default number of replicas of the search index (distributed profile).
+pub const DEFAULT_INDEX_REPLICAS: u32 = 1;
+
+/// The default time a queue entry may stay with a silent worker before another takes it over.
+pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
+
 /// How a [`crate::ChatService`] is set up. The backends are chosen by the URLs' schemes.
 #[derive(Clone)]
 pub struct Config {
@@ -60,11 +72,11 @@ impl Default for Config {
             fsync: true,
             create_if_missing: true,
             worker: true,
-            redis_prefix: "chat:".to_owned(),
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             recount_interval: Some(DEFAULT_RECOUNT_INTERVAL),
-            claim_idle: Duration::from_secs(30),
-            index_prefix: "chat".to_owned(),
-            index_replicas: 1,
+            claim_idle: DEFAULT_CLAIM_IDLE,
+            index_prefix: DEFAULT_INDEX_PREFIX.to_owned(),
+            index_replicas: DEFAULT_INDEX_REPLICAS,
         }
     }
 }
@@ -138,6 +150,77 @@ impl Config {
             ]);
         }
         out
+    }
+}
+
+/// The storage flags that chat-server and chatctl share (feature `cli`), each with its `CHAT_…`
+/// environment variable and the defaults of [`Config::default`]. The variables are read here,
+/// by the command line, and nowhere else in the programs.
+#[cfg(feature = "cli")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE
+    /// (distributed profile, with --redis-url)
+    #[arg(long, env = "CHAT_DATABASE_URL", value_name = "URL",
+          default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Redis of the distributed profile (numbering and write queue): redis://HOST:PORT
+    #[arg(
+        long,
+        env = "CHAT_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub redis_url: Option<String>,
+
+    /// Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT
+    #[arg(
+        long,
+        env = "CHAT_ELASTICSEARCH_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub elasticsearch_url: Option<String>,
+
+    /// Prefix of every Redis key (distributed profile), so deployments can share one Redis
+    #[arg(long, env = "CHAT_REDIS_PREFIX", value_name = "PREFIX",
+          default_value = DEFAULT_REDIS_PREFIX, global = true)]
+    pub redis_prefix: String,
+
+    /// The search index's alias is PREFIX-messages (distributed profile)
+    #[arg(long, env = "CHAT_INDEX_PREFIX", value_name = "PREFIX",
+          default_value = DEFAULT_INDEX_PREFIX, global = true)]
+    pub index_prefix: String,
+
+    /// Replicas of the search index (0 on a one-node cluster)
+    #[arg(long, env = "CHAT_INDEX_REPLICAS", value_name = "N",
+          default_value_t = DEFAULT_INDEX_REPLICAS, global = true)]
+    pub index_replicas: u32,
+
+    /// Wait for the disk on every commit (survives power loss); off still survives a killed
+    /// process. Accepts true/false, 1/0, yes/no, on/off
+    #[arg(long, env = "CHAT_FSYNC", value_name = "BOOL", default_value_t = true,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
+          global = true)]
+    pub fsync: bool,
+}
+
+#[cfg(feature = "cli")]
+impl StorageArgs {
+    /// The configuration these flags describe (every other setting at its default).
+    pub fn config(&self) -> Config {
+        Config {
+            fsync: self.fsync,
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            elasticsearch_url: self.elasticsearch_url.clone(),
+            index_prefix: self.index_prefix.clone(),
+            index_replicas: self.index_replicas,
+            ..Config::with_database_url(&self.database_url)
+        }
     }
 }
 

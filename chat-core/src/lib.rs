@@ -24,7 +24,7 @@
 //!   `INCR`, appends the job to a stream and keeps a pending record that reads consult, so a
 //!   `201` is readable at once from any process; workers persist the stream in idempotent
 //!   batches and index them in Elasticsearch / OpenSearch when one is configured
-//!   ([`store::distributed`], [`store::elastic`]).
+//!   (`store/distributed/`: its `redis`, `mysql` and `search` parts).
 //!
 //! ```no_run
 //! use chat_core::{ChatApi, ChatService, Config, SearchRequest};
@@ -36,7 +36,8 @@
 //! chat.create_message(&app.token, room.number, "Wonderful weather").await?;
 //! let hits = chat
 //!     .search_messages(&app.token, room.number, &SearchRequest::new("onderf"))
-//!     .await?;
+//!     .await?
+//!     .items;
 //! assert_eq!(hits.len(), 1);
 //! chat.close().await;
 //! # Ok(())
@@ -56,6 +57,13 @@ mod live_client;
 pub mod metrics;
 pub mod model;
 pub mod service;
+// The backends are internal. Tests and benchmarks reach into them (drain a worker, refresh the
+// search index, start a second backend on the same stores) through the `test-support` feature,
+// which is not part of the library's interface.
+#[cfg(not(feature = "test-support"))]
+mod store;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
 pub mod store;
 pub mod wire;
 
@@ -70,7 +78,7 @@ pub use error::{Error, ErrorBody, Missing, Result};
 pub use live::{LiveEvent, LiveStream};
 pub use model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
-    SearchRequest, Token,
+    SearchPage, SearchRequest, SearchSort, Token,
 };
 pub use service::ChatService;
 pub use store::BackendHealth;

@@ -13,10 +13,10 @@ use crate::error::{Error, Result};
 use crate::live::LiveStream;
 use crate::metrics::Metrics;
 use crate::model::{
-    check_limit, Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page,
-    PageRequest, Query, SearchRequest, Token,
+    Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
+    SearchPage, SearchRequest, SearchSort, Token, RELEVANCE_WINDOW,
 };
-use crate::store::{Backend, BackendHealth};
+use crate::store::{Backend, BackendHealth, SearchSpec};
 
 /// The chat system, in-process. Cheap to clone; clones share the backend.
 #[derive(Clone)]
@@ -42,7 +42,7 @@ impl ChatService {
             .unwrap_or_default();
         let backend: Arc<dyn Backend> = match scheme {
             #[cfg(feature = "sqlite")]
-            "sqlite" => Arc::new(crate::store::sqlite::SqliteBackend::open(config).await?),
+            "sqlite" => Arc::new(crate::store::embedded::SqliteBackend::open(config).await?),
             #[cfg(feature = "distributed")]
             "mysql" => Arc::new(
                 crate::store::distributed::DistributedBackend::open(
@@ -76,7 +76,10 @@ impl ChatService {
         Ok(ChatService { backend })
     }
 
-    /// Wraps a backend (for backends defined outside this crate).
+    /// Wraps a backend that the caller opened itself (tests that need the backend's own
+    /// handles, e.g. a worker to drain).
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
     pub fn from_backend(backend: Arc<dyn Backend>) -> Self {
         ChatService { backend }
     }
@@ -180,12 +183,33 @@ impl ChatApi for ChatService {
         token: &Token,
         chat: ChatNumber,
         request: &SearchRequest,
-    ) -> Result<Vec<Message>> {
+    ) -> Result<SearchPage> {
         let query = Query::parse(&request.query)?;
-        let limit = check_limit(request.limit)?;
-        self.backend
-            .search_messages(token, chat, &query, limit, request.offset)
-            .await
+        request.validate()?;
+        // One more than the page tells whether a next page exists; relevance stops at the end
+        // of its window.
+        let limit = request.limit as usize;
+        let fetch = match request.sort {
+            SearchSort::Relevance => (request.limit + 1).min(RELEVANCE_WINDOW - request.offset),
+            _ => request.limit + 1,
+        };
+        let spec = SearchSpec {
+            sort: request.sort,
+            limit: fetch,
+            after: request.after.map(MessageNumber::get),
+            offset: request.offset,
+        };
+        let mut items = self
+            .backend
+            .search_messages(token, chat, &query, &spec)
+            .await?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            request.next_page(&items)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     async fn follow(

@@ -137,6 +137,33 @@ pub fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Encodes `key=value` pairs as a query string that [`form_pairs`] reads back: letters,
+/// digits and `-._~` stay, everything else becomes `%XX` (so the result is plain ASCII, fit for
+/// a URL in a header).
+pub fn query_string<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    fn push(out: &mut String, text: &str) {
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else {
+                out.push('%');
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 0xf)]));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        push(&mut out, k.as_ref());
+        out.push('=');
+        push(&mut out, v.as_ref());
+    }
+    out
+}
+
 /// Decodes one side of a form pair: `+` is a space, `%XX` a byte (a `%` not followed by two
 /// hex digits stands for itself), and the result must be UTF-8.
 fn form_decode(raw: &[u8]) -> Result<String> {

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chat_core::config::StorageArgs;
 use chat_core::Config;
 use clap::{Parser, ValueEnum};
 
@@ -15,58 +16,12 @@ use clap::{Parser, ValueEnum};
 pub struct Cli {
     /// Address to listen on: HOST:PORT, or :PORT for 127.0.0.1:PORT (port 0 picks a free port;
     /// the address is printed on stdout).
-    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:3000", value_parser = parse_listen)]
+    #[arg(long, env = "CHAT_LISTEN", default_value = crate::DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen: SocketAddr,
 
-    /// Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE
-    /// (distributed profile, with --redis-url; needs the `distributed` build feature).
-    #[arg(long, env = "CHAT_DATABASE_URL", default_value = chat_core::config::DEFAULT_DATABASE_URL, help_heading = "Storage")]
-    pub database_url: String,
-
-    /// Redis of the distributed profile (numbering and queue): redis://HOST:PORT.
-    #[arg(
-        long,
-        env = "CHAT_REDIS_URL",
-        hide_env_values = true,
-        help_heading = "Storage"
-    )]
-    pub redis_url: Option<String>,
-
-    /// Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT.
-    #[arg(
-        long,
-        env = "CHAT_ELASTICSEARCH_URL",
-        hide_env_values = true,
-        help_heading = "Storage"
-    )]
-    pub elasticsearch_url: Option<String>,
-
-    /// The search index's alias is PREFIX-messages (distributed profile).
-    #[arg(
-        long,
-        env = "CHAT_INDEX_PREFIX",
-        default_value = "chat",
-        help_heading = "Storage"
-    )]
-    pub index_prefix: String,
-
-    /// Replicas of the search index (0 on a one-node cluster).
-    #[arg(
-        long,
-        env = "CHAT_INDEX_REPLICAS",
-        default_value_t = 1,
-        help_heading = "Storage"
-    )]
-    pub index_replicas: u32,
-
-    /// Prefix of every Redis key (distributed profile), so deployments can share one Redis.
-    #[arg(
-        long,
-        env = "CHAT_REDIS_PREFIX",
-        default_value = "chat:",
-        help_heading = "Storage"
-    )]
-    pub redis_prefix: String,
+    /// Where the data lives (shared with chatctl).
+    #[command(flatten, next_help_heading = "Storage")]
+    pub storage: StorageArgs,
 
     /// What this process does (distributed profile): `api` serves requests, `worker` persists
     /// the queue (serving only /health, /ready and /metrics), `all` both.
@@ -77,7 +32,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_RECOUNT_INTERVAL",
-        default_value_t = 1800,
+        default_value_t = chat_core::config::DEFAULT_RECOUNT_INTERVAL.as_secs(),
         help_heading = "Storage"
     )]
     pub recount_interval: u64,
@@ -87,16 +42,10 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_CLAIM_IDLE",
-        default_value_t = 30,
+        default_value_t = chat_core::config::DEFAULT_CLAIM_IDLE.as_secs(),
         help_heading = "Storage"
     )]
     pub claim_idle: u64,
-
-    /// Wait for the disk on every commit (survives power loss); off still survives a killed process.
-    /// Accepts true/false, 1/0, yes/no, on/off.
-    #[arg(long, env = "CHAT_FSYNC", default_value_t = true, action = clap::ArgAction::Set,
-          value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Storage")]
-    pub fsync: bool,
 
     /// Token that admin endpoints require as `Authorization: Bearer …`; without it they answer 403.
     #[arg(
@@ -120,7 +69,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_MAX_CONCURRENCY",
-        default_value_t = 1024,
+        default_value_t = crate::Limits::default().max_concurrency,
         help_heading = "Limits"
     )]
     pub max_concurrency: usize,
@@ -138,7 +87,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_REQUEST_TIMEOUT",
-        default_value_t = 30,
+        default_value_t = crate::Limits::default().request_timeout.as_secs(),
         help_heading = "Limits"
     )]
     pub request_timeout: u64,
@@ -149,7 +98,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "CHAT_HEADER_TIMEOUT",
-        default_value_t = 10,
+        default_value_t = crate::Limits::default().header_timeout.as_secs(),
         help_heading = "Limits"
     )]
     pub header_timeout: u64,
@@ -207,17 +156,23 @@ impl Cli {
     /// The library configuration these flags describe.
     pub fn config(&self) -> Config {
         Config {
-            fsync: self.fsync,
-            redis_url: self.redis_url.clone(),
-            redis_prefix: self.redis_prefix.clone(),
-            elasticsearch_url: self.elasticsearch_url.clone(),
-            index_prefix: self.index_prefix.clone(),
-            index_replicas: self.index_replicas,
             worker: self.role != Role::Api,
             claim_idle: Duration::from_secs(self.claim_idle.max(1)),
             recount_interval: (self.recount_interval > 0)
                 .then(|| Duration::from_secs(self.recount_interval)),
-            ..Config::with_database_url(&self.database_url)
+            ..self.storage.config()
+        }
+    }
+
+    /// The server settings these flags describe.
+    pub fn settings(&self) -> crate::Settings {
+        crate::Settings {
+            listen: self.listen,
+            role: self.role,
+            admin_token: self.admin_token.clone(),
+            rate_limit: self.rate_limit,
+            max_streams: self.max_streams,
+            limits: self.limits(),
         }
     }
 
@@ -249,7 +204,7 @@ mod tests {
             cli.listen,
             "127.0.0.1:0".parse::<SocketAddr>().expect("addr")
         );
-        assert!(!cli.fsync);
+        assert!(!cli.storage.fsync);
         for (v, want) in [
             ("1", true),
             ("true", true),
@@ -257,7 +212,7 @@ mod tests {
             ("false", false),
         ] {
             let cli = Cli::try_parse_from(["chat-server", "--fsync", v]).expect(v);
-            assert_eq!(cli.fsync, want, "{v}");
+            assert_eq!(cli.storage.fsync, want, "{v}");
         }
         let cli = Cli::try_parse_from(["chat-server", "--listen", "0.0.0.0:3001"]).expect("addr");
         assert_eq!(cli.listen.port(), 3001);

@@ -1,15 +1,23 @@
 //! Request parsing with the API's error shape: JSON and form bodies (bare or wrapped the Rails way),
-//! path tokens and numbers, and list parameters. axum's own plain-text rejections never reach
-//! a client.
+//! path tokens and numbers, list parameters, and the admin token. Handlers take the parsed
+//! values ([`AppPath`], [`ChatPath`], [`MessagePath`], [`PageQuery`], [`Admin`]) and never see
+//! raw strings; every parser is chat-core's own, so the library and the server reject alike.
+//! axum's own plain-text rejections never reach a client.
+
+use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chat_core::model::{parse_limit, parse_offset, DEFAULT_LIMIT};
 use chat_core::wire::Fields;
-use chat_core::{ChatNumber, MessageNumber, Token};
+use chat_core::{ChatNumber, MessageNumber, PageRequest, Token};
+use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::AppState;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -101,4 +109,151 @@ pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
 /// `?offset=` (default 0).
 pub fn offset(raw: Option<&str>) -> Result<u32, ApiError> {
     Ok(raw.map(parse_offset).transpose()?.unwrap_or(0))
+}
+
+/// Reads the path's parameters by name, percent-decoded (a path that is not UTF-8 is rejected
+/// by axum and worded by [`crate::error::json_rejections`]), and parses them with `parse`.
+async fn parse_path<S: Send + Sync, T>(
+    parts: &mut Parts,
+    state: &S,
+    parse: impl FnOnce(&PathParams) -> Result<T, ApiError>,
+) -> Result<T, Response> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    parse(&PathParams(params)).map_err(IntoResponse::into_response)
+}
+
+/// A route's path parameters.
+struct PathParams(HashMap<String, String>);
+
+impl PathParams {
+    fn get(&self, name: &str) -> Result<&str, ApiError> {
+        self.0.get(name).map(String::as_str).ok_or_else(|| {
+            ApiError::http(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("route without a {{{name}}} parameter"),
+            )
+        })
+    }
+}
+
+/// `…/{token}`: an application's token. A malformed token is a 404 that says what a token
+/// looks like (no application can have it).
+pub struct AppPath(pub Token);
+
+impl<S: Send + Sync> FromRequestParts<S> for AppPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        parse_path(parts, state, |p| Ok(AppPath(token(p.get("token")?)?))).await
+    }
+}
+
+/// `…/{token}/chats/{number}`: a chat. The token is checked first.
+pub struct ChatPath(pub Token, pub ChatNumber);
+
+impl<S: Send + Sync> FromRequestParts<S> for ChatPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        parse_path(parts, state, |p| {
+            Ok(ChatPath(token(p.get("token")?)?, chat(p.get("number")?)?))
+        })
+        .await
+    }
+}
+
+/// `…/{token}/chats/{number}/messages/{message}`: a message. Token, chat, message in order.
+pub struct MessagePath(pub Token, pub ChatNumber, pub MessageNumber);
+
+impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        parse_path(parts, state, |p| {
+            let (token, chat) = (token(p.get("token")?)?, chat(p.get("number")?)?);
+            Ok(MessagePath(token, chat, message(p.get("message")?)?))
+        })
+        .await
+    }
+}
+
+/// A list's cursor as the query string carries it: a token or a number.
+pub trait Cursor: Sized {
+    /// Parses `?after=`.
+    fn parse_after(raw: &str) -> Result<Self, ApiError>;
+}
+
+impl Cursor for Token {
+    fn parse_after(raw: &str) -> Result<Self, ApiError> {
+        Ok(Token::parse(raw)?)
+    }
+}
+
+impl Cursor for ChatNumber {
+    fn parse_after(raw: &str) -> Result<Self, ApiError> {
+        chat(raw)
+    }
+}
+
+impl Cursor for MessageNumber {
+    fn parse_after(raw: &str) -> Result<Self, ApiError> {
+        message(raw)
+    }
+}
+
+/// `?limit=&after=` of a list: the page asked for.
+pub struct PageQuery<C>(pub PageRequest<C>);
+
+impl<S: Send + Sync, C: Cursor> FromRequestParts<S> for PageQuery<C> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let q = crate::routes::Params::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let q = crate::routes::params(q)?;
+        let limit = limit(q.get("limit").map(String::as_str))?;
+        let after = q.get("after").map(|a| C::parse_after(a)).transpose()?;
+        Ok(PageQuery(PageRequest { limit, after }))
+    }
+}
+
+/// Proof that the request carries the admin token (`Authorization: Bearer …`, compared in
+/// constant time). Admin handlers take it as an argument, so none can forget the check.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = &state.admin_token else {
+            return Err(ApiError::http(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "admin endpoints are disabled: start chat-server with --admin-token \
+                 (or CHAT_ADMIN_TOKEN) and send it as Authorization: Bearer TOKEN",
+            ));
+        };
+        let sent = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match sent {
+            None => Err(ApiError::http(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs the admin token: send Authorization: Bearer TOKEN",
+            )),
+            Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => Ok(Admin),
+            Some(_) => Err(ApiError::http(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the admin token is wrong",
+            )),
+        }
+    }
 }

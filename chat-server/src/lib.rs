@@ -25,13 +25,12 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use chat_core::ChatService;
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::error::ApiError;
@@ -54,46 +53,116 @@ pub struct AppState {
     pub stats: Arc<stats::Stats>,
 }
 
-impl AppState {
-    /// A state with no admin token and no rate limit.
-    pub fn new(service: ChatService) -> Self {
-        AppState {
-            service,
+/// How one chat-server is set up besides its storage ([`chat_core::Config`]): where it listens,
+/// what it serves, its admin token and its limits. The defaults are the command line's.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port; see [`Application::local_addr`]).
+    pub listen: std::net::SocketAddr,
+    /// What this process does (distributed profile).
+    pub role: cli::Role,
+    /// The token admin endpoints require; without one they answer 403.
+    pub admin_token: Option<String>,
+    /// Requests per second allowed per application (0 = unlimited).
+    pub rate_limit: u32,
+    /// Live streams open at once.
+    pub max_streams: usize,
+    /// Timeouts and concurrency around the routes.
+    pub limits: Limits,
+}
+
+/// The default listen address: loopback, port 3000.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 3000)),
+            role: cli::Role::All,
             admin_token: None,
-            metrics: Arc::default(),
-            rate_limiter: None,
-            live: Arc::default(),
-            stats: Arc::default(),
+            rate_limit: 0,
+            max_streams: live::DEFAULT_MAX_STREAMS,
+            limits: Limits::default(),
         }
     }
+}
 
-    /// Checks `Authorization: Bearer …` against the admin token, in constant time.
-    pub fn require_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(expected) = &self.admin_token else {
-            return Err(ApiError::http(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "admin endpoints are disabled: start chat-server with --admin-token \
-                 (or CHAT_ADMIN_TOKEN) and send it as Authorization: Bearer TOKEN",
+/// A chat-server ready to serve: the service opened, the listener bound, the routes built.
+/// `chat-server` runs one; tests build theirs the same way.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
+    limits: Limits,
+}
+
+impl Application {
+    /// Opens the service described by `config` and builds the server of `settings`.
+    pub async fn build(config: &chat_core::Config, settings: &Settings) -> Result<Self, String> {
+        if settings.role != cli::Role::All && !config.database_url.starts_with("mysql:") {
+            return Err(format!(
+                "--role {} needs the distributed profile (a mysql:// database with --redis-url): \
+                 the embedded profile commits every write in the serving process",
+                if settings.role == cli::Role::Api {
+                    "api"
+                } else {
+                    "worker"
+                }
             ));
-        };
-        let sent = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match sent {
-            None => Err(ApiError::http(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this endpoint needs the admin token: send Authorization: Bearer TOKEN",
-            )),
-            Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-            Some(_) => Err(ApiError::http(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "the admin token is wrong",
-            )),
         }
+        let service = ChatService::open(config).await.map_err(|e| e.to_string())?;
+        Application::with_service(service, settings)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))
+    }
+
+    /// Builds the server of `settings` around an open service.
+    pub async fn with_service(service: ChatService, settings: &Settings) -> std::io::Result<Self> {
+        let state = AppState {
+            service,
+            admin_token: settings.admin_token.as_deref().map(Arc::from),
+            metrics: Arc::default(),
+            rate_limiter: (settings.rate_limit > 0)
+                .then(|| Arc::new(limits::RateLimiter::new(settings.rate_limit))),
+            live: Arc::new(live::LiveStreams::new(settings.max_streams)),
+            stats: Arc::default(),
+        };
+        let router = match settings.role {
+            cli::Role::Worker => ops_app(state.clone(), &settings.limits),
+            cli::Role::Api | cli::Role::All => app(state.clone(), &settings.limits),
+        };
+        let listener = TcpListener::bind(settings.listen).await?;
+        Ok(Application {
+            listener,
+            state,
+            router,
+            limits: settings.limits.clone(),
+        })
+    }
+
+    /// The address the server listens on (with the port chosen when 0 was asked for).
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The state every handler shares (the service, the metrics).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; see [`serve_router`].
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        serve_router(
+            self.listener,
+            self.state,
+            self.router,
+            &self.limits,
+            shutdown,
+        )
+        .await
     }
 }
 
@@ -251,25 +320,8 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     response
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish and commits every
-/// accepted write before returning.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    limits: &Limits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_router(
-        listener,
-        state.clone(),
-        app(state, limits),
-        limits,
-        shutdown,
-    )
-    .await
-}
-
-/// As [`serve`], with the given router (e.g. [`ops_app`] for a worker-only process).
+/// Serves `app` until `shutdown` resolves, then lets in-flight requests finish and commits
+/// every accepted write before returning.
 ///
 /// Each connection is served by hyper's HTTP/1 with a header-read timeout
 /// ([`Limits::header_timeout`]), which also closes keep-alive connections idle that long. On

@@ -5,8 +5,8 @@
 //! HTML forms).
 
 use chat_core::model::{
-    MAX_BODY_BYTES, MAX_LIMIT, MAX_NAME_CHARS, MAX_NUMBER, MAX_QUERY_CHARS, NAME_PATTERN,
-    TEXT_PATTERN, TOKEN_PATTERN,
+    SearchSort, MAX_BODY_BYTES, MAX_LIMIT, MAX_NAME_CHARS, MAX_NUMBER, MAX_QUERY_CHARS,
+    NAME_PATTERN, RELEVANCE_WINDOW, TEXT_PATTERN, TOKEN_PATTERN,
 };
 use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,7 +44,7 @@ impl Modify for AdminAuth {
 }
 
 /// States in the document what the parsers of chat-core enforce. Parameters are recognised by
-/// name (`token`, `number`, `message`, `limit`, `after`, `offset`, `query`), so every route,
+/// name (`token`, `number`, `message`, `limit`, `after`, `offset`, `query`, `sort`), so every route,
 /// present and future, gets the same constraints; request bodies by their schema.
 struct Constraints;
 
@@ -142,8 +142,14 @@ fn constrain_parameter(path: &str, p: &mut Value) {
         (Some("query"), Some("limit")) => {
             json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50})
         }
+        (Some("query"), Some("offset")) if path.ends_with("/search") => {
+            json!({"type": "integer", "minimum": 0, "maximum": RELEVANCE_WINDOW - 1, "default": 0})
+        }
         (Some("query"), Some("offset")) => {
             json!({"type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 0})
+        }
+        (Some("query"), Some("sort")) if path.ends_with("/search") => {
+            json!({"type": "string", "enum": SearchSort::ALL.map(SearchSort::as_str), "default": "newest"})
         }
         // The live stream's resume point: a message number, or 0 for the first message.
         (Some("query"), Some("after")) | (Some("header"), Some("Last-Event-ID"))

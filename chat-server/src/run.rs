@@ -1,11 +1,8 @@
 //! Parse flags, open the service, serve until SIGTERM/SIGINT.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use crate::cli::{Cli, LogFormat, Role};
-use crate::limits::RateLimiter;
-use crate::AppState;
+use crate::cli::{Cli, LogFormat};
 use clap::Parser;
 
 /// The `chat-server` program: flags from the command line and environment.
@@ -42,41 +39,15 @@ pub fn main_entry() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config();
-    if cli.role != Role::All && !config.database_url.starts_with("mysql:") {
-        return Err(format!(
-            "--role {} needs the distributed profile (a mysql:// database with --redis-url): \
-             the embedded profile commits every write in the serving process",
-            if cli.role == Role::Api {
-                "api"
-            } else {
-                "worker"
-            }
-        ));
-    }
-    let service = chat_core::ChatService::open(&config)
-        .await
-        .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let settings = cli.settings();
+    let app = crate::Application::build(&config, &settings).await?;
+    let addr = app.local_addr().map_err(|e| e.to_string())?;
     println!("listening on http://{addr}");
-    tracing::info!(%addr, role = ?cli.role, "chat-server started");
+    tracing::info!(%addr, role = ?settings.role, "chat-server started");
     for (setting, value) in config.settings() {
         tracing::info!(%setting, %value, "setting");
     }
-    let mut state = AppState::new(service);
-    state.live = Arc::new(crate::live::LiveStreams::new(cli.max_streams));
-    state.admin_token = cli.admin_token.as_deref().map(Arc::from);
-    if cli.rate_limit > 0 {
-        state.rate_limiter = Some(Arc::new(RateLimiter::new(cli.rate_limit)));
-    }
-    let limits = cli.limits();
-    let router = match cli.role {
-        Role::Worker => crate::ops_app(state.clone(), &limits),
-        Role::Api | Role::All => crate::app(state.clone(), &limits),
-    };
-    crate::serve_router(listener, state, router, &limits, shutdown_signal())
+    app.run_until_stopped(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

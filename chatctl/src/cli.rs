@@ -87,31 +87,9 @@ pub struct GlobalArgs {
     )]
     pub job_timeout: u64,
 
-    /// Database of the direct mode: sqlite://PATH (embedded) or mysql://… (distributed)
-    #[arg(long, env = "CHAT_DATABASE_URL", value_name = "URL",
-          default_value = chat_core::config::DEFAULT_DATABASE_URL, global = true,
-          help_heading = "Direct mode (without --server)")]
-    pub database_url: String,
-
-    /// Redis of the distributed profile (numbering and write queue)
-    #[arg(
-        long,
-        env = "CHAT_REDIS_URL",
-        value_name = "URL",
-        global = true,
-        help_heading = "Direct mode (without --server)"
-    )]
-    pub redis_url: Option<String>,
-
-    /// Elasticsearch or OpenSearch of the distributed profile (search)
-    #[arg(
-        long,
-        env = "CHAT_ELASTICSEARCH_URL",
-        value_name = "URL",
-        global = true,
-        help_heading = "Direct mode (without --server)"
-    )]
-    pub elasticsearch_url: Option<String>,
+    /// The stores of the direct mode (shared with chat-server).
+    #[command(flatten, next_help_heading = "Direct mode (without --server)")]
+    pub storage: chat_core::config::StorageArgs,
 
     /// How to print results: tables for people (tab-separated lines when piped), JSON for
     /// scripts, or `name`: only the tokens or numbers, one per line
@@ -362,7 +340,9 @@ fn examples(path: &str) -> Option<&'static str> {
         }
         "search" => {
             "chatctl search $TOKEN 1 onderf\n\
-                     chatctl search $TOKEN 1 'rain' --limit 5 -o json"
+                     chatctl search $TOKEN 1 onderf --after 812\n\
+                     chatctl search $TOKEN 1 'rain' --sort relevance --limit 5 -o json\n\
+                     chatctl search $TOKEN 1 'rain' --sort oldest --all -o name"
         }
         "recount" => {
             "chatctl recount\n\
@@ -474,7 +454,7 @@ mod tests {
             ])
             .expect("parses");
         let cli = Cli::from_arg_matches(&m).expect("fits");
-        assert_eq!(cli.global.database_url, "sqlite://x.db");
+        assert_eq!(cli.global.storage.database_url, "sqlite://x.db");
         assert_eq!(cli.global.format(), Format::Json);
     }
 

@@ -56,13 +56,7 @@ impl Context {
                 timeout: global.timeout,
             });
         }
-        // Start from the environment so settings without a flag (CHAT_FSYNC) still apply.
-        let mut config = Config::from_env();
-        config.database_url.clone_from(&global.database_url);
-        config.redis_url.clone_from(&global.redis_url);
-        config
-            .elasticsearch_url
-            .clone_from(&global.elasticsearch_url);
+        let mut config = global.storage.config();
         // A short-lived command enqueues; the deployment's worker processes persist.
         config.worker = false;
         config.recount_interval = None;

@@ -37,7 +37,8 @@ async fn main() -> Result<(), Error> {
     }
     let hits = api
         .search_messages(&app.token, chat.number, &SearchRequest::new("found"))
-        .await?;
+        .await?
+        .items;
     println!("search \"found\": {} hit(s)", hits.len());
 
     // An unknown token is a typed 404, not a string to parse.

@@ -13,7 +13,8 @@ async fn main() -> Result<(), chat_core::Error> {
         .await?;
     let hits = chat
         .search_messages(&app.token, room.number, &SearchRequest::new("onderf"))
-        .await?;
+        .await?
+        .items;
     println!("{} found", hits.len());
     chat.close().await; // commits everything accepted, then closes
 

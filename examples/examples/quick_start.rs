@@ -23,7 +23,8 @@ async fn main() -> Result<(), chat_core::Error> {
     // Search matches any part of a word, in this chat only.
     let hits = chat
         .search_messages(&app.token, room.number, &SearchRequest::new("onderf"))
-        .await?;
+        .await?
+        .items;
     println!("search \"onderf\": {} hit(s)", hits.len());
 
     // Counts are exact on the embedded profile as soon as a creation returns.

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chat_core::{
-    ChatApi, ChatNumber, Error, Message, MessageNumber, Missing, NoProgress, PageRequest,
-    SearchRequest, Token,
+    ChatApi, ChatNumber, Error, Message, MessageNumber, Missing, NoProgress, PageRequest, Query,
+    SearchRequest, SearchSort, Token,
 };
 use futures::future::LocalBoxFuture;
 use futures::stream::{self, StreamExt};
@@ -428,14 +428,301 @@ async fn all_tokens(api: &Arc<dyn ChatApi>) -> HashSet<Token> {
     apps.into_iter().map(|a| a.token).collect()
 }
 
-/// The bodies a search finds, in order.
+/// The bodies a search finds (first page, newest first).
 pub async fn hits(api: &Arc<dyn ChatApi>, t: &Token, c: ChatNumber, q: &str) -> Vec<String> {
     api.search_messages(t, c, &SearchRequest::new(q))
         .await
         .unwrap_or_else(|e| panic!("search {q:?} failed: {e}"))
+        .items
         .into_iter()
         .map(|m: Message| m.body)
         .collect()
+}
+
+/// Every page of `request`, following each page's `next` until there is none; fails on a page
+/// longer than the limit or an empty page that claims a successor.
+pub async fn all_pages(
+    api: &Arc<dyn ChatApi>,
+    t: &Token,
+    c: ChatNumber,
+    request: SearchRequest,
+) -> Vec<Message> {
+    let mut request = request;
+    let mut found = Vec::new();
+    loop {
+        let page = api
+            .search_messages(t, c, &request)
+            .await
+            .unwrap_or_else(|e| panic!("search {request:?} failed: {e}"));
+        assert!(page.items.len() <= request.limit as usize, "{request:?}");
+        match page.next {
+            Some(next) => {
+                assert!(
+                    !page.items.is_empty(),
+                    "an empty page with a next: {request:?}"
+                );
+                found.extend(page.items);
+                request = next;
+            }
+            None => {
+                found.extend(page.items);
+                return found;
+            }
+        }
+    }
+}
+
+/// The numbers of `bodies` (numbered 1.. in order) that contain `q`, in `sort`'s order (for
+/// relevance, newest first: compare it as a set).
+pub fn expected(bodies: &[String], q: &str, sort: SearchSort) -> Vec<u32> {
+    let query = Query::parse(q).unwrap();
+    let mut numbers: Vec<u32> = (1..=bodies.len() as u32)
+        .filter(|&n| query.matches(&bodies[n as usize - 1]))
+        .collect();
+    if sort != SearchSort::Oldest {
+        numbers.reverse();
+    }
+    numbers
+}
+
+fn numbers(messages: &[Message]) -> Vec<u32> {
+    messages.iter().map(|m| m.number.get()).collect()
+}
+
+/// Every sort order returns exactly the chat's matching messages, newest/oldest in number
+/// order, relevance as a ranking of them; paging with `after` / `offset` at any page size
+/// neither repeats nor skips; the `next` of a last page is `None`; a message is found by the
+/// search right after its creation (once the queue is settled on the distributed profile, at
+/// once on the embedded one) and by its new text after an edit.
+pub async fn every_sort_order_returns_every_match_once_in_its_order(
+    api: Arc<dyn ChatApi>,
+    settle: &dyn Settle,
+) {
+    let app = api.create_application("sorts").await.unwrap();
+    let t = app.token.clone();
+    let c = api.create_chat(&t).await.unwrap().number;
+    let noise = api.create_chat(&t).await.unwrap().number;
+    let mut bodies = Vec::new();
+    for i in 0..57u32 {
+        let body = match i % 5 {
+            0 => format!("Needle {i} in the hay"),
+            1 => format!("hay only {i}"),
+            2 => format!("a NEEDLE and a needle, {i}"),
+            3 => format!("ne-ed-le {i} is no match"),
+            _ => format!("sewing needles {i}"),
+        };
+        api.create_message(&t, c, &body).await.unwrap();
+        api.create_message(&t, noise, &format!("needle elsewhere {i}"))
+            .await
+            .unwrap();
+        bodies.push(body);
+    }
+    settle.settle().await;
+    for q in ["needle", "NEEDLE a", "ne", "y o", "e"] {
+        for sort in SearchSort::ALL {
+            let want = expected(&bodies, q, sort);
+            for limit in [1, 7, 50, 1000] {
+                let request = SearchRequest::new(q).sorted(sort).limited(limit);
+                let got = numbers(&all_pages(&api, &t, c, request).await);
+                if sort == SearchSort::Relevance {
+                    let mut got_sorted = got.clone();
+                    got_sorted.sort_unstable_by(|a, b| b.cmp(a));
+                    got_sorted.dedup();
+                    assert_eq!(
+                        got_sorted.len(),
+                        got.len(),
+                        "{q:?} {sort} {limit}: repeats {got:?}"
+                    );
+                    assert_eq!(got_sorted, want, "{q:?} {sort} limit {limit}");
+                } else {
+                    assert_eq!(got, want, "{q:?} {sort} limit {limit}");
+                }
+            }
+        }
+    }
+    // A page in the middle: `after` continues past any number, matching or not.
+    let page = api
+        .search_messages(
+            &t,
+            c,
+            &SearchRequest {
+                after: Some(MessageNumber::new(30).unwrap()),
+                ..SearchRequest::new("needle").limited(3)
+            },
+        )
+        .await
+        .unwrap();
+    let want: Vec<u32> = expected(&bodies, "needle", SearchSort::Newest)
+        .into_iter()
+        .filter(|&n| n < 30)
+        .take(3)
+        .collect();
+    assert_eq!(numbers(&page.items), want);
+    assert_eq!(
+        page.next.and_then(|n| n.after).map(MessageNumber::get),
+        want.last().copied()
+    );
+    let page = api
+        .search_messages(
+            &t,
+            c,
+            &SearchRequest {
+                after: Some(MessageNumber::new(50).unwrap()),
+                ..SearchRequest::new("needle").sorted(SearchSort::Oldest)
+            },
+        )
+        .await
+        .unwrap();
+    let want: Vec<u32> = expected(&bodies, "needle", SearchSort::Oldest)
+        .into_iter()
+        .filter(|&n| n > 50)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(numbers(&page.items), want);
+    assert_eq!(page.next, None);
+
+    // Found right after the write, and by the new text after an edit.
+    let fresh = api.create_message(&t, c, "a fresh pin").await.unwrap();
+    settle.settle().await;
+    for sort in SearchSort::ALL {
+        let request = SearchRequest::new("fresh pin").sorted(sort);
+        let page = api.search_messages(&t, c, &request).await.unwrap();
+        assert_eq!(numbers(&page.items), [fresh.number.get()], "{sort}");
+    }
+    api.update_message(&t, c, fresh.number, "now a rusty nail")
+        .await
+        .unwrap();
+    settle.settle().await;
+    for sort in SearchSort::ALL {
+        let page = api
+            .search_messages(&t, c, &SearchRequest::new("rusty nail").sorted(sort))
+            .await
+            .unwrap();
+        assert_eq!(numbers(&page.items), [fresh.number.get()], "{sort}");
+        let page = api
+            .search_messages(&t, c, &SearchRequest::new("fresh pin").sorted(sort))
+            .await
+            .unwrap();
+        assert!(page.items.is_empty(), "{sort}: the old text is still found");
+    }
+
+    // Paging parameters an order does not take are refused, typed.
+    for bad in [
+        SearchRequest {
+            offset: 1,
+            ..SearchRequest::new("needle")
+        },
+        SearchRequest {
+            offset: 1,
+            ..SearchRequest::new("needle").sorted(SearchSort::Oldest)
+        },
+        SearchRequest {
+            after: Some(MessageNumber::new(3).unwrap()),
+            ..SearchRequest::new("needle").sorted(SearchSort::Relevance)
+        },
+        SearchRequest {
+            offset: chat_core::model::RELEVANCE_WINDOW,
+            ..SearchRequest::new("needle").sorted(SearchSort::Relevance)
+        },
+        SearchRequest::new("needle").limited(0),
+        SearchRequest::new("needle").limited(1001),
+    ] {
+        assert!(
+            matches!(
+                api.search_messages(&t, c, &bad).await,
+                Err(Error::BadRequest(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    // The last offset of the window is accepted.
+    let last = SearchRequest {
+        offset: chat_core::model::RELEVANCE_WINDOW - 1,
+        ..SearchRequest::new("needle").sorted(SearchSort::Relevance)
+    };
+    assert!(api
+        .search_messages(&t, c, &last)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+/// Queries made of query-language syntax, wildcards, the longest allowed text, emoji and
+/// right-to-left script are plain text in every order: exactly the bodies containing them.
+pub async fn hostile_queries_are_literal_in_every_order(
+    api: Arc<dyn ChatApi>,
+    settle: &dyn Settle,
+) {
+    let app = api.create_application("hostile").await.unwrap();
+    let t = app.token.clone();
+    let c = api.create_chat(&t).await.unwrap().number;
+    let long: String = "λόγος 🎉 word ".chars().cycle().take(1024).collect();
+    let bodies: Vec<String> = [
+        "say \"hi\" to NEAR(a b) and *star*",
+        "100% of a_b",
+        "percent % underscore _ quote \" star *",
+        "🎉🎉 party 🎊",
+        "مرحبا بالعالم",
+        "שלום עולם and more",
+        "plain text only",
+        &format!("{long} tail"),
+        "NEAR( alone",
+        "\"\"\"",
+    ]
+    .iter()
+    .map(|b| b.to_string())
+    .collect();
+    for b in &bodies {
+        api.create_message(&t, c, b).await.unwrap();
+    }
+    settle.settle().await;
+    let absent: String = "zq".repeat(512);
+    for q in [
+        "\"",
+        "*",
+        "NEAR(",
+        "%",
+        "_",
+        "\"hi\"",
+        "*star*",
+        "a_b",
+        "100%",
+        "🎉",
+        "🎉🎉",
+        "🎉🎉 party 🎊",
+        "بالعالم",
+        "مرحبا",
+        "שלום עולם",
+        "עולם",
+        long.as_str(),
+        absent.as_str(),
+        "\"\"\"",
+        "NEAR(a",
+        "OR",
+        "AND NOT",
+    ] {
+        for sort in SearchSort::ALL {
+            let want = expected(&bodies, q, sort);
+            let got = numbers(
+                &all_pages(&api, &t, c, SearchRequest::new(q).sorted(sort).limited(3)).await,
+            );
+            if sort == SearchSort::Relevance {
+                let mut got = got;
+                got.sort_unstable_by(|a, b| b.cmp(a));
+                assert_eq!(got, want, "{q:?} {sort}");
+            } else {
+                assert_eq!(got, want, "{q:?} {sort}");
+            }
+        }
+    }
+    let too_long: String = "x".repeat(1025);
+    for sort in SearchSort::ALL {
+        assert!(matches!(
+            api.search_messages(&t, c, &SearchRequest::new(too_long.as_str()).sorted(sort)).await,
+            Err(Error::Invalid { ref field, .. }) if field == "query"
+        ));
+    }
 }
 
 /// Substring search: mid-word, case-insensitive, Unicode, isolated per chat and application,
@@ -538,7 +825,7 @@ pub async fn search_finds_substrings_literally_within_one_chat(
         ["now something marvellous"]
     );
     assert!(hits(&api, &t, c, "nothing to see").await.is_empty());
-    // Ranking: the better match comes first, then by number; limit and offset slice it.
+    // Relevance: the better match comes first; limit and offset slice it.
     let r = api.create_chat(&t).await.unwrap().number;
     api.create_message(&t, r, "apple pie with a long tail of other words here")
         .await
@@ -548,7 +835,15 @@ pub async fn search_finds_substrings_literally_within_one_chat(
         .unwrap();
     api.create_message(&t, r, "banana").await.unwrap();
     settle.settle().await;
-    let ranked = hits(&api, &t, r, "apple").await;
+    let relevance = SearchRequest::new("apple").sorted(SearchSort::Relevance);
+    let ranked: Vec<String> = api
+        .search_messages(&t, r, &relevance)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
     assert_eq!(
         ranked,
         [
@@ -561,15 +856,15 @@ pub async fn search_finds_substrings_literally_within_one_chat(
             &t,
             r,
             &SearchRequest {
-                query: "apple".into(),
-                limit: 1,
                 offset: 1,
+                ..relevance.limited(1)
             },
         )
         .await
         .unwrap();
-    assert_eq!(second.len(), 1);
-    assert_eq!(second[0].number.get(), 1);
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].number.get(), 1);
+    assert_eq!(second.next, None);
 }
 
 /// Queries of one and two characters (no trigram: the scan path, or the database on the
@@ -664,6 +959,8 @@ macro_rules! conformance_suite {
             missing_entities_are_not_found,
             bad_input_is_rejected_and_changes_nothing,
             search_finds_substrings_literally_within_one_chat,
+            every_sort_order_returns_every_match_once_in_its_order,
+            hostile_queries_are_literal_in_every_order,
             short_queries_fold_case_like_longer_ones,
             recount_and_reindex_report_their_work,
         );

@@ -208,7 +208,7 @@ impl Searching {
     }
 
     /// The search engine.
-    pub fn engine(&self) -> &chat_core::store::elastic::ElasticSearch {
+    pub fn engine(&self) -> &chat_core::store::distributed::search::ElasticSearch {
         self.0.backend.search().expect("a search engine")
     }
 

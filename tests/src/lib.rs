@@ -156,8 +156,8 @@ pub struct Http {
 }
 
 impl Http {
-    /// Starts a server with the given state tweaks.
-    pub async fn start_with(tweak: impl FnOnce(&mut chat_server::AppState)) -> Self {
+    /// Starts a server with the given settings tweaks.
+    pub async fn start_with(tweak: impl FnOnce(&mut chat_server::Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let service = ChatService::open(&Config::with_database_url(Embedded::url(dir.path())))
             .await
@@ -167,10 +167,10 @@ impl Http {
         http
     }
 
-    /// Starts a server over an open service, with the given state tweaks.
+    /// Starts a server over an open service, with the given settings tweaks.
     pub async fn serve(
         service: ChatService,
-        tweak: impl FnOnce(&mut chat_server::AppState),
+        tweak: impl FnOnce(&mut chat_server::Settings),
     ) -> Self {
         Http::serve_limited(service, tweak, chat_server::Limits::default()).await
     }
@@ -186,23 +186,28 @@ impl Http {
         http
     }
 
-    /// Starts a server over an open service, with the given state tweaks and limits.
+    /// Starts a server over an open service, with the given settings tweaks and limits, built
+    /// as `chat-server` builds itself ([`chat_server::Application`]).
     pub async fn serve_limited(
         service: ChatService,
-        tweak: impl FnOnce(&mut chat_server::AppState),
+        tweak: impl FnOnce(&mut chat_server::Settings),
         limits: chat_server::Limits,
     ) -> Self {
         let admin_token = "test-admin-token".to_owned();
-        let mut state = chat_server::AppState::new(service.clone());
-        state.admin_token = Some(Arc::from(admin_token.as_str()));
-        tweak(&mut state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let mut settings = chat_server::Settings {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_token: Some(admin_token.clone()),
+            limits,
+            ..chat_server::Settings::default()
+        };
+        tweak(&mut settings);
+        let app = chat_server::Application::with_service(service.clone(), &settings)
             .await
             .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let url = format!("http://{}", app.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            chat_server::serve(listener, state, &limits, async {
+            app.run_until_stopped(async {
                 let _ = rx.await;
             })
             .await

@@ -294,6 +294,7 @@ mod files {
             .search_messages(&app.token, c, &q)
             .await
             .unwrap()
+            .items
             .is_empty());
         let summary = service
             .reindex(Some(&app.token), NoProgress::arc())
@@ -305,6 +306,7 @@ mod files {
                 .search_messages(&app.token, c, &q)
                 .await
                 .unwrap()
+                .items
                 .len(),
             50
         );

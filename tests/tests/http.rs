@@ -7,7 +7,6 @@ use chat_tests::Http;
 chat_tests::conformance_suite!(Http);
 
 mod api {
-    use std::sync::Arc;
 
     use chat_core::{ChatApi, NoProgress};
     use chat_tests::openapi_check::OpenApiCheck;
@@ -113,6 +112,36 @@ mod api {
         }
     }
 
+    impl Recorder {
+        /// Every recorded response is documented and fits its schema, and each of
+        /// `operations` (method, route template) was exercised.
+        async fn check_against_openapi(&self, operations: &[(&str, &str)]) {
+            let check = OpenApiCheck::new(openapi(&self.base).await);
+            let mut problems = Vec::new();
+            for (method, template, status, body) in &self.seen {
+                if template.is_empty() || template == "/metrics" {
+                    continue;
+                }
+                if let Err(p) = check.check(method, template, *status, body) {
+                    problems.push(p);
+                }
+            }
+            assert!(
+                problems.is_empty(),
+                "responses that break the OpenAPI document:\n{}",
+                problems.join("\n")
+            );
+            for (method, path) in operations {
+                assert!(
+                    self.seen
+                        .iter()
+                        .any(|(m, t, _, _)| m == method && t == path),
+                    "{method} {path} is not exercised"
+                );
+            }
+        }
+    }
+
     fn assert_no_ids(v: &Value) {
         match v {
             Value::Object(m) => m.iter().for_each(|(k, v)| {
@@ -134,8 +163,64 @@ mod api {
     const STREAM: &str = "/api/v1/applications/{token}/chats/{number}/messages/stream";
     const STATS: &str = "/api/v1/stats/stream";
 
+    const APPLICATION_OPERATIONS: &[(&str, &str)] = &[
+        ("POST", APPS),
+        ("GET", APPS),
+        ("GET", APP),
+        ("PUT", APP),
+        ("PATCH", APP),
+    ];
+    const CHAT_OPERATIONS: &[(&str, &str)] = &[("POST", CHATS), ("GET", CHATS), ("GET", CHAT)];
+    const MESSAGE_OPERATIONS: &[(&str, &str)] = &[
+        ("POST", MSGS),
+        ("GET", MSGS),
+        ("GET", MSG),
+        ("PUT", MSG),
+        ("PATCH", MSG),
+        ("GET", SEARCH),
+    ];
+    const STREAM_OPERATIONS: &[(&str, &str)] = &[("GET", STREAM), ("GET", SEARCH), ("GET", STATS)];
+    const ADMIN_OPERATIONS: &[(&str, &str)] = &[
+        ("POST", "/api/v1/admin/recount"),
+        ("POST", "/api/v1/admin/reindex"),
+        ("GET", "/api/v1/admin/queue"),
+        ("POST", "/api/v1/admin/queue/retry-dead"),
+    ];
+    const OPERATIONS_ROUTES: &[(&str, &str)] = &[
+        ("GET", "/health"),
+        ("GET", "/ready"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+    ];
+
+    /// An application (its token) with `chats` chats, the first holding `messages`, made
+    /// through the API but not recorded: the state a resource's test starts from.
+    async fn world(server: &Http, chats: u32, messages: &[&str]) -> String {
+        let api = server.client();
+        let app = api.create_application("bare").await.unwrap();
+        for _ in 0..chats {
+            api.create_chat(&app.token).await.unwrap();
+        }
+        for body in messages {
+            let first = chat_core::ChatNumber::new(1).unwrap();
+            api.create_message(&app.token, first, body).await.unwrap();
+        }
+        app.token.to_string()
+    }
+
+    /// The server's OpenAPI document.
+    async fn openapi(base: &str) -> Value {
+        reqwest::get(format!("{base}/openapi.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Create, read, rename and (admin) list applications: every documented status.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_route_answers_every_documented_status_in_the_json_shape() {
+    async fn applications_answer_every_documented_status() {
         let server = Http::start().await;
         let mut r = Recorder::new(&server);
         use Method as M;
@@ -327,6 +412,18 @@ mod api {
         )
         .await;
 
+        r.check_against_openapi(APPLICATION_OPERATIONS).await;
+        server.stop().await;
+    }
+
+    /// Create, read and list chats: every documented status.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chats_answer_every_documented_status() {
+        let server = Http::start().await;
+        let t = world(&server, 0, &[]).await;
+        let mut r = Recorder::new(&server);
+        use Method as M;
+
         // Chats.
         let c = r
             .expect(
@@ -440,6 +537,18 @@ mod api {
                 .contains("no chat number 99"),
             "{v}"
         );
+
+        r.check_against_openapi(CHAT_OPERATIONS).await;
+        server.stop().await;
+    }
+
+    /// Create, read, edit, list and search messages: every documented status.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_and_search_answer_every_documented_status() {
+        let server = Http::start().await;
+        let t = world(&server, 2, &[]).await;
+        let mut r = Recorder::new(&server);
+        use Method as M;
 
         // Messages.
         let base = format!("{APPS}/{t}/chats/1/messages");
@@ -629,6 +738,42 @@ mod api {
         .await;
         r.expect(M::GET, SEARCH, &format!("{base}/search"), Body::None, 422)
             .await;
+        // Orders and their paging: a bad order, or a paging parameter the order does not take.
+        for bad in [
+            "q=abc&sort=best",
+            "q=abc&sort=",
+            "q=abc&offset=1",
+            "q=abc&sort=oldest&offset=2",
+            "q=abc&sort=relevance&after=1",
+            "q=abc&sort=relevance&offset=10000",
+            "q=abc&after=0",
+            "q=abc&after=x",
+        ] {
+            let v = r
+                .expect(
+                    M::GET,
+                    SEARCH,
+                    &format!("{base}/search?{bad}"),
+                    Body::None,
+                    400,
+                )
+                .await;
+            assert_eq!(v["error"]["code"], "bad_request", "{bad}: {v}");
+        }
+
+        r.check_against_openapi(MESSAGE_OPERATIONS).await;
+        server.stop().await;
+    }
+
+    /// The live stream's and search's refusals (the stream's 200 never ends: tests/tests/live.rs),
+    /// and the stats stream's answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_stream_and_search_refuse_bad_requests_in_the_json_shape() {
+        let server = Http::start().await;
+        let t = world(&server, 2, &["What a wonderful day", "wrapped"]).await;
+        let base = format!("{APPS}/{t}/chats/1/messages");
+        let mut r = Recorder::new(&server);
+        use Method as M;
 
         // The live stream's refusals (its 200 is a stream that never ends: tests/tests/live.rs).
         r.expect(
@@ -678,6 +823,18 @@ mod api {
             404,
         )
         .await;
+
+        r.check_against_openapi(STREAM_OPERATIONS).await;
+        server.stop().await;
+    }
+
+    /// Recount, reindex and the queue routes, behind the admin token.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn admin_jobs_answer_every_documented_status() {
+        let server = Http::start().await;
+        let t = world(&server, 2, &["What a wonderful day", "wrapped"]).await;
+        let mut r = Recorder::new(&server);
+        use Method as M;
 
         // Admin jobs.
         for job in ["recount", "reindex"] {
@@ -746,6 +903,18 @@ mod api {
             );
         }
 
+        r.check_against_openapi(ADMIN_OPERATIONS).await;
+        server.stop().await;
+    }
+
+    /// Health, readiness, metrics, the OpenAPI document, unknown routes and methods.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn operations_routes_and_unknown_routes_answer_in_the_json_shape() {
+        let server = Http::start().await;
+        let t = world(&server, 2, &["What a wonderful day", "wrapped"]).await;
+        let mut r = Recorder::new(&server);
+        use Method as M;
+
         // Operations, unknown routes and methods.
         r.expect(M::GET, "/health", "/health", Body::None, 200)
             .await;
@@ -762,8 +931,7 @@ mod api {
             text.contains("chat_write_batch_size_bucket") && !text.contains(&t),
             "tokens must not appear in metrics"
         );
-        let doc = r
-            .expect(M::GET, "/openapi.json", "/openapi.json", Body::None, 200)
+        r.expect(M::GET, "/openapi.json", "/openapi.json", Body::None, 200)
             .await;
         let (s, _, _) = r
             .send(M::GET, "", "/api/v2/nothing", Body::None, None)
@@ -774,33 +942,35 @@ mod api {
             .await;
         assert_eq!(s, 405);
 
-        // Every observed response is documented and fits its schema.
-        let check = OpenApiCheck::new(doc);
+        r.check_against_openapi(OPERATIONS_ROUTES).await;
+        server.stop().await;
+    }
+
+    /// The per-resource tests above together exercise every documented operation, and the
+    /// OpenAPI check they end with can fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_resource_tests_cover_every_documented_operation() {
+        let server = Http::start().await;
+        let check = OpenApiCheck::new(openapi(&server.url).await);
         // The checker can fail: undocumented statuses and wrong shapes are caught.
         assert!(check.check("GET", APP, 418, &json!({})).is_err());
         assert!(check.check("GET", APP, 200, &json!({"token": 5})).is_err());
         assert!(check
             .check("GET", MSGS, 200, &json!([{"number": "one"}]))
             .is_err());
-        let mut problems = Vec::new();
-        for (method, template, status, body) in &r.seen {
-            if template.is_empty() || template == "/metrics" {
-                continue;
-            }
-            if let Err(p) = check.check(method, template, *status, body) {
-                problems.push(p);
-            }
-        }
-        assert!(
-            problems.is_empty(),
-            "responses that break the OpenAPI document:\n{}",
-            problems.join("\n")
-        );
-        // And every documented operation was exercised.
+        let tested: Vec<(&str, &str)> = [
+            APPLICATION_OPERATIONS,
+            CHAT_OPERATIONS,
+            MESSAGE_OPERATIONS,
+            STREAM_OPERATIONS,
+            ADMIN_OPERATIONS,
+            OPERATIONS_ROUTES,
+        ]
+        .concat();
         for (method, path) in check.operations() {
             assert!(
-                r.seen.iter().any(|(m, t, _, _)| *m == method && *t == path),
-                "{method} {path} is documented but untested"
+                tested.contains(&(method.as_str(), path.as_str())),
+                "{method} {path} is documented but no resource test exercises it"
             );
         }
         server.stop().await;
@@ -829,10 +999,7 @@ mod api {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_application_over_its_rate_gets_429_with_retry_after() {
-        let server = Http::start_with(|s| {
-            s.rate_limiter = Some(Arc::new(chat_server::limits::RateLimiter::new(5)))
-        })
-        .await;
+        let server = Http::start_with(|s| s.rate_limit = 5).await;
         let app = server.client().create_application("limited").await.unwrap();
         let http = reqwest::Client::new();
         let mut statuses = Vec::new();
@@ -1152,6 +1319,76 @@ mod hardening {
         .await;
         assert_eq!(s, 201);
         t
+    }
+
+    /// The next page's path from a `Link: <…>; rel="next"` header, if any.
+    fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
+        let link = headers.get(header::LINK)?.to_str().unwrap();
+        assert!(link.ends_with("; rel=\"next\""), "{link}");
+        Some(link[1..link.find('>').unwrap()].to_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn search_pages_follow_their_link_headers_to_the_last_page_in_every_order() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let t = app_with_chat(&server, &http).await;
+        let base = format!("{}/api/v1/applications/{t}/chats/1/messages", server.url);
+        // A query that needs encoding in the link: spaces, `&`, `%`, `+`, `#`, non-ASCII.
+        let needle = "a&b %+# é";
+        let mut matching = Vec::new();
+        for i in 0..23u32 {
+            let body = if i % 3 == 0 {
+                format!("nothing {i}")
+            } else {
+                format!("{i}: {needle}!")
+            };
+            let (s, m) = send(
+                &http,
+                Method::POST,
+                &base,
+                Some(("application/json", json!({ "body": body }).to_string())),
+            )
+            .await;
+            assert_eq!(s, 201);
+            if i % 3 != 0 {
+                matching.push(m["number"].as_u64().unwrap());
+            }
+        }
+        for sort in ["newest", "oldest", "relevance"] {
+            let encoded = chat_core::wire::query_string(&[("q", needle), ("sort", sort)]);
+            let mut url = format!("{base}/search?{encoded}&limit=4");
+            let mut seen = Vec::new();
+            let mut pages = 0;
+            loop {
+                let resp = http.get(&url).send().await.unwrap();
+                assert_eq!(resp.status(), 200, "{url}");
+                let next = next_link(resp.headers());
+                let page: Vec<Value> = resp.json().await.unwrap();
+                assert!(page.len() <= 4);
+                seen.extend(page.iter().map(|m| m["number"].as_u64().unwrap()));
+                pages += 1;
+                match next {
+                    Some(path) => {
+                        assert!(
+                            path.starts_with("/api/v1/") && path.contains(&format!("sort={sort}")),
+                            "{path}"
+                        );
+                        url = format!("{}{path}", server.url);
+                    }
+                    None => break,
+                }
+            }
+            let mut want = matching.clone();
+            if sort != "oldest" {
+                want.reverse();
+            }
+            if sort == "relevance" {
+                seen.sort_unstable_by(|a, b| b.cmp(a));
+            }
+            assert_eq!(seen, want, "{sort}");
+            assert!(pages >= 4, "{sort}: {pages} pages");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1831,7 +2068,7 @@ mod documented_constraints {
             (int(offset, "maximum"), 200),
             (int(offset, "maximum") + 1, 400),
         ] {
-            let (s, v) = get(format!("{search}?q=x&offset={n}")).await;
+            let (s, v) = get(format!("{search}?q=x&sort=relevance&offset={n}")).await;
             assert_eq!(s.as_u16(), want, "offset={n}: {v}");
         }
 

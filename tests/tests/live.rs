@@ -60,7 +60,7 @@ async fn a_slow_follower_is_cut_off_and_resumes_with_nothing_lost() {
 /// `Retry-After` beyond the stream limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
-    let h = Http::start_with(|s| s.live = Arc::new(chat_server::live::LiveStreams::new(2))).await;
+    let h = Http::start_with(|s| s.max_streams = 2).await;
     let api = h.api();
     let app = api.create_application("sse").await.unwrap();
     let chat = api.create_chat(&app.token).await.unwrap().number;

@@ -146,7 +146,8 @@ async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_onc
                 let hits = api
                     .search_messages(&t, c, &SearchRequest::new(" zz"))
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .items;
                 assert!(
                     !hits.is_empty(),
                     "a search found nothing during the reindex"

@@ -1,6 +1,25 @@
 //! Backends: the [`Backend`] trait that [`crate::ChatService`] drives with validated input,
-//! and one implementation per profile beside it (`sqlite` for the embedded profile; `mysql`
-//! and `distributed` for the distributed one).
+//! and one implementation per profile beside it.
+//!
+//! ```text
+//! store/
+//! ├── mod.rs                 the Backend trait and helpers every backend shares
+//! ├── embedded/              the embedded profile: one SQLite file
+//! │   ├── mod.rs             the backend: reads, id caches, start-up and shutdown
+//! │   ├── writer.rs          the write path: group commit, numbering inside the transaction
+//! │   ├── search.rs          search: FTS5 trigram index plus the not-yet-indexed backlog
+//! │   ├── live.rs            the live feed (watcher of the file)
+//! │   └── maintenance.rs     recount and reindex
+//! └── distributed/           the distributed profile: MySQL + Redis + Elasticsearch/OpenSearch
+//!     ├── mod.rs             the backend: wiring, health, periodic recount
+//!     ├── writes.rs          the write path: one Redis script per create or edit
+//!     ├── reads.rs           reads: MySQL plus the pending records
+//!     ├── worker.rs          the queue consumer that persists to MySQL
+//!     ├── status.rs          queue status and dead-letter retry
+//!     ├── redis/             numbering, the queue and live Pub/Sub: keys, scripts, wire format
+//!     ├── mysql/             persistence: reads, idempotent batch writes, recount
+//!     └── search/            Elasticsearch/OpenSearch: queries, indexing and catch-up, reindex
+//! ```
 //!
 //! A backend owns persistence, numbering, the write path and search for its profile; the
 //! service above it owns validation, so every backend sees only well-formed values.
@@ -8,23 +27,22 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
+use crate::api::{
+    Correction, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary,
+    MAX_REPORTED_CORRECTIONS,
+};
 use crate::error::{Error, Result};
 use crate::live::Subscription;
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
-    Token,
+    SearchSort, Token,
 };
 
 #[cfg(feature = "distributed")]
 pub mod distributed;
-#[cfg(feature = "distributed")]
-pub mod elastic;
-#[cfg(feature = "distributed")]
-pub mod mysql;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub mod embedded;
 
 /// The state of one backend, as `/ready` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -92,8 +110,7 @@ pub trait Backend: Send + Sync {
         token: &Token,
         chat: ChatNumber,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>>;
     /// See [`crate::ChatApi::recount`].
     async fn recount(
@@ -150,6 +167,20 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
 }
 
 /// Splits a fetched `limit + 1` rows into a page and the next cursor.
+/// One page of a search as a backend runs it (validated by the service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchSpec {
+    /// The order.
+    pub sort: SearchSort,
+    /// Most results to return (the service asks for one more than the page to learn whether
+    /// a next page exists).
+    pub limit: u32,
+    /// `newest`/`oldest`: only numbers below (newest) or above (oldest) this one.
+    pub after: Option<u32>,
+    /// `relevance`: the best results to skip.
+    pub offset: u32,
+}
+
 pub(crate) fn paginate<T, C>(
     mut items: Vec<T>,
     limit: u32,
@@ -162,5 +193,100 @@ pub(crate) fn paginate<T, C>(
         Page { items, next }
     } else {
         Page { items, next: None }
+    }
+}
+
+/// A cache of internal ids (application by token, chat by application and number). Ids are
+/// never reused and a cached entry never turns stale: a deleted parent is checked by the query
+/// that uses its id, so every process may keep its own cache of a shared database.
+#[derive(Debug)]
+pub(crate) struct IdCache<K> {
+    ids: std::sync::RwLock<std::collections::HashMap<K, i64>>,
+}
+
+impl<K: std::hash::Hash + Eq> Default for IdCache<K> {
+    fn default() -> Self {
+        IdCache {
+            ids: std::sync::RwLock::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> IdCache<K> {
+    /// The cached id of `key`.
+    pub(crate) fn get(&self, key: &K) -> Option<i64> {
+        read(&self.ids).get(key).copied()
+    }
+
+    /// Remembers the id of `key`.
+    pub(crate) fn insert(&self, key: K, id: i64) {
+        write(&self.ids).insert(key, id);
+    }
+}
+
+/// Reads a lock even if a panicking thread poisoned it: the guarded maps hold plain values,
+/// always in a consistent state between two statements.
+pub(crate) fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes a lock even if it was poisoned (see [`read`]).
+pub(crate) fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Locks a mutex even if it was poisoned (see [`read`]).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A count read from a database column (signed there) as the API's unsigned count; a negative
+/// value, which only a hand-edited row could hold, reads as 0.
+pub(crate) fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// How long `/ready` waits for each backend to answer.
+pub(crate) const HEALTH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The state of `backend` from a probe, given at most [`HEALTH_PROBE_TIMEOUT`] to answer.
+pub(crate) async fn probe<T, E: std::fmt::Display>(
+    backend: &str,
+    check: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> BackendHealth {
+    let error = match tokio::time::timeout(HEALTH_PROBE_TIMEOUT, check).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!(
+            "no answer within {} s",
+            HEALTH_PROBE_TIMEOUT.as_secs()
+        )),
+    };
+    BackendHealth {
+        backend: backend.to_owned(),
+        ok: error.is_none(),
+        error,
+    }
+}
+
+/// Records one count that recount corrected (all of them are counted; the first
+/// [`MAX_REPORTED_CORRECTIONS`] are listed).
+pub(crate) fn note_correction(
+    summary: &mut RecountSummary,
+    token: &Token,
+    chat: Option<ChatNumber>,
+    field: &str,
+    was: i64,
+    now: i64,
+) {
+    summary.corrected += 1;
+    if summary.corrections.len() < MAX_REPORTED_CORRECTIONS {
+        summary.corrections.push(Correction {
+            application: token.clone(),
+            chat,
+            field: field.to_owned(),
+            was: count(was),
+            now: count(now),
+        });
     }
 }

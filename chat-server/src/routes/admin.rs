@@ -2,13 +2,12 @@
 //! distributed profile's queue, behind the admin token.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use chat_core::wire::JobScope;
 use chat_core::{ChatApi, NoProgress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonObject;
+use crate::extract::{Admin, JsonObject};
 use crate::AppState;
 
 fn scope(body: Result<JsonObject, ApiError>) -> ApiResult<JobScope> {
@@ -31,11 +30,10 @@ fn scope(body: Result<JsonObject, ApiError>) -> ApiResult<JobScope> {
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed application token", body = chat_core::ErrorBody)))]
 pub async fn recount(
+    _: Admin,
     State(s): State<AppState>,
-    headers: HeaderMap,
     body: Result<JsonObject, ApiError>,
 ) -> ApiResult<Json<RecountSummary>> {
-    s.require_admin(&headers)?;
     let scope = scope(body)?;
     let summary = s
         .service
@@ -60,11 +58,10 @@ pub async fn recount(
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed application token", body = chat_core::ErrorBody)))]
 pub async fn reindex(
+    _: Admin,
     State(s): State<AppState>,
-    headers: HeaderMap,
     body: Result<JsonObject, ApiError>,
 ) -> ApiResult<Json<ReindexSummary>> {
-    s.require_admin(&headers)?;
     let scope = scope(body)?;
     let summary = s
         .service
@@ -83,8 +80,7 @@ pub async fn reindex(
         (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
         (status = 503, description = "Redis unavailable", body = chat_core::ErrorBody)))]
-pub async fn queue(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<QueueStatus>> {
-    s.require_admin(&headers)?;
+pub async fn queue(_: Admin, State(s): State<AppState>) -> ApiResult<Json<QueueStatus>> {
     Ok(Json(s.service.queue_status().await?))
 }
 
@@ -97,11 +93,7 @@ pub async fn queue(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<J
         (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
         (status = 503, description = "Redis unavailable", body = chat_core::ErrorBody)))]
-pub async fn retry_dead(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<Json<RetrySummary>> {
-    s.require_admin(&headers)?;
+pub async fn retry_dead(_: Admin, State(s): State<AppState>) -> ApiResult<Json<RetrySummary>> {
     let summary = s.service.retry_dead().await?;
     tracing::info!(retried = summary.retried, "dead-letter entries retried");
     Ok(Json(summary))

@@ -1,13 +1,13 @@
 //! `/applications`: create, read, rename and (admin) list applications.
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chat_core::{Application, ChatApi, PageRequest, Token};
+use chat_core::{Application, ChatApi, Token};
 
-use super::{location, next_link, params, Params};
+use super::{location, next_link};
 use crate::error::ApiResult;
-use crate::extract::{self, JsonObject};
+use crate::extract::{Admin, AppPath, JsonObject, PageQuery};
 use crate::AppState;
 
 /// Wrappers accepted around `name` (the Rails resource names).
@@ -45,19 +45,13 @@ pub async fn create(
         (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown `after` token", body = chat_core::ErrorBody)))]
 pub async fn list(
+    _: Admin,
     State(s): State<AppState>,
-    headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    q: Params,
+    PageQuery(request): PageQuery<Token>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Application>>)> {
-    s.require_admin(&headers)?;
-    let q = params(q)?;
-    let limit = extract::limit(q.get("limit").map(String::as_str))?;
-    let after = q.get("after").map(|t| Token::parse(t)).transpose()?;
-    let page = s
-        .service
-        .list_applications(PageRequest { limit, after })
-        .await?;
+    let limit = request.limit;
+    let page = s.service.list_applications(request).await?;
     let link = next_link(uri.path(), limit, page.next.map(|t| t.to_string()));
     Ok((link, Json(page.items)))
 }
@@ -71,9 +65,8 @@ pub async fn list(
         (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    AppPath(token): AppPath,
 ) -> ApiResult<Json<Application>> {
-    let token = extract::token(&token)?;
     Ok(Json(s.service.get_application(&token).await?))
 }
 
@@ -90,10 +83,9 @@ pub async fn show(
         (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    AppPath(token): AppPath,
     body: JsonObject,
 ) -> ApiResult<Json<Application>> {
-    let token = extract::token(&token)?;
     let name = body.required("name", WRAPPERS)?;
     Ok(Json(s.service.update_application(&token, &name).await?))
 }

@@ -1,13 +1,13 @@
 //! `/applications/{token}/chats`: create, read and list an application's chats.
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chat_core::{Chat, ChatApi, PageRequest};
+use chat_core::{Chat, ChatApi, ChatNumber};
 
-use super::{location, next_link, params, Params};
+use super::{location, next_link};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, JsonObject};
+use crate::extract::{AppPath, ChatPath, JsonObject, PageQuery};
 use crate::AppState;
 
 /// Create the application's next chat. Answers once the chat is durably stored.
@@ -24,11 +24,10 @@ use crate::AppState;
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    Path(token): Path<String>,
-    _body: Result<JsonObject, ApiError>,
+    AppPath(token): AppPath,
+    body: Result<JsonObject, ApiError>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Chat>)> {
-    let token = extract::token(&token)?;
-    _body?;
+    body?;
     let chat = s.service.create_chat(&token).await?;
     let at = location(format!(
         "/api/v1/applications/{token}/chats/{}",
@@ -48,18 +47,12 @@ pub async fn create(
         (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    AppPath(token): AppPath,
     OriginalUri(uri): OriginalUri,
-    q: Params,
+    PageQuery(request): PageQuery<ChatNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Chat>>)> {
-    let token = extract::token(&token)?;
-    let q = params(q)?;
-    let limit = extract::limit(q.get("limit").map(String::as_str))?;
-    let after = q.get("after").map(|n| extract::chat(n)).transpose()?;
-    let page = s
-        .service
-        .list_chats(&token, PageRequest { limit, after })
-        .await?;
+    let limit = request.limit;
+    let page = s.service.list_chats(&token, request).await?;
     let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
     Ok((link, Json(page.items)))
 }
@@ -74,9 +67,7 @@ pub async fn list(
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, number): ChatPath,
 ) -> ApiResult<Json<Chat>> {
-    let token = extract::token(&token)?;
-    let number = extract::chat(&number)?;
     Ok(Json(s.service.get_chat(&token, number).await?))
 }

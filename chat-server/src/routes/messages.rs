@@ -1,13 +1,13 @@
 //! `/applications/{token}/chats/{number}/messages`: create, read, edit, list and search.
 
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
-use chat_core::{ChatApi, Message, PageRequest, SearchRequest};
+use chat_core::{ChatApi, Message, MessageNumber, SearchRequest, SearchSort};
 
 use super::{location, next_link, params, Params};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, JsonObject};
+use crate::extract::{self, ChatPath, JsonObject, MessagePath, PageQuery};
 use crate::AppState;
 
 const WRAPPERS: &[&str] = &["message"];
@@ -28,11 +28,9 @@ const WRAPPERS: &[&str] = &["message"];
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
     body: Result<JsonObject, ApiError>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<Message>)> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
     let text = body?.required("body", WRAPPERS)?;
     let m = s.service.create_message(&token, chat, &text).await?;
     let at = location(format!(
@@ -54,19 +52,12 @@ pub async fn create(
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
     OriginalUri(uri): OriginalUri,
-    q: Params,
+    PageQuery(request): PageQuery<MessageNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
-    let q = params(q)?;
-    let limit = extract::limit(q.get("limit").map(String::as_str))?;
-    let after = q.get("after").map(|n| extract::message(n)).transpose()?;
-    let page = s
-        .service
-        .list_messages(&token, chat, PageRequest { limit, after })
-        .await?;
+    let limit = request.limit;
+    let page = s.service.list_messages(&token, chat, request).await?;
     let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
     Ok((link, Json(page.items)))
 }
@@ -82,11 +73,8 @@ pub async fn list(
         (status = 404, description = "Unknown or malformed token, or unknown chat or message", body = chat_core::ErrorBody)))]
 pub async fn show(
     State(s): State<AppState>,
-    Path((token, number, message)): Path<(String, String, String)>,
+    MessagePath(token, chat, message): MessagePath,
 ) -> ApiResult<Json<Message>> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
-    let message = extract::message(&message)?;
     Ok(Json(s.service.get_message(&token, chat, message).await?))
 }
 
@@ -105,12 +93,9 @@ pub async fn show(
         (status = 422, description = "Empty or over-long body", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
-    Path((token, number, message)): Path<(String, String, String)>,
+    MessagePath(token, chat, message): MessagePath,
     body: Result<JsonObject, ApiError>,
 ) -> ApiResult<Json<Message>> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
-    let message = extract::message(&message)?;
     let text = body?.required("body", WRAPPERS)?;
     Ok(Json(
         s.service
@@ -119,26 +104,27 @@ pub async fn update(
     ))
 }
 
-/// Search a chat's messages for a substring (case-insensitive, literal), best match first.
+/// Search a chat's messages for a substring (case-insensitive, literal), newest first by default.
 #[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/search", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
-           ("query" = Option<String>, Query, description = "The text to find (`q` also accepted)"),
+           ("query" = Option<String>, Query, description = "The text to find, 1..=1024 characters after trimming (`q` also accepted)"),
+           ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 10,000 matches, best first)"),
            ("limit" = Option<u32>, Query, description = "Most results, 1..=1000 (default 50)"),
-           ("offset" = Option<u32>, Query, description = "Results to skip")),
+           ("after" = Option<u32>, Query, description = "`newest`/`oldest` only: the last number of the previous page"),
+           ("offset" = Option<u32>, Query, description = "`relevance` only: results to skip, 0..=9999 (default 0)")),
     responses(
-        (status = 200, description = "Matching messages, best match first, then by number", body = [Message]),
-        (status = 400, description = "Malformed number, limit or offset", body = chat_core::ErrorBody),
+        (status = 200, description = "Matching messages in the order of `sort`; `Link: rel=\"next\"` when more remain", body = [Message]),
+        (status = 400, description = "Malformed number, limit, sort, after or offset, or a paging parameter the order does not take", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 422, description = "Blank or over-long query", body = chat_core::ErrorBody),
         (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
 pub async fn search(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
+    OriginalUri(uri): OriginalUri,
     q: Params,
-) -> ApiResult<Json<Vec<Message>>> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
+) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
     let q = params(q)?;
     let query = q
         .get("query")
@@ -147,10 +133,26 @@ pub async fn search(
         .unwrap_or_default();
     let request = SearchRequest {
         query,
+        sort: q
+            .get("sort")
+            .map(|s| SearchSort::parse(s))
+            .transpose()?
+            .unwrap_or_default(),
         limit: extract::limit(q.get("limit").map(String::as_str))?,
+        after: q.get("after").map(|n| extract::message(n)).transpose()?,
         offset: extract::offset(q.get("offset").map(String::as_str))?,
     };
-    Ok(Json(
-        s.service.search_messages(&token, chat, &request).await?,
-    ))
+    let page = s.service.search_messages(&token, chat, &request).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(next) = &page.next {
+        let link = format!(
+            "<{}?{}>; rel=\"next\"",
+            uri.path(),
+            chat_core::wire::query_string(&next.query_pairs())
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, v);
+        }
+    }
+    Ok((headers, Json(page.items)))
 }

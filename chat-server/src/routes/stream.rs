@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 use super::{params, Params};
 use crate::error::{ApiError, ApiResult};
-use crate::extract;
+use crate::extract::{self, ChatPath};
 use crate::AppState;
 
 /// A comment line this often keeps idle streams open through proxies.
@@ -39,12 +39,10 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
         (status = 503, description = "Too many open streams on this server, or a backend is down (with `Retry-After`)", body = chat_core::ErrorBody)))]
 pub async fn stream(
     State(s): State<AppState>,
-    Path((token, number)): Path<(String, String)>,
+    ChatPath(token, chat): ChatPath,
     headers: HeaderMap,
     q: Params,
 ) -> ApiResult<Response> {
-    let token = extract::token(&token)?;
-    let chat = extract::chat(&number)?;
     let q = params(q)?;
     let after = match headers.get("last-event-id") {
         Some(v) => resume_point(v.to_str().map_err(|_| {

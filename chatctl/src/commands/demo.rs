@@ -68,7 +68,8 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> CliResult {
         query: QUERY,
         results: api
             .search_messages(&t, first, &SearchRequest::new(QUERY))
-            .await?,
+            .await?
+            .items,
     };
     // Read everything back, so the counts shown are the stored ones.
     let demo = Demo {

@@ -1,10 +1,11 @@
-//! `chatctl search TOKEN CHAT QUERY`: a chat's messages containing the query, best match first.
+//! `chatctl search TOKEN CHAT QUERY`: a chat's messages containing the query, newest first
+//! (or `--sort oldest|relevance`), one page at a time or every page with `--all`.
 
-use chat_core::model::DEFAULT_LIMIT;
-use chat_core::SearchRequest;
+use chat_core::model::{DEFAULT_LIMIT, MAX_LIMIT};
+use chat_core::{SearchRequest, SearchSort};
 use clap::Args;
 
-use super::{chat_number, token};
+use super::{chat_number, message_number, token};
 use crate::context::Context;
 use crate::exit::CliResult;
 
@@ -17,33 +18,61 @@ pub struct SearchArgs {
     pub chat: String,
     /// Text to find anywhere in a body (literally, ignoring case)
     pub query: String,
-    /// Most results to print
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT)]
-    pub limit: u32,
-    /// Skip this many of the best results (the next page of results)
+    /// Order: newest (highest number first), oldest, or relevance (the chat's newest 10,000
+    /// matches, best first)
+    #[arg(long, value_name = "ORDER", default_value = "newest", value_parser = ["newest", "oldest", "relevance"])]
+    pub sort: String,
+    /// Most results to print (the page size with --all) [default: 50, or 1000 with --all]
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// newest/oldest: start after this message number (the last one of the previous page)
+    #[arg(long, value_name = "NUMBER")]
+    pub after: Option<String>,
+    /// relevance: skip this many of the best results (the next page of results)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub offset: u32,
+    /// Fetch every page (relevance: up to the end of its 10,000-match window)
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Runs `search`.
 pub async fn run(ctx: &Context, args: SearchArgs) -> CliResult {
     let (t, chat) = (token(&args.token)?, chat_number(&args.chat)?);
-    let request = SearchRequest {
+    let sort = SearchSort::parse(&args.sort)?;
+    let limit = args
+        .limit
+        .unwrap_or(if args.all { MAX_LIMIT } else { DEFAULT_LIMIT });
+    let after = args.after.as_deref().map(message_number).transpose()?;
+    let mut request = SearchRequest {
         query: args.query,
-        limit: args.limit,
+        sort,
+        limit,
+        after,
         offset: args.offset,
     };
-    let hits = ctx.api.search_messages(&t, chat, &request).await?;
+    let mut hits = Vec::new();
+    let next = loop {
+        let page = ctx.api.search_messages(&t, chat, &request).await?;
+        hits.extend(page.items);
+        match page.next {
+            Some(next) if args.all => request = next,
+            next => break next,
+        }
+    };
     ctx.out.messages(&hits, true)?;
     if hits.is_empty() {
         ctx.out.note(&format!(
             "no message of chat {chat} contains {:?}",
             request.query
         ));
-    } else if u32::try_from(hits.len()).is_ok_and(|n| n == request.limit) {
+    } else if let Some(next) = next {
+        let flag = match next.after {
+            Some(after) => format!("--after {after}"),
+            None => format!("--offset {}", next.offset),
+        };
         ctx.out.note(&format!(
-            "more may match: add --offset {} for the next results",
-            request.offset.saturating_add(request.limit)
+            "more match: add {flag} for the next page, or --all"
         ));
     }
     Ok(())

@@ -128,18 +128,16 @@ async fn distributed(admin_url: &str, redis: &str, args: &Args) {
 
 /// Serves `service` on a free port in this process; returns its URL.
 async fn serve(service: ChatService) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let state = chat_server::AppState::new(service);
-        chat_server::serve(
-            listener,
-            state,
-            &chat_server::Limits::default(),
-            std::future::pending(),
-        )
+    let settings = chat_server::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..chat_server::Settings::default()
+    };
+    let app = chat_server::Application::with_service(service, &settings)
         .await
         .unwrap();
+    let url = format!("http://{}", app.local_addr().unwrap());
+    tokio::spawn(async move {
+        app.run_until_stopped(std::future::pending()).await.unwrap();
     });
     url
 }

@@ -137,10 +137,68 @@ pub fn search_finds_any_part_of_a_word_in_one_chat(ctl: &Ctl) {
     let mut found = numbers(&hits);
     found.sort_unstable();
     assert_eq!(found, [1, 4]);
+    // Newest first by default, then --after the last number; oldest; relevance with --offset.
     let page1 = numbers(&ctl.json(&["search", &t, "1", "wonder", "--limit", "2"]));
-    let page2 = numbers(&ctl.json(&["search", &t, "1", "wonder", "--limit", "2", "--offset", "2"]));
+    assert_eq!(page1, [4, 2]);
+    let r = ctl.run_with(&["search", &t, "1", "wonder", "--limit", "2"], None);
+    assert!(r.stderr.contains("--after 2"), "{}", r.stderr);
+    let page2 = numbers(&ctl.json(&["search", &t, "1", "wonder", "--limit", "2", "--after", "2"]));
+    assert_eq!(page2, [1]);
+    let oldest = numbers(&ctl.json(&[
+        "search", &t, "1", "wonder", "--sort", "oldest", "--limit", "1", "--all",
+    ]));
+    assert_eq!(oldest, [1, 2, 4]);
+    let page1 = numbers(&ctl.json(&[
+        "search",
+        &t,
+        "1",
+        "wonder",
+        "--sort",
+        "relevance",
+        "--limit",
+        "2",
+    ]));
+    let page2 = numbers(&ctl.json(&[
+        "search",
+        &t,
+        "1",
+        "wonder",
+        "--sort",
+        "relevance",
+        "--limit",
+        "2",
+        "--offset",
+        "2",
+    ]));
     assert_eq!((page1.len(), page2.len()), (2, 1));
     assert!(page2.iter().all(|n| !page1.contains(n)));
+    assert_eq!(
+        ctl.fails(&["search", &t, "1", "wonder", "--offset", "1"]).0,
+        4,
+        "offset with newest"
+    );
+    assert_eq!(
+        ctl.fails(&[
+            "search",
+            &t,
+            "1",
+            "wonder",
+            "--sort",
+            "relevance",
+            "--after",
+            "1"
+        ])
+        .0,
+        4,
+        "after with relevance"
+    );
+    assert_eq!(
+        ctl.fails(&["search", &t, "1", "wonder", "--after", "x"]).0,
+        4,
+        "bad after"
+    );
+    let r = ctl.run_with(&["search", &t, "1", "wonder", "--sort", "best"], None);
+    assert_eq!(r.code, 2, "a bad order is a usage error: {}", r.stderr);
     assert_eq!(
         ctl.json(&["search", &t, "1", "absent"]),
         Value::Array(vec![])

@@ -9,30 +9,28 @@
 //! create finds it; counts come from the counters, which equal the number of acknowledged
 //! creations. [`worker::Worker`] persists the stream and drops the pending records.
 
-mod index;
-mod job;
-mod keys;
-mod live;
+pub mod mysql;
 mod reads;
+mod redis;
+pub mod search;
 mod status;
 pub mod worker;
 mod writes;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::Script;
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::Script;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
-use self::keys::Keys;
+use self::mysql::MysqlStore;
+use self::redis::Keys;
+use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
-use super::elastic::ElasticSearch;
-use super::mysql::MysqlStore;
-use super::{Backend, BackendHealth};
+use super::{probe, Backend, BackendHealth, IdCache, SearchSpec};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -114,12 +112,13 @@ pub struct DistributedBackend {
     redis: ConnectionManager,
     keys: Keys,
     scripts: Scripts,
-    apps: RwLock<HashMap<Token, i64>>,
+    apps: IdCache<Token>,
     search: Option<ElasticSearch>,
+    #[cfg(feature = "test-support")]
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
-    live: Arc<live::RedisLive>,
+    live: Arc<self::redis::live::RedisLive>,
     /// Stops the live relay.
     live_task: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
@@ -135,7 +134,7 @@ impl DistributedBackend {
                     .to_owned(),
             )
         })?;
-        let client = redis::Client::open(redis_url).map_err(|e| {
+        let client = ::redis::Client::open(redis_url).map_err(|e| {
             Error::BadRequest(format!(
                 "invalid Redis URL {}: {e}",
                 crate::config::redact_url(redis_url)
@@ -151,7 +150,7 @@ impl DistributedBackend {
         let worker_redis =
             ConnectionManager::new_with_config(client.clone(), worker_config).await?;
         let (live_stop, live_stopped) = watch::channel(false);
-        let (live, relay) = live::RedisLive::new(client, live_stopped);
+        let (live, relay) = self::redis::live::RedisLive::new(client, live_stopped);
         let live_task = tokio::spawn(relay);
         let store =
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
@@ -195,14 +194,15 @@ impl DistributedBackend {
             redis,
             keys,
             scripts: Scripts {
-                create_chat: keys::create_chat(),
-                create_message: keys::create_message(),
-                edit_message: keys::edit_message(),
-                pending_max: keys::pending_max(),
-                seed: keys::seed(),
+                create_chat: self::redis::create_chat(),
+                create_message: self::redis::create_message(),
+                edit_message: self::redis::edit_message(),
+                pending_max: self::redis::pending_max(),
+                seed: self::redis::seed(),
             },
-            apps: RwLock::default(),
+            apps: IdCache::default(),
             search,
+            #[cfg(feature = "test-support")]
             worker,
             background: Mutex::new(background),
             metrics,
@@ -212,16 +212,19 @@ impl DistributedBackend {
     }
 
     /// The worker of this backend (also usable when no background worker runs).
+    #[cfg(feature = "test-support")]
     pub fn worker(&self) -> &Arc<Worker> {
         &self.worker
     }
 
     /// The search engine, when one is configured.
+    #[cfg(feature = "test-support")]
     pub fn search(&self) -> Option<&ElasticSearch> {
         self.search.as_ref()
     }
 
     /// The MySQL store (its [`MysqlStore::operations`] counter shows which paths reach it).
+    #[cfg(feature = "test-support")]
     pub fn store(&self) -> &MysqlStore {
         &self.store
     }
@@ -232,12 +235,12 @@ impl DistributedBackend {
 
     /// The application's id: from the in-process cache (ids never change), else MySQL.
     async fn app_id(&self, token: &Token) -> Result<i64> {
-        if let Some(&id) = read(&self.apps).get(token) {
+        if let Some(id) = self.apps.get(token) {
             return Ok(id);
         }
         let row = self.store.application(token).await?;
         let id = row.map(|r| r.id).ok_or_else(|| not_app(token))?;
-        write(&self.apps).insert(token.clone(), id);
+        self.apps.insert(token.clone(), id);
         Ok(id)
     }
 
@@ -319,7 +322,7 @@ async fn recount_periodically(
         if *stop.borrow() {
             return;
         }
-        let elected: std::result::Result<Option<String>, _> = redis::cmd("SET")
+        let elected: std::result::Result<Option<String>, _> = ::redis::cmd("SET")
             .arg(&lock)
             .arg(std::process::id())
             .arg("NX")
@@ -352,14 +355,6 @@ async fn recount_periodically(
             }
         }
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 fn not_app(token: &Token) -> Error {
@@ -461,8 +456,7 @@ impl Backend for DistributedBackend {
         token: &Token,
         chat: ChatNumber,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         let app = self.app_id(token).await?;
         if !self.chat_exists(app, chat).await? {
@@ -473,11 +467,11 @@ impl Backend for DistributedBackend {
         // gram and are looked for in the one chat's rows.
         if let Some(search) = &self.search {
             if query.has_trigram() {
-                return search.search(app, chat.get(), query, limit, offset).await;
+                return search.search(app, chat.get(), query, spec).await;
             }
         }
         match self.store.chat_id(app, chat).await? {
-            Some(id) => self.store.search(id, query, limit, offset).await,
+            Some(id) => self.store.search(id, query, spec).await,
             None => Ok(Vec::new()),
         }
     }
@@ -512,41 +506,16 @@ impl Backend for DistributedBackend {
     }
 
     async fn health(&self) -> Vec<BackendHealth> {
-        let limit = Duration::from_secs(2);
-        let mysql = match tokio::time::timeout(limit, self.store.ping()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 2 s".to_owned()),
-        };
         let mut conn = self.conn();
-        let ping_cmd = redis::cmd("PING");
-        let ping = ping_cmd.query_async::<String>(&mut conn);
-        let redis = match tokio::time::timeout(limit, ping).await {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 2 s".to_owned()),
-        };
-        let elasticsearch = match &self.search {
-            None => None,
-            Some(search) => Some(match tokio::time::timeout(limit, search.ping()).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("no answer within 2 s".to_owned()),
-            }),
-        };
-        [
-            ("mysql", Some(mysql)),
-            ("redis", Some(redis)),
-            ("elasticsearch", elasticsearch),
-        ]
-        .into_iter()
-        .filter_map(|(backend, state)| state.map(|error| (backend, error)))
-        .map(|(backend, error)| BackendHealth {
-            backend: backend.to_owned(),
-            ok: error.is_none(),
-            error,
-        })
-        .collect()
+        let ping = ::redis::cmd("PING");
+        let mut states = vec![
+            probe("mysql", self.store.ping()).await,
+            probe("redis", ping.query_async::<String>(&mut conn)).await,
+        ];
+        if let Some(search) = &self.search {
+            states.push(probe("elasticsearch", search.ping()).await);
+        }
+        states
     }
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {

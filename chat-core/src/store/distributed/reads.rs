@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::job::{pending, PendingChat, PendingMessage};
+use super::redis::queue::{pending, PendingChat, PendingMessage};
 use super::{not_app, not_chat, not_message, DistributedBackend};
 use crate::error::Result;
 use crate::model::{

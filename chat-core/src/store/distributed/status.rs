@@ -4,7 +4,7 @@
 
 use redis::Script;
 
-use super::keys::GROUP;
+use super::redis::GROUP;
 use super::DistributedBackend;
 use crate::api::{QueueStatus, RetrySummary};
 use crate::error::Result;

@@ -22,12 +22,13 @@ use redis::aio::ConnectionManager;
 use redis::Script;
 use tokio::sync::watch;
 
-use super::job::decode;
-use super::keys::{self, Keys, GROUP};
+use super::redis::queue::decode;
+use super::redis::{self as scripts, Keys, GROUP};
+use super::search::indexing::Indexer;
+use super::search::ElasticSearch;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::store::elastic::{Doc, ElasticSearch};
-use crate::store::mysql::{Job, MysqlStore};
+use crate::store::distributed::mysql::{Job, MysqlStore};
 
 /// How a worker batches and retries.
 #[derive(Debug, Clone)]
@@ -81,6 +82,7 @@ impl Round {
 }
 
 /// `XPENDING`'s summary: count, smallest and largest id, entries per consumer.
+#[cfg(feature = "test-support")]
 type PendingSummary = (
     u64,
     Option<String>,
@@ -99,14 +101,9 @@ pub struct Worker {
     options: WorkerOptions,
     finish: Script,
     metrics: Arc<Metrics>,
-    search: Option<ElasticSearch>,
-    /// When catching up the search index last failed (to retry every few seconds, not on
-    /// every round).
-    catch_up_failed: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Sends each persisted batch to the search engine, when one is configured.
+    indexer: Option<Arc<Indexer>>,
 }
-
-/// Documents re-sent to the search engine per catch-up step.
-const CATCH_UP_CHUNK: usize = 500;
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,21 +122,23 @@ impl Worker {
         metrics: Arc<Metrics>,
         search: Option<ElasticSearch>,
     ) -> Result<Self> {
+        let (redis_for_index, keys_for_index) = (redis.clone(), keys.clone());
         let worker = Worker {
             redis,
             store,
             keys,
             options,
-            finish: keys::finish(),
+            finish: scripts::finish(),
+            indexer: search
+                .map(|search| Arc::new(Indexer::new(search, redis_for_index, keys_for_index))),
             metrics,
-            search,
-            catch_up_failed: std::sync::Mutex::new(None),
         };
         worker.ensure_group().await?;
         Ok(worker)
     }
 
     /// The same worker under another consumer name (e.g. to play a second process).
+    #[cfg(feature = "test-support")]
     pub fn with_consumer(&self, consumer: &str) -> Worker {
         Worker {
             redis: self.redis.clone(),
@@ -149,10 +148,9 @@ impl Worker {
                 consumer: consumer.to_owned(),
                 ..self.options.clone()
             },
-            finish: keys::finish(),
+            finish: scripts::finish(),
             metrics: Arc::clone(&self.metrics),
-            search: self.search.clone(),
-            catch_up_failed: std::sync::Mutex::new(None),
+            indexer: self.indexer.clone(),
         }
     }
 
@@ -175,6 +173,7 @@ impl Worker {
 
     /// Reads up to one batch of new entries (waiting up to `block` when `wait`), without
     /// processing them. Tests use it to play a worker that dies before acknowledging.
+    #[cfg(feature = "test-support")]
     pub async fn read_new(&self, wait: bool) -> Result<usize> {
         Ok(self.read(wait).await?.len())
     }
@@ -269,6 +268,7 @@ impl Worker {
 
     /// Processes everything queued until the stream and the group's pending list are empty.
     /// Entries of other consumers are taken over at once (their work is idempotent).
+    #[cfg(feature = "test-support")]
     pub async fn drain(&self) -> Result<Round> {
         let mut total = Round::default();
         for _ in 0..10_000 {
@@ -290,6 +290,7 @@ impl Worker {
     }
 
     /// Entries delivered to a consumer and not yet acknowledged.
+    #[cfg(feature = "test-support")]
     pub async fn pending_count(&self) -> Result<u64> {
         let mut conn = self.redis.clone();
         let summary: PendingSummary = redis::cmd("XPENDING")
@@ -307,9 +308,11 @@ impl Worker {
         let mut last_claim = tokio::time::Instant::now();
         while !*stop.borrow() {
             let mut result = self.run_once(true).await;
-            if result.is_ok() && self.catch_up_due() {
-                if let Err(e) = self.catch_up().await {
-                    tracing::warn!(error = %e, "search index catch-up failed; retrying in 5 s");
+            if let (true, Some(indexer)) = (result.is_ok(), &self.indexer) {
+                if indexer.catch_up_due() {
+                    if let Err(e) = indexer.catch_up().await {
+                        tracing::warn!(error = %e, "search index catch-up failed; retrying in 5 s");
+                    }
                 }
             }
             if result.is_ok() && last_claim.elapsed() >= self.options.claim_idle / 2 {
@@ -349,7 +352,7 @@ impl Worker {
         self.metrics.record_batch(batch.len(), persisted.is_ok());
         match persisted {
             Ok(()) => {
-                self.index_jobs(jobs.iter().map(|(_, j)| j)).await;
+                self.index(jobs.iter().map(|(_, j)| j)).await;
                 self.finish(&jobs).await?;
                 round.persisted += jobs.len() as u64;
             }
@@ -363,7 +366,7 @@ impl Worker {
                     self.metrics.record_batch(1, alone.is_ok());
                     match alone {
                         Ok(()) => {
-                            self.index_jobs(std::iter::once(&job)).await;
+                            self.index(std::iter::once(&job)).await;
                             self.finish(&[(id, job)]).await?;
                             round.persisted += 1;
                         }
@@ -397,6 +400,13 @@ impl Worker {
         self.store.persist_batch(jobs).await
     }
 
+    /// Sends the persisted messages of a batch to the search engine (see [`Indexer::index`]).
+    async fn index<'a>(&self, jobs: impl Iterator<Item = &'a Job>) {
+        if let Some(indexer) = &self.indexer {
+            indexer.index(jobs).await;
+        }
+    }
+
     /// Acknowledges persisted entries and drops the pending records they wrote.
     async fn finish(&self, jobs: &[(String, Job)]) -> Result<()> {
         let mut invocation = self.finish.key(self.keys.stream());
@@ -415,140 +425,18 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends the persisted messages of a batch to the search engine. Never fails the batch:
-    /// when the engine does not take them, they are recorded for [`Worker::catch_up`].
-    async fn index_jobs<'a>(&self, jobs: impl Iterator<Item = &'a Job>) {
-        let Some(search) = &self.search else {
-            return;
-        };
-        let docs: Vec<Doc> = jobs
-            .filter_map(|job| match job {
-                Job::Message {
-                    app,
-                    chat,
-                    number,
-                    body,
-                    created_at,
-                    updated_at,
-                    ..
-                } => Some(Doc {
-                    app: *app,
-                    chat: *chat,
-                    number: *number,
-                    body: body.clone(),
-                    created_at: *created_at,
-                    updated_at: *updated_at,
-                }),
-                Job::Chat { .. } => None,
-            })
-            .collect();
-        if docs.is_empty() {
-            return;
-        }
-        // While the engine is known to be down (the last catch-up failed a moment ago), do not
-        // wait for it on every batch: record at once, the catch-up retries every 5 s.
-        let result = if self.catch_up_due() {
-            self.send_docs(search, &docs).await
-        } else {
-            Err(Error::unavailable("elasticsearch", "down a moment ago"))
-        };
-        if let Err(e) = result {
-            self.mark_catch_up_failed();
-            tracing::warn!(error = %e, documents = docs.len(), "search indexing failed; recorded for catch-up");
-            if let Err(e) = self.record_unindexed(&docs).await {
-                tracing::error!(error = %e, documents = docs.len(),
-                    "could not record unindexed documents: run a reindex once the search engine is back");
-            }
-        }
-    }
-
-    /// Indexes into the alias, and into the index a running reindex builds. The reindex
-    /// target is read after the batch committed: a reindex that starts later scans the rows.
-    async fn send_docs(&self, search: &ElasticSearch, docs: &[Doc]) -> Result<()> {
-        let mut conn = self.redis.clone();
-        let target: Option<String> = redis::cmd("GET")
-            .arg(self.keys.reindex_target())
-            .query_async(&mut conn)
-            .await?;
-        search.index(docs, None).await?;
-        if let Some(target) = target {
-            search.index(docs, Some(&target)).await?;
-        }
-        Ok(())
-    }
-
-    async fn record_unindexed(&self, docs: &[Doc]) -> Result<()> {
-        let encoded: Vec<String> = docs
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut conn = self.redis.clone();
-        redis::cmd("RPUSH")
-            .arg(self.keys.unindexed())
-            .arg(encoded)
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
-    }
-
-    fn mark_catch_up_failed(&self) {
-        *self
-            .catch_up_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
-    }
-
-    fn catch_up_due(&self) -> bool {
-        let failed = self
-            .catch_up_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        failed.is_none_or(|at| at.elapsed() >= Duration::from_secs(5))
-    }
-
     /// Sends the documents recorded while the search engine was down; returns how many. On
     /// failure they go back to the record.
+    #[cfg(feature = "test-support")]
     pub async fn catch_up(&self) -> Result<u64> {
-        let Some(search) = &self.search else {
-            return Ok(0);
-        };
-        let mut sent = 0u64;
-        let mut conn = self.redis.clone();
-        loop {
-            let popped: Option<Vec<String>> = redis::cmd("LPOP")
-                .arg(self.keys.unindexed())
-                .arg(CATCH_UP_CHUNK)
-                .query_async(&mut conn)
-                .await?;
-            let Some(popped) = popped.filter(|p| !p.is_empty()) else {
-                *self
-                    .catch_up_failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = None;
-                if sent > 0 {
-                    tracing::info!(documents = sent, "search index caught up");
-                }
-                return Ok(sent);
-            };
-            let docs: Vec<Doc> = popped
-                .iter()
-                .filter_map(|j| serde_json::from_str(j).ok())
-                .collect();
-            if let Err(e) = self.send_docs(search, &docs).await {
-                self.mark_catch_up_failed();
-                redis::cmd("RPUSH")
-                    .arg(self.keys.unindexed())
-                    .arg(&popped)
-                    .query_async::<()>(&mut conn)
-                    .await?;
-                return Err(e);
-            }
-            sent += docs.len() as u64;
+        match &self.indexer {
+            Some(indexer) => indexer.catch_up().await,
+            None => Ok(0),
         }
     }
 
     /// Documents waiting for the search engine.
+    #[cfg(feature = "test-support")]
     pub async fn unindexed_count(&self) -> Result<u64> {
         let mut conn = self.redis.clone();
         Ok(redis::cmd("LLEN")

@@ -1,8 +1,8 @@
 //! The write path: applications straight to MySQL; chats, messages and edits through one Lua
 //! script each (number, enqueue, pending record), retried once a missing counter is seeded.
 
-use super::keys::code;
-use super::{not_chat, not_message, write, DistributedBackend};
+use super::redis::code;
+use super::{not_chat, not_message, DistributedBackend};
 use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};
 use crate::store::{from_micros, now_micros};
@@ -33,7 +33,7 @@ impl DistributedBackend {
             .arg("NX")
             .query_async::<()>(&mut conn)
             .await?;
-        write(&self.apps).insert(token, row.id);
+        self.apps.insert(token, row.id);
         Ok(row.app)
     }
 

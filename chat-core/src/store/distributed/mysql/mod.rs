@@ -5,7 +5,7 @@
 //! is a runtime query mapped through private row types, and every call counts itself in
 //! [`MysqlStore::operations`], so tests can prove which paths leave the database alone.
 
-mod jobs;
+mod maintenance;
 mod persist;
 
 use std::str::FromStr;
@@ -18,8 +18,11 @@ use sqlx::{ConnectOptions, Row};
 
 pub(crate) use self::persist::Job;
 use crate::error::{Error, Result};
-use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Query, Token};
-use crate::store::from_micros;
+use crate::model::{
+    Application, Chat, ChatNumber, Message, MessageNumber, Query, SearchSort, Token,
+    RELEVANCE_WINDOW,
+};
+use crate::store::{count, from_micros, SearchSpec};
 
 /// The migrations of the MySQL dialect, embedded in the binary.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
@@ -50,10 +53,6 @@ fn unavailable(e: impl std::fmt::Display) -> Error {
 /// Timestamp → the value bound to a `DATETIME(6)` column.
 pub(crate) fn at(micros: i64) -> DateTime<Utc> {
     from_micros(micros)
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 fn app_from_row(row: &MySqlRow) -> Result<AppRow> {
@@ -138,6 +137,7 @@ impl MysqlStore {
     }
 
     /// How many calls reached the database since it was opened.
+    #[cfg(feature = "test-support")]
     pub fn operations(&self) -> u64 {
         self.operations.load(Ordering::Relaxed)
     }
@@ -322,30 +322,61 @@ impl MysqlStore {
 
     /// Substring search without a search engine: `LIKE` on one chat, both sides lowercased and
     /// compared byte for byte (a case-insensitive collation would also equate accents, and
-    /// some would equate every emoji), the bodies with the most occurrences first, then by number.
+    /// some would equate every emoji). `newest`/`oldest` walk the chat's (chat, number) key in
+    /// order and stop at the page's end; `relevance` ranks the newest
+    /// [`crate::model::RELEVANCE_WINDOW`] matches by their number of occurrences, then newest
+    /// first.
     pub(crate) async fn search(
         &self,
         chat_id: i64,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
-        let rows = sqlx::query(
-            "SELECT number, body, created_at, updated_at FROM messages \
-             WHERE chat_id = ? \
-               AND LOWER(body) COLLATE utf8mb4_bin LIKE LOWER(?) COLLATE utf8mb4_bin ESCAPE '!' \
-             ORDER BY CHAR_LENGTH(LOWER(body)) \
-                      - CHAR_LENGTH(REPLACE(LOWER(body), LOWER(?), '')) DESC, \
-                      number \
-             LIMIT ? OFFSET ?",
-        )
-        .bind(chat_id)
-        .bind(like_literal(query.as_str()))
-        .bind(query.as_str())
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(self.op())
-        .await?;
+        const MATCH: &str = "chat_id = ? \
+            AND LOWER(body) COLLATE utf8mb4_bin LIKE LOWER(?) COLLATE utf8mb4_bin ESCAPE '!'";
+        let pattern = like_literal(query.as_str());
+        let rows = match spec.sort {
+            SearchSort::Newest | SearchSort::Oldest => {
+                let (bound, order) = if spec.sort == SearchSort::Newest {
+                    ("number < ?", "DESC")
+                } else {
+                    ("number > ?", "ASC")
+                };
+                let after = match (spec.sort, spec.after) {
+                    (_, Some(n)) => i64::from(n),
+                    (SearchSort::Newest, None) => i64::from(u32::MAX),
+                    _ => 0,
+                };
+                sqlx::query(&format!(
+                    "SELECT number, body, created_at, updated_at FROM messages \
+                     WHERE {MATCH} AND {bound} ORDER BY number {order} LIMIT ?"
+                ))
+                .bind(chat_id)
+                .bind(pattern)
+                .bind(after)
+                .bind(spec.limit)
+                .fetch_all(self.op())
+                .await?
+            }
+            SearchSort::Relevance => {
+                sqlx::query(&format!(
+                    "SELECT number, body, created_at, updated_at FROM ( \
+                       SELECT number, body, created_at, updated_at FROM messages \
+                       WHERE {MATCH} ORDER BY number DESC LIMIT {RELEVANCE_WINDOW}) w \
+                     ORDER BY CHAR_LENGTH(LOWER(body)) \
+                              - CHAR_LENGTH(REPLACE(LOWER(body), LOWER(?), '')) DESC, \
+                              number DESC \
+                     LIMIT ? OFFSET ?"
+                ))
+                .bind(chat_id)
+                .bind(pattern)
+                .bind(query.as_str())
+                .bind(spec.limit)
+                .bind(spec.offset)
+                .fetch_all(self.op())
+                .await?
+            }
+        };
         rows.iter().map(message_from_row).collect()
     }
 }

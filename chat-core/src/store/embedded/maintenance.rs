@@ -7,33 +7,16 @@
 use std::time::Instant;
 
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
-use super::writer::message_id;
-use crate::api::{Correction, Progress, RecountSummary, ReindexSummary, MAX_REPORTED_CORRECTIONS};
+use super::message_id;
+use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::error::Result;
 use crate::model::{ChatNumber, Token};
+use crate::store::{count, note_correction};
 
 /// Messages re-indexed per transaction.
 const REINDEX_SLICE: i64 = 20_000;
-
-async fn begin(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    Ok(())
-}
-
-async fn commit(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok(())
-}
-
-async fn rollback(conn: &mut SqliteConnection) {
-    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-}
-
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
 
 /// Recomputes every count of `apps` from the rows. Numbering counters that fell behind the
 /// highest stored number (only possible by editing the file by hand) are moved up too, so a
@@ -48,15 +31,10 @@ pub(crate) async fn recount(
     let mut conn = pool.acquire().await?;
     progress.start("applications", Some(apps.len() as u64));
     for (app_id, token) in apps {
-        begin(&mut conn).await?;
-        let result = recount_app(&mut conn, *app_id, token, &mut summary).await;
-        match result {
-            Ok(()) => commit(&mut conn).await?,
-            Err(e) => {
-                rollback(&mut conn).await;
-                return Err(e);
-            }
-        }
+        // One application per IMMEDIATE transaction (rolled back when dropped on an error).
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        recount_app(&mut tx, *app_id, token, &mut summary).await?;
+        tx.commit().await?;
         summary.applications += 1;
         progress.advance(1);
     }
@@ -72,24 +50,29 @@ async fn recount_app(
     summary: &mut RecountSummary,
 ) -> Result<()> {
     let chats = sqlx::query(
-        "SELECT c.id, c.number, c.messages_count, c.last_message_number, \
-           (SELECT count(*) FROM messages m WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295), \
-           (SELECT coalesce(max(m.id), c.id << 32) - (c.id << 32) FROM messages m \
-              WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295) \
-         FROM chats c WHERE c.application_id = ?",
+        "SELECT id, number, messages_count, last_message_number FROM chats \
+         WHERE application_id = ?",
     )
     .bind(app_id)
     .fetch_all(&mut *conn)
     .await?;
     for row in &chats {
-        let (id, number, stored, last, actual, max): (i64, u32, i64, i64, i64, i64) = (
+        let (id, number, stored, last): (i64, u32, i64, i64) = (
             row.try_get(0)?,
             row.try_get(1)?,
             row.try_get(2)?,
             row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
         );
+        // The chat's messages are the primary-key range of its message ids.
+        let (lo, hi) = (message_id(id, 0), message_id(id, u32::MAX));
+        let counted = sqlx::query(
+            "SELECT count(*), coalesce(max(id), ?1) - ?1 FROM messages WHERE id BETWEEN ?1 AND ?2",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(&mut *conn)
+        .await?;
+        let (actual, max): (i64, i64) = (counted.try_get(0)?, counted.try_get(1)?);
         summary.chats += 1;
         if stored != actual || last < max {
             sqlx::query(
@@ -103,7 +86,7 @@ async fn recount_app(
             .await?;
         }
         if stored != actual {
-            note(
+            note_correction(
                 summary,
                 token,
                 Some(ChatNumber::new(number)?),
@@ -140,29 +123,9 @@ async fn recount_app(
         .await?;
     }
     if stored != actual {
-        note(summary, token, None, "chats_count", stored, actual);
+        note_correction(summary, token, None, "chats_count", stored, actual);
     }
     Ok(())
-}
-
-fn note(
-    summary: &mut RecountSummary,
-    token: &Token,
-    chat: Option<ChatNumber>,
-    field: &str,
-    was: i64,
-    now: i64,
-) {
-    summary.corrected += 1;
-    if summary.corrections.len() < MAX_REPORTED_CORRECTIONS {
-        summary.corrections.push(Correction {
-            application: token.clone(),
-            chat,
-            field: field.to_owned(),
-            was: u(was),
-            now: u(now),
-        });
-    }
 }
 
 /// Rebuilds the search entries of every message of `apps`, slice by slice.
@@ -192,7 +155,7 @@ pub(crate) async fn reindex(
         }
         summary.applications += 1;
     }
-    progress.start("messages", Some(u(total)));
+    progress.start("messages", Some(count(total)));
     for chat_id in chats {
         let hi = message_id(chat_id, u32::MAX);
         let mut lo = message_id(chat_id, 0);
@@ -207,35 +170,24 @@ pub(crate) async fn reindex(
             .fetch_optional(&mut *conn)
             .await?;
             let end = end.unwrap_or(hi);
-            begin(&mut conn).await?;
-            let step = async {
-                sqlx::query("DELETE FROM messages_fts WHERE rowid BETWEEN ?1 AND ?2")
-                    .bind(lo)
-                    .bind(end)
-                    .execute(&mut *conn)
-                    .await?;
-                let done = sqlx::query(
-                    "INSERT INTO messages_fts (rowid, body) \
-                     SELECT id, body FROM messages WHERE id BETWEEN ?1 AND ?2",
-                )
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM messages_fts WHERE rowid BETWEEN ?1 AND ?2")
                 .bind(lo)
                 .bind(end)
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await?;
-                Ok::<_, crate::Error>(done.rows_affected())
-            }
-            .await;
-            match step {
-                Ok(n) => {
-                    commit(&mut conn).await?;
-                    summary.messages += n;
-                    progress.advance(n);
-                }
-                Err(e) => {
-                    rollback(&mut conn).await;
-                    return Err(e);
-                }
-            }
+            let done = sqlx::query(
+                "INSERT INTO messages_fts (rowid, body) \
+                 SELECT id, body FROM messages WHERE id BETWEEN ?1 AND ?2",
+            )
+            .bind(lo)
+            .bind(end)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let n = done.rows_affected();
+            summary.messages += n;
+            progress.advance(n);
             if end >= hi {
                 break;
             }

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::store::mysql::Job;
+use crate::store::distributed::mysql::Job;
 
 #[derive(Deserialize)]
 struct Wire {

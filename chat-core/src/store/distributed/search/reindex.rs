@@ -12,17 +12,17 @@
 
 use std::time::{Duration, Instant};
 
-use super::DistributedBackend;
+use super::ElasticSearch;
 use crate::api::{Progress, ReindexSummary};
 use crate::error::Result;
 use crate::model::Token;
-use crate::store::elastic::ElasticSearch;
+use crate::store::distributed::DistributedBackend;
 
 /// Messages read from MySQL and sent in one `_bulk`.
 const PAGE: u32 = 5000;
 
 impl DistributedBackend {
-    pub(super) async fn rebuild_index(
+    pub(in crate::store::distributed) async fn rebuild_index(
         &self,
         search: &ElasticSearch,
         scope: Option<&Token>,

@@ -21,6 +21,9 @@
 //! scripts build the `mc:` key of a new chat from a prefix argument, so they assume one Redis
 //! (or a cluster slot per prefix), not a sharded cluster.
 
+pub(crate) mod live;
+pub(crate) mod queue;
+
 use redis::Script;
 
 /// Key names under one prefix.

@@ -18,9 +18,10 @@ use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::{watch, Notify};
 
 use super::message_from_row;
-use super::writer::message_id;
+use super::message_id;
 use crate::error::Result;
 use crate::live::{Feed, Hub, LiveEvent};
+use crate::store::lock;
 
 /// How often the watcher looks for commits of other processes.
 pub(crate) const POLL: Duration = Duration::from_millis(50);
@@ -189,9 +190,9 @@ async fn poll(
 }
 
 fn published(feed: &Feed) -> Option<u32> {
-    *feed.published.lock().unwrap_or_else(|e| e.into_inner())
+    *lock(&feed.published)
 }
 
 fn set_published(feed: &Feed, n: u32) {
-    *feed.published.lock().unwrap_or_else(|e| e.into_inner()) = Some(n);
+    *lock(&feed.published) = Some(n);
 }

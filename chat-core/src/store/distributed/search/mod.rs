@@ -14,6 +14,9 @@
 //! workers, catch-up and a reindex deliver documents in, the newest body wins. Documents are
 //! identified by (application id, chat, number), so every retry and reindex is idempotent.
 
+pub(crate) mod indexing;
+mod reindex;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +31,9 @@ use elasticsearch::{BulkParts, Elasticsearch, SearchParts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::from_micros;
 use crate::error::{Error, Result};
-use crate::model::{Message, MessageNumber, Query};
+use crate::model::{Message, MessageNumber, Query, SearchSort, RELEVANCE_WINDOW};
+use crate::store::{from_micros, SearchSpec};
 
 /// One message as indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +131,7 @@ impl ElasticSearch {
     }
 
     /// The alias searches and writes go through.
+    #[cfg(feature = "test-support")]
     pub fn alias(&self) -> &str {
         &self.alias
     }
@@ -298,39 +302,81 @@ impl ElasticSearch {
         Ok(())
     }
 
-    /// One chat's messages containing `query` (three or more characters), best first, then
-    /// by number.
+    /// One chat's messages containing `query` (three or more characters), in the order of
+    /// `spec`. `newest`/`oldest` sort on `number` with no total hit tracking, so the engine stops
+    /// once the page is full (a range on `number` continues after the previous page);
+    /// `relevance` scores the chat's newest [`RELEVANCE_WINDOW`] matches, best first.
     pub async fn search(
         &self,
         app: i64,
         chat: u32,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         self.ensure_index().await.map_err(|e| search_down(&e))?;
-        let body = json!({
-            "query": {"bool": {
-                "filter": [{"term": {"app": app}}, {"term": {"chat": chat}}],
-                "must": [{"match_phrase": {"body.grams": {"query": query.as_str()}}}],
-                "should": [{"match": {"body": {"query": query.as_str()}}}]
-            }},
-            "sort": [{"_score": "desc"}, {"number": "asc"}],
-            "from": offset,
-            "size": limit,
-            "track_total_hits": false
-        });
-        let response = self
-            .client
-            .search(SearchParts::Index(&[&self.alias]))
-            .body(body)
-            .request_timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .map_err(|e| search_down(&e))?;
-        let answer = check(response, "searching")
-            .await
-            .map_err(|e| search_down(&e))?;
+        let mut filter = vec![
+            json!({"term": {"app": app}}),
+            json!({"term": {"chat": chat}}),
+        ];
+        let phrase = json!({"match_phrase": {"body.grams": {"query": query.as_str()}}});
+        let answer = match spec.sort {
+            SearchSort::Newest | SearchSort::Oldest => {
+                let newest = spec.sort == SearchSort::Newest;
+                if let Some(after) = spec.after {
+                    let bound = if newest { "lt" } else { "gt" };
+                    filter.push(json!({"range": {"number": {bound: after}}}));
+                }
+                filter.push(phrase);
+                self.run(json!({
+                    "query": {"bool": {"filter": filter}},
+                    "sort": [{"number": if newest { "desc" } else { "asc" }}],
+                    "size": spec.limit,
+                    "track_total_hits": false
+                }))
+                .await?
+            }
+            SearchSort::Relevance => {
+                let ranked = |filter: &[Value]| {
+                    json!({
+                        "query": {"bool": {
+                            "filter": filter,
+                            "must": [phrase.clone()],
+                            "should": [{"match": {"body": {"query": query.as_str()}}}]
+                        }},
+                        "sort": [{"_score": "desc"}, {"number": "desc"}],
+                        "from": spec.offset,
+                        "size": spec.limit,
+                        "track_total_hits": RELEVANCE_WINDOW
+                    })
+                };
+                let answer = self.run(ranked(&filter)).await?;
+                if answer["hits"]["total"]["relation"] == "eq" {
+                    answer
+                } else {
+                    // More matches than the window: rank only the newest ones, from the
+                    // window's oldest number up.
+                    let mut window = filter.clone();
+                    window.push(phrase.clone());
+                    let edge = self
+                        .run(json!({
+                            "query": {"bool": {"filter": window}},
+                            "sort": [{"number": "desc"}],
+                            "from": RELEVANCE_WINDOW - 1,
+                            "size": 1,
+                            "_source": false,
+                            "track_total_hits": false
+                        }))
+                        .await?;
+                    match edge["hits"]["hits"][0]["sort"][0].as_u64() {
+                        Some(oldest) => {
+                            filter.push(json!({"range": {"number": {"gte": oldest}}}));
+                            self.run(ranked(&filter)).await?
+                        }
+                        None => answer,
+                    }
+                }
+            }
+        };
         let hits = answer["hits"]["hits"]
             .as_array()
             .cloned()
@@ -347,6 +393,21 @@ impl ElasticSearch {
                 })
             })
             .collect()
+    }
+
+    /// Runs one search request on the alias.
+    async fn run(&self, body: Value) -> Result<Value> {
+        let response = self
+            .client
+            .search(SearchParts::Index(&[&self.alias]))
+            .body(body)
+            .request_timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| search_down(&e))?;
+        check(response, "searching")
+            .await
+            .map_err(|e| search_down(&e))
     }
 
     /// Answers when the cluster does.

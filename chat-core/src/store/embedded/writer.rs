@@ -14,10 +14,11 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::message_id;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Token};
-use crate::store::{from_micros, now_micros};
+use crate::store::{count, from_micros, now_micros};
 
 /// A write request.
 pub(crate) enum Op {
@@ -46,11 +47,6 @@ pub(crate) enum Command {
     Write(Pending),
     /// Commit what is queued, then stop.
     Shutdown,
-}
-
-/// Message id from its chat id and number: the chat's messages share the high 32 bits.
-pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
-    (chat_id << 32) | i64::from(number)
 }
 
 /// Runs the writer until `Shutdown` arrives or every sender is gone.
@@ -127,20 +123,12 @@ fn lost() -> Error {
 }
 
 async fn transaction(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Reply>>> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    match apply(conn, ops).await {
-        Ok(replies) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-            Ok(_) => Ok(replies),
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e.into())
-            }
-        },
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
-        }
-    }
+    // IMMEDIATE takes the file's write lock at once, so numbers are read and taken under it.
+    // A transaction dropped before its commit (an error below) is rolled back.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let replies = apply(&mut tx, ops).await?;
+    tx.commit().await?;
+    Ok(replies)
 }
 
 /// Applies every operation inside the open transaction. Statement errors abort the batch;
@@ -373,10 +361,6 @@ fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
         .ok()
         .filter(|n| (1..=crate::model::MAX_NUMBER).contains(n))
         .ok_or_else(|| Error::Conflict(format!("number {n} is out of range")))
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 #[derive(Clone, Copy)]

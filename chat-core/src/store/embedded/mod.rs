@@ -6,15 +6,14 @@
 //! neither is ever deleted, so a cached id can never turn stale, even when other processes
 //! write to the same file.
 
-mod jobs;
 mod live;
+mod maintenance;
 mod search;
 pub(crate) mod writer;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,8 +25,8 @@ use sqlx::{ConnectOptions, Row};
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
-use self::writer::{message_id, Command, Op, Pending, Reply};
-use super::{from_micros, paginate, Backend, BackendHealth};
+use self::writer::{Command, Op, Pending, Reply};
+use super::{count, from_micros, paginate, probe, Backend, BackendHealth, IdCache, SearchSpec};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -38,6 +37,14 @@ use crate::model::{
     Token,
 };
 
+/// A message's id: its chat's id in the high 32 bits, its number in the low 32
+/// (`chat << 32 | number`, checked by the schema). A chat's messages are therefore one range of
+/// the primary key, in number order, and FTS5 filters a chat by the same range of rowids. The
+/// only place that encodes it; every query binds the bounds it computes.
+pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
+    (chat_id << 32) | i64::from(number)
+}
+
 /// The migrations of the SQLite dialect, embedded in the binary.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -47,8 +54,8 @@ pub struct SqliteBackend {
     admin: SqlitePool,
     writer: mpsc::Sender<Command>,
     writer_task: Mutex<Option<JoinHandle<()>>>,
-    apps: RwLock<HashMap<Token, i64>>,
-    chats: RwLock<HashMap<(i64, u32), i64>>,
+    apps: IdCache<Token>,
+    chats: IdCache<(i64, u32)>,
     metrics: Arc<Metrics>,
     /// Followed chats by id, fed by the live watcher.
     live: Arc<Hub<i64>>,
@@ -120,8 +127,8 @@ impl SqliteBackend {
             admin,
             writer: tx,
             writer_task: Mutex::new(Some(task)),
-            apps: RwLock::default(),
-            chats: RwLock::default(),
+            apps: IdCache::default(),
+            chats: IdCache::default(),
             metrics,
             live: hub,
             watcher: Mutex::new(Some((stop, watcher))),
@@ -138,7 +145,7 @@ impl SqliteBackend {
     }
 
     async fn app_id(&self, token: &Token) -> Result<i64> {
-        if let Some(&id) = read(&self.apps).get(token) {
+        if let Some(id) = self.apps.get(token) {
             return Ok(id);
         }
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM applications WHERE token = ?")
@@ -150,13 +157,13 @@ impl SqliteBackend {
                 token: token.clone(),
             })
         })?;
-        write(&self.apps).insert(token.clone(), id);
+        self.apps.insert(token.clone(), id);
         Ok(id)
     }
 
     async fn chat_id(&self, token: &Token, chat: ChatNumber) -> Result<i64> {
         let app = self.app_id(token).await?;
-        if let Some(&id) = read(&self.chats).get(&(app, chat.get())) {
+        if let Some(id) = self.chats.get(&(app, chat.get())) {
             return Ok(id);
         }
         let id: Option<i64> =
@@ -171,21 +178,13 @@ impl SqliteBackend {
                 chat,
             })
         })?;
-        write(&self.chats).insert((app, chat.get()), id);
+        self.chats.insert((app, chat.get()), id);
         Ok(id)
     }
 }
 
 fn shutting_down() -> Error {
     Error::unavailable("sqlite", "the service is shutting down")
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Connection settings: WAL, `synchronous=FULL` (or `NORMAL` when fsync is off: still safe
@@ -212,10 +211,6 @@ fn connect_options(config: &Config) -> Result<SqliteConnectOptions> {
         .pragma("cache_size", "-32000")
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 fn app_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application> {
@@ -457,11 +452,10 @@ impl Backend for SqliteBackend {
         token: &Token,
         chat: ChatNumber,
         query: &Query,
-        limit: u32,
-        offset: u32,
+        spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         let chat_id = self.chat_id(token, chat).await?;
-        search::search(&self.reader, chat_id, query, limit, offset).await
+        search::search(&self.reader, chat_id, query, spec).await
     }
 
     async fn recount(
@@ -470,7 +464,7 @@ impl Backend for SqliteBackend {
         progress: &dyn Progress,
     ) -> Result<RecountSummary> {
         let apps = self.scope(scope).await?;
-        jobs::recount(&self.admin, &apps, progress).await
+        maintenance::recount(&self.admin, &apps, progress).await
     }
 
     async fn reindex(
@@ -479,26 +473,26 @@ impl Backend for SqliteBackend {
         progress: &dyn Progress,
     ) -> Result<ReindexSummary> {
         let apps = self.scope(scope).await?;
-        jobs::reindex(&self.admin, &apps, progress).await
+        maintenance::reindex(&self.admin, &apps, progress).await
     }
 
     async fn health(&self) -> Vec<BackendHealth> {
-        let check = tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.reader),
-        )
-        .await;
-        let error = match check {
-            Ok(Ok(_)) if !self.writer.is_closed() => None,
-            Ok(Ok(_)) => Some("the writer has stopped".to_owned()),
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 2 s".to_owned()),
-        };
-        vec![BackendHealth {
-            backend: "sqlite".into(),
-            ok: error.is_none(),
-            error,
-        }]
+        let reader = &self.reader;
+        let writer_running = !self.writer.is_closed();
+        vec![
+            probe("sqlite", async move {
+                sqlx::query_scalar::<_, i64>("SELECT 1")
+                    .fetch_one(reader)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if writer_running {
+                    Ok(())
+                } else {
+                    Err("the writer has stopped".to_owned())
+                }
+            })
+            .await,
+        ]
     }
 
     async fn close(&self) {

@@ -9,26 +9,10 @@ use std::time::Instant;
 use sqlx::Row;
 
 use super::MysqlStore;
-use crate::api::{Correction, Progress, RecountSummary, ReindexSummary, MAX_REPORTED_CORRECTIONS};
+use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::error::Result;
 use crate::model::{ChatNumber, Token};
-
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn note(s: &mut RecountSummary, token: &Token, chat: Option<u32>, field: &str, was: i64, now: i64) {
-    s.corrected += 1;
-    if s.corrections.len() < MAX_REPORTED_CORRECTIONS {
-        s.corrections.push(Correction {
-            application: token.clone(),
-            chat: chat.and_then(|n| ChatNumber::new(n).ok()),
-            field: field.to_owned(),
-            was: u(was),
-            now: u(now),
-        });
-    }
-}
+use crate::store::{count, note_correction};
 
 impl MysqlStore {
     /// Every application (id, token), in creation order.
@@ -78,10 +62,10 @@ impl MysqlStore {
                         .execute(&mut *tx)
                         .await?;
                     let n = number.unsigned_abs();
-                    note(
+                    note_correction(
                         &mut summary,
                         token,
-                        Some(n),
+                        ChatNumber::new(n).ok(),
                         "messages_count",
                         stored,
                         actual,
@@ -103,7 +87,7 @@ impl MysqlStore {
                     .bind(app_id)
                     .execute(&mut *tx)
                     .await?;
-                note(&mut summary, token, None, "chats_count", stored, actual);
+                note_correction(&mut summary, token, None, "chats_count", stored, actual);
             }
             tx.commit().await?;
             summary.applications += 1;
@@ -134,8 +118,8 @@ impl MysqlStore {
             .await?;
             let (chats, messages): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
             summary.applications += 1;
-            summary.chats += u(chats);
-            summary.messages += u(messages);
+            summary.chats += count(chats);
+            summary.messages += count(messages);
             progress.advance(1);
         }
         progress.finish();
@@ -173,7 +157,7 @@ impl MysqlStore {
         (chat_id, app, chat): (i64, i64, u32),
         after: u32,
         limit: u32,
-    ) -> Result<Vec<crate::store::elastic::Doc>> {
+    ) -> Result<Vec<crate::store::distributed::search::Doc>> {
         let rows = sqlx::query(
             "SELECT number, body, created_at, updated_at FROM messages \
              WHERE chat_id = ? AND number > ? ORDER BY number LIMIT ?",
@@ -188,7 +172,7 @@ impl MysqlStore {
                 let number: i32 = row.try_get("number")?;
                 let created: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
                 let updated: chrono::DateTime<chrono::Utc> = row.try_get("updated_at")?;
-                Ok(crate::store::elastic::Doc {
+                Ok(crate::store::distributed::search::Doc {
                     app,
                     chat,
                     number: number.unsigned_abs(),

@@ -15,12 +15,12 @@ use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, watch, Mutex};
 
-use super::job::decode;
+use super::queue::decode;
 use crate::error::{Error, Result};
 use crate::live::{Hub, LiveEvent, Subscription};
 use crate::model::{Message, MessageNumber};
+use crate::store::distributed::mysql::Job;
 use crate::store::from_micros;
-use crate::store::mysql::Job;
 
 /// The process's side of the live channels.
 pub(crate) struct RedisLive {
