@@ -324,6 +324,9 @@ function chatView(view) {
     el("div", { class: "row" }, send, el("span", { class: "note", id: "composer-hint", text: "Ctrl+Enter sends" })));
   let count = 0;
   let hasOlder = false;
+  // A server that answers `sort=newest` lists in ascending order does not know it yet: then
+  // pages are read upwards from the count (numbers are gapless), instead of from the start.
+  let ascending = false;
   let loadingOlder = false;
   let source = null;
 
@@ -381,14 +384,16 @@ function chatView(view) {
     try {
       const numbers = shown();
       const lowest = numbers.length ? Math.min(...numbers) : undefined;
-      const { data, next } = await request("GET", `${base}/messages`, {
-        label: `${label}/messages`, query: { sort: "newest", limit: PAGE, after: lowest },
-      });
+      const from = ascending ? Math.max(0, (lowest ?? 1) - 1 - PAGE) : 0;
+      const query = ascending
+        ? { limit: PAGE, after: from || undefined }
+        : { sort: "newest", limit: PAGE, after: lowest };
+      const { data, next } = await request("GET", `${base}/messages`, { label: `${label}/messages`, query });
       const before = box.scrollHeight - box.scrollTop;
       const older = data.filter((m) => lowest === undefined || m.number < lowest);
       for (const m of older) upsert(m);
       box.scrollTop = box.scrollHeight - before;
-      hasOlder = Boolean(next) && older.length > 0;
+      hasOlder = (ascending ? from > 0 : Boolean(next)) && older.length > 0;
     } finally {
       loadingOlder = false;
       older.hidden = !hasOlder;
@@ -447,9 +452,17 @@ function chatView(view) {
     const { data: c } = await request("GET", base, { label });
     count = c.messages_count;
     countEl.textContent = `${count} messages`;
-    const { data, next } = await request("GET", `${base}/messages`, {
+    let { data, next } = await request("GET", `${base}/messages`, {
       label: `${label}/messages`, query: { sort: "newest", limit: PAGE },
     });
+    if (next && data.length > 1 && data[0].number < data[data.length - 1].number) {
+      ascending = true;
+      const from = Math.max(0, count - PAGE);
+      ({ data } = await request("GET", `${base}/messages`, {
+        label: `${label}/messages`, query: { limit: PAGE, after: from || undefined },
+      }));
+      next = from > 0;
+    }
     for (const m of data) upsert(m);
     box.scrollTop = box.scrollHeight;
     hasOlder = Boolean(next);

@@ -321,6 +321,55 @@ async fn messages_created_and_edited_with_chatctl_appear_in_the_open_page_within
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_opens_on_its_newest_page_and_older_pages_load_when_scrolling_up() {
+    let _turn = TURN.lock().await;
+    let c = Console::start();
+    let api = c.api();
+    let app = api.create_application("history").await.unwrap();
+    api.create_chat(&app.token).await.unwrap();
+    for i in 1..=120 {
+        api.create_message(&app.token, chat(1), &format!("line {i}"))
+            .await
+            .unwrap();
+    }
+    let s = c.desktop().await;
+    open_chat(&s, app.token.as_str(), 1).await;
+    shown(&s, 120, "line 120").await;
+    assert_eq!(
+        numbers(&s, "#messages li").await,
+        (71..=120).collect::<Vec<u64>>(),
+        "the newest page of 50"
+    );
+    // Scrolled to the top, the page before appears above; again, the first one.
+    for first in [21, 1] {
+        s.execute(
+            "document.getElementById('message-box').scrollTop = 0;",
+            json!([]),
+        )
+        .await;
+        s.wait_until(
+            &format!("messages from {first}"),
+            &format!(
+                "const li = document.querySelector('#messages li');                  return li !== null && li.dataset.number === '{first}';"
+            ),
+            UI,
+        )
+        .await;
+    }
+    assert_eq!(
+        numbers(&s, "#messages li").await,
+        (1..=120).collect::<Vec<u64>>()
+    );
+    s.wait_until(
+        "nothing older to offer",
+        "return document.getElementById('older').hidden;",
+        UI,
+    )
+    .await;
+    s.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_from_the_page_returns_the_expected_messages_in_each_sort_order() {
     let _turn = TURN.lock().await;
     let c = Console::start();
