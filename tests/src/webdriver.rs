@@ -272,6 +272,17 @@ impl Session {
         }
     }
 
+    /// Makes the page see `prefers-color-scheme: dark` (through the browser's DevTools protocol).
+    pub async fn prefer_dark(&self) {
+        self.post(
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.setEmulatedMedia",
+                   "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("emulate a dark scheme: {e}"));
+    }
+
     /// A PNG of the visible page.
     pub async fn screenshot(&self) -> Vec<u8> {
         let v = self.get("/screenshot").await.expect("screenshot");

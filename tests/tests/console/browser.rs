@@ -743,12 +743,20 @@ async fn screenshots_of_every_page_at_desktop_and_phone_sizes() {
         s.find("#search-form button").await.unwrap().click().await;
         s.wait_for("#search-results li", UI).await;
         written.push(shoot(&s, &dir, &format!("search-{label}"), size).await);
+        if label == "desktop" {
+            // The page follows the system's colour scheme.
+            let background = "return getComputedStyle(document.body).backgroundColor;";
+            assert_eq!(s.execute(background, json!([])).await, "rgb(246, 247, 249)");
+            s.prefer_dark().await;
+            assert_eq!(s.execute(background, json!([])).await, "rgb(20, 23, 29)");
+            written.push(shoot(&s, &dir, "search-desktop-dark", size).await);
+        }
         s.quit().await;
     }
     let _ = stop.send(true);
     load.await.unwrap();
     println!("screenshots: {written:#?}");
-    assert_eq!(written.len(), 8);
+    assert_eq!(written.len(), 9);
     if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
         std::fs::create_dir_all(&docs).unwrap();
