@@ -5,7 +5,8 @@
 //! error shape. Around the routes sit the limits (64 KiB bodies, a request timeout, a
 //! concurrency limit that sheds overload with a quick 503, an optional per-application rate
 //! limit), one log line and metrics per request, and graceful shutdown that commits every
-//! accepted write before the process exits.
+//! accepted write before the process exits. Beside the API it serves the web console
+//! ([`console`]) and the per-second request statistics its charts follow ([`stats`]).
 
 pub mod cli;
 pub mod console;

@@ -21,7 +21,7 @@ use crate::AppState;
 /// The last two minutes are sent first, oldest first, then each second as it closes. Only route
 /// templates and timings are sent (as in `/metrics`), never a token or a body. Counts as a live
 /// stream for the server's stream limit.
-#[utoipa::path(get, path = "/api/v1/stats/stream", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/stats/stream", tag = "operations", operation_id = "stats_stream",
     responses(
         (status = 200, description = "`text/event-stream` of `event: second`, each with a Second as `data`", body = Second, content_type = "text/event-stream"),
         (status = 503, description = "Too many open streams on this server (with `Retry-After`)", body = chat_core::ErrorBody)))]
