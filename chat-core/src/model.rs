@@ -545,8 +545,9 @@ pub struct SearchRequest {
     /// `newest` / `oldest`: the last number of the previous page (the results continue past
     /// it). Refused with `relevance`.
     pub after: Option<MessageNumber>,
-    /// `relevance`: how many of the best results to skip, below [`RELEVANCE_WINDOW`]. Must be
-    /// 0 with `newest` / `oldest`.
+    /// How many results to skip, below [`RELEVANCE_WINDOW`]: how `relevance` pages. `newest`
+    /// and `oldest` take it too (the results past `after`, then skipped), though `after` is
+    /// their cheap way to page.
     pub offset: u32,
 }
 
@@ -572,31 +573,22 @@ impl SearchRequest {
         SearchRequest { limit, ..self }
     }
 
-    /// Checks everything but the query text: the limit, and that the page is named the way
-    /// the order pages (`after` for `newest`/`oldest`, `offset` inside the window for
-    /// `relevance`).
+    /// Checks everything but the query text: the limit, the offset (below the relevance
+    /// window in every order), and that `after` is only given to the orders it pages
+    /// (`newest`, `oldest`).
     pub fn validate(&self) -> Result<()> {
         check_limit(self.limit)?;
-        if self.sort.by_number() {
-            if self.offset != 0 {
-                return Err(Error::BadRequest(format!(
-                    "offset pages sort=relevance only; sort={} pages with after (the last number of the previous page)",
-                    self.sort
-                )));
-            }
-        } else {
-            if self.after.is_some() {
-                return Err(Error::BadRequest(
-                    "after pages sort=newest and sort=oldest only; sort=relevance pages with offset"
-                        .into(),
-                ));
-            }
-            if self.offset >= RELEVANCE_WINDOW {
-                return Err(Error::BadRequest(format!(
-                    "offset must be below {RELEVANCE_WINDOW} with sort=relevance (it ranks the newest {RELEVANCE_WINDOW} matches), got {}",
-                    self.offset
-                )));
-            }
+        if !self.sort.by_number() && self.after.is_some() {
+            return Err(Error::BadRequest(
+                "after pages sort=newest and sort=oldest only; sort=relevance pages with offset"
+                    .into(),
+            ));
+        }
+        if self.offset >= RELEVANCE_WINDOW {
+            return Err(Error::BadRequest(format!(
+                "offset must be below {RELEVANCE_WINDOW} (relevance ranks the newest {RELEVANCE_WINDOW} matches), got {}",
+                self.offset
+            )));
         }
         Ok(())
     }
@@ -624,6 +616,7 @@ impl SearchRequest {
             let last = page.last()?;
             Some(SearchRequest {
                 after: Some(last.number),
+                offset: 0,
                 ..self.clone()
             })
         } else {

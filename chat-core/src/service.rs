@@ -193,11 +193,44 @@ impl ChatApi for ChatService {
             SearchSort::Relevance => (request.limit + 1).min(RELEVANCE_WINDOW - request.offset),
             _ => request.limit + 1,
         };
+        let mut after = request.after.map(MessageNumber::get);
+        if request.sort.by_number() && request.offset > 0 {
+            // An offset in number order: walk past that many results a page at a time (the
+            // offset is below the relevance window, so at most a few pages).
+            let mut skip = request.offset;
+            while skip > 0 {
+                let step = skip.min(crate::model::MAX_LIMIT);
+                let spec = SearchSpec {
+                    sort: request.sort,
+                    limit: step,
+                    after,
+                    offset: 0,
+                };
+                let skipped = self
+                    .backend
+                    .search_messages(token, chat, &query, &spec)
+                    .await?;
+                match skipped.last() {
+                    Some(last) if skipped.len() == step as usize => after = Some(last.number.get()),
+                    _ => {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            next: None,
+                        })
+                    }
+                }
+                skip -= step;
+            }
+        }
         let spec = SearchSpec {
             sort: request.sort,
             limit: fetch,
-            after: request.after.map(MessageNumber::get),
-            offset: request.offset,
+            after,
+            offset: if request.sort.by_number() {
+                0
+            } else {
+                request.offset
+            },
         };
         let mut items = self
             .backend

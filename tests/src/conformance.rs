@@ -606,16 +606,32 @@ pub async fn every_sort_order_returns_every_match_once_in_its_order(
         assert!(page.items.is_empty(), "{sort}: the old text is still found");
     }
 
+    // An offset in number order skips that many results, as the same skip by `after` would.
+    for sort in [SearchSort::Newest, SearchSort::Oldest] {
+        let want: Vec<u32> = expected(&bodies, "needle", sort)
+            .into_iter()
+            .skip(2)
+            .collect();
+        assert!(
+            !want.is_empty(),
+            "{sort}: the chat has more than two needles"
+        );
+        let request = SearchRequest {
+            offset: 2,
+            ..SearchRequest::new("needle").sorted(sort)
+        };
+        let got = numbers(&all_pages(&api, &t, c, request.clone()).await);
+        assert_eq!(got, want, "{sort} with offset 2");
+        let past_the_end = SearchRequest {
+            offset: u32::try_from(want.len() + 2).unwrap(),
+            ..request
+        };
+        let page = api.search_messages(&t, c, &past_the_end).await.unwrap();
+        assert!(page.items.is_empty() && page.next.is_none(), "{sort}");
+    }
+
     // Paging parameters an order does not take are refused, typed.
     for bad in [
-        SearchRequest {
-            offset: 1,
-            ..SearchRequest::new("needle")
-        },
-        SearchRequest {
-            offset: 1,
-            ..SearchRequest::new("needle").sorted(SearchSort::Oldest)
-        },
         SearchRequest {
             after: Some(MessageNumber::new(3).unwrap()),
             ..SearchRequest::new("needle").sorted(SearchSort::Relevance)

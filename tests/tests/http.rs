@@ -738,12 +738,21 @@ mod api {
         .await;
         r.expect(M::GET, SEARCH, &format!("{base}/search"), Body::None, 422)
             .await;
+        // `offset` is taken in every order.
+        for good in ["q=abc&offset=1", "q=abc&sort=oldest&offset=2"] {
+            r.expect(
+                M::GET,
+                SEARCH,
+                &format!("{base}/search?{good}"),
+                Body::None,
+                200,
+            )
+            .await;
+        }
         // Orders and their paging: a bad order, or a paging parameter the order does not take.
         for bad in [
             "q=abc&sort=best",
             "q=abc&sort=",
-            "q=abc&offset=1",
-            "q=abc&sort=oldest&offset=2",
             "q=abc&sort=relevance&after=1",
             "q=abc&sort=relevance&offset=10000",
             "q=abc&after=0",

@@ -112,10 +112,10 @@ pub async fn update(
            ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 10,000 matches, best first)"),
            ("limit" = Option<u32>, Query, description = "Most results, 1..=1000 (default 50)"),
            ("after" = Option<u32>, Query, description = "`newest`/`oldest` only: the last number of the previous page"),
-           ("offset" = Option<u32>, Query, description = "`relevance` only: results to skip, 0..=9999 (default 0)")),
+           ("offset" = Option<u32>, Query, description = "Results to skip, 0..=9999 (default 0): how `relevance` pages; `newest`/`oldest` page with `after` and skip past it")),
     responses(
         (status = 200, description = "Matching messages in the order of `sort`; `Link: rel=\"next\"` when more remain", body = [Message]),
-        (status = 400, description = "Malformed number, limit, sort, after or offset, or a paging parameter the order does not take", body = chat_core::ErrorBody),
+        (status = 400, description = "Malformed number, limit, sort, after or offset, or `after` with `relevance`", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 422, description = "Blank or over-long query", body = chat_core::ErrorBody),
         (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
