@@ -5,9 +5,11 @@
 //! error shape. Around the routes sit the limits (64 KiB bodies, a request timeout, a
 //! concurrency limit that sheds overload with a quick 503, an optional per-application rate
 //! limit), one log line and metrics per request, and graceful shutdown that commits every
-//! accepted write before the process exits.
+//! accepted write before the process exits. Beside the API it serves the web console
+//! ([`console`]) and the per-second request statistics its charts follow ([`stats`]).
 
 pub mod cli;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -16,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod run;
+pub mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +50,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<limits::RateLimiter>>,
     /// Open live streams, their limit and counters.
     pub live: Arc<live::LiveStreams>,
+    /// Requests second by second, for `/api/v1/stats/stream`.
+    pub stats: Arc<stats::Stats>,
 }
 
 /// How one chat-server is set up besides its storage ([`chat_core::Config`]): where it listens,
@@ -121,6 +126,7 @@ impl Application {
             rate_limiter: (settings.rate_limit > 0)
                 .then(|| Arc::new(limits::RateLimiter::new(settings.rate_limit))),
             live: Arc::new(live::LiveStreams::new(settings.max_streams)),
+            stats: Arc::default(),
         };
         let router = match settings.role {
             cli::Role::Worker => ops_app(state.clone(), &settings.limits),
@@ -185,7 +191,7 @@ impl Default for Limits {
 }
 
 fn api_routes() -> Router<AppState> {
-    use routes::{admin, applications, chats, messages, stream};
+    use routes::{admin, applications, chats, messages, stats, stream};
     let apps = Router::new()
         .route(
             "/{token}",
@@ -228,11 +234,18 @@ fn api_routes() -> Router<AppState> {
         .route("/admin/reindex", post(admin::reindex))
         .route("/admin/queue", get(admin::queue))
         .route("/admin/queue/retry-dead", post(admin::retry_dead))
+        .route("/stats/stream", get(stats::stream))
 }
 
-/// The whole application: routes, error shapes, limits, logs and metrics.
+/// The whole application: the API, the web console, error shapes, limits, logs and metrics.
 pub fn app(state: AppState, limits: &Limits) -> Router {
-    wrap(Router::new().nest("/api/v1", api_routes()), state, limits)
+    wrap(
+        Router::new()
+            .nest("/api/v1", api_routes())
+            .merge(console::routes()),
+        state,
+        limits,
+    )
 }
 
 /// Only the operations routes (`/health`, `/ready`, `/metrics`, `/openapi.json`): what a
@@ -297,6 +310,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     s.metrics.record(method.as_str(), &route, status, elapsed);
+    s.stats.record(method.as_str(), &route, elapsed);
     tracing::info!(
         method = %method,
         route = %route,
@@ -322,6 +336,7 @@ pub async fn serve_router(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = state.service.clone();
+    state.stats.start();
     // Open streams never end by themselves: end them first, so the connections can close.
     let live = Arc::clone(&state.live);
     let shutdown = async move {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, applications, chats, messages, ops, stream};
+use crate::routes::{admin, applications, chats, messages, ops, stats, stream};
 
 /// The API's OpenAPI 3 description.
 #[derive(OpenApi)]
@@ -23,7 +23,7 @@ use crate::routes::{admin, applications, chats, messages, ops, stream};
         applications::create, applications::list, applications::show, applications::update,
         chats::create, chats::list, chats::show,
         messages::create, messages::list, messages::show, messages::update, messages::search,
-        stream::stream,
+        stream::stream, stats::stream,
         admin::recount, admin::reindex, admin::queue, admin::retry_dead,
         ops::health, ops::ready, ops::metrics, ops::openapi,
     ),

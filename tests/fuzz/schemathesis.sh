@@ -11,9 +11,10 @@
 #   tests/fuzz/schemathesis.sh VENV SCHEMA BASE_URL ADMIN_TOKEN SEED EXAMPLES
 #
 # SCHEMA is a URL or an absolute path. /admin/queue is left out: it belongs to the distributed profile and
-# answers 400 on the embedded one, as documented (the HTTP tests check that). The live stream is
-# left out too: its 200 is an endless event stream, which a request/response run can only time
-# out on; tests/tests/live.rs checks its answers and refusals.
+# answers 400 on the embedded one, as documented (the HTTP tests check that). The live stream and
+# the stats stream are left out too: their 200 is an endless event stream, which a
+# request/response run can only time out on; tests/tests/live.rs and tests/tests/console.rs check
+# their answers and refusals.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv=$1 schema=$2 base_url=$3 admin=$4 seed=$5 examples=$6
@@ -44,7 +45,7 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance,respo
 run --checks "$checks" \
     --experimental positive_data_acceptance \
     --experimental-positive-data-acceptance-allowed-statuses 2xx,404 \
-    --exclude-path-regex '^/api/v1/admin/queue|/messages/stream$|/messages/search$'
+    --exclude-path-regex '^/api/v1/admin/queue|/messages/stream$|^/api/v1/stats/stream$|/messages/search$'
 # Search: which paging parameter an order takes (`after` for newest/oldest, `offset` for
 # relevance) is a rule between parameters that OpenAPI cannot state, so a schema-valid request
 # may be a documented 400 (`after` with `relevance`); everything else is checked.

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs and runs the real backing services used by the distributed-profile
-# tests: MariaDB, Redis and a single-node OpenSearch.
+# tests: MariaDB, Redis and a single-node OpenSearch; and installs the headless
+# browser of the web console's tests (Chromium and its WebDriver server).
 #
-#   services.sh start [mariadb|redis|opensearch|all]   (default: all)
-#   services.sh stop  [mariadb|redis|opensearch|all]   (default: all)
-#   services.sh status [mariadb|redis|opensearch|all]
-#   services.sh env                                     prints export lines
+#   services.sh start [mariadb|redis|opensearch|browser|all]   (default: all)
+#   services.sh stop  [mariadb|redis|opensearch|browser|all]   (default: all)
+#   services.sh status [mariadb|redis|opensearch|browser|all]
+#   services.sh env                                             prints export lines
 #
 # Every service binds 127.0.0.1 on a non-default port and keeps its data in a
 # throwaway folder under the state dir, so it never collides with a system
@@ -30,7 +31,7 @@ OPENSEARCH_MODULE="$SCRIPT_DIR/opensearch"
 OPENSEARCH_JAR="$OPENSEARCH_MODULE/target/opensearch-node-1.0.0.jar"
 OPENSEARCH_CLASSPATH_FILE="$OPENSEARCH_MODULE/target/classpath.txt"
 
-ALL_SERVICES=(mariadb redis opensearch)
+ALL_SERVICES=(mariadb redis opensearch browser)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -408,12 +409,35 @@ status_opensearch() {
 opensearch_url() { printf 'http://127.0.0.1:%s' "$OPENSEARCH_HTTP_PORT"; }
 
 # ---------------------------------------------------------------------------
+# Browser (Chromium and chromedriver, for the web console's tests)
+# ---------------------------------------------------------------------------
+
+# Nothing runs in the background: each test starts its own chromedriver on a
+# free port, which starts its own headless Chromium. `start` only installs them.
+CHROMIUM_BIN=/usr/bin/chromium
+CHROMEDRIVER_BIN=/usr/bin/chromedriver
+
+start_browser() {
+    # A font of our own choosing, so screenshots look the same on every machine.
+    apt_install chromium chromium-driver fonts-dejavu-core
+    status_browser || die "chromium or chromedriver is not runnable after installing them"
+    log "browser ready: $("$CHROMEDRIVER_BIN" --version 2>/dev/null | head -n 1)"
+}
+
+# Installed packages stay; there is no process to stop.
+stop_browser() { :; }
+
+status_browser() {
+    [[ -x $CHROMIUM_BIN && -x $CHROMEDRIVER_BIN ]] && "$CHROMEDRIVER_BIN" --version >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 
 usage() {
     cat >&2 <<EOF
-usage: $0 start|stop|status [mariadb|redis|opensearch|all]
+usage: $0 start|stop|status [mariadb|redis|opensearch|browser|all]
        $0 env
 state dir: $STATE_DIR (set CHAT_SERVICES_DIR to change)
 EOF
@@ -425,7 +449,7 @@ SERVICES=()
 select_services() {
     case ${1:-all} in
         all) SERVICES=("${ALL_SERVICES[@]}") ;;
-        mariadb | redis | opensearch) SERVICES=("$1") ;;
+        mariadb | redis | opensearch | browser) SERVICES=("$1") ;;
         *) usage ;;
     esac
 }
@@ -434,6 +458,8 @@ print_env() {
     printf 'export CHAT_TEST_MYSQL_URL=%s\n' "$(mysql_url)"
     printf 'export CHAT_TEST_REDIS_URL=%s\n' "$(redis_url)"
     printf 'export CHAT_TEST_ELASTICSEARCH_URL=%s\n' "$(opensearch_url)"
+    printf 'export CHAT_TEST_CHROMEDRIVER=%s\n' "$CHROMEDRIVER_BIN"
+    printf 'export CHAT_TEST_CHROMIUM=%s\n' "$CHROMIUM_BIN"
 }
 
 main() {

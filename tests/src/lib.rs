@@ -9,6 +9,7 @@ pub mod conformance;
 mod distributed;
 pub mod live;
 pub mod openapi_check;
+pub mod webdriver;
 
 #[cfg(feature = "distributed")]
 pub use distributed::{Distributed, HttpDistributed, HttpSearching, Searching};
@@ -44,6 +45,26 @@ pub fn cargo_build(names: &[&str]) -> Vec<PathBuf> {
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit());
+    // Cargo gives a test the variables of its own package (CARGO_MANIFEST_DIR, CARGO_PKG_NAME…).
+    // Some build scripts (ring's) rerun when those change, so passing them on would rebuild
+    // ring and everything above it here, and again in the next build from a shell.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            )
+        {
+            cargo.env_remove(key);
+        }
+    }
     if std::env::var_os("CARGO_TARGET_DIR").is_none() {
         if let Some(target) = profile_dir.parent() {
             cargo.arg("--target-dir").arg(target);

@@ -161,6 +161,7 @@ mod api {
     const MSG: &str = "/api/v1/applications/{token}/chats/{number}/messages/{message}";
     const SEARCH: &str = "/api/v1/applications/{token}/chats/{number}/messages/search";
     const STREAM: &str = "/api/v1/applications/{token}/chats/{number}/messages/stream";
+    const STATS: &str = "/api/v1/stats/stream";
 
     const APPLICATION_OPERATIONS: &[(&str, &str)] = &[
         ("POST", APPS),
@@ -178,7 +179,7 @@ mod api {
         ("PATCH", MSG),
         ("GET", SEARCH),
     ];
-    const STREAM_OPERATIONS: &[(&str, &str)] = &[("GET", STREAM), ("GET", SEARCH)];
+    const STREAM_OPERATIONS: &[(&str, &str)] = &[("GET", STREAM), ("GET", SEARCH), ("GET", STATS)];
     const ADMIN_OPERATIONS: &[(&str, &str)] = &[
         ("POST", "/api/v1/admin/recount"),
         ("POST", "/api/v1/admin/reindex"),
@@ -773,7 +774,8 @@ mod api {
         server.stop().await;
     }
 
-    /// The live stream's and search's refusals (the stream's 200 never ends: tests/tests/live.rs).
+    /// The live stream's and search's refusals (the stream's 200 never ends: tests/tests/live.rs),
+    /// and the stats stream's answer.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_stream_and_search_refuse_bad_requests_in_the_json_shape() {
         let server = Http::start().await;
@@ -799,6 +801,21 @@ mod api {
             404,
         )
         .await;
+        // The stats stream: its 200 is an event stream that never ends (its events are checked
+        // in tests/tests/console.rs), so only its head is read here.
+        let stats = r
+            .http
+            .get(format!("{}{STATS}", r.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stats.status(), 200);
+        assert!(stats.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        drop(stats);
+        r.seen.push(("GET".into(), STATS.into(), 200, Value::Null));
         r.expect(
             M::GET,
             SEARCH,

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod chats;
 pub mod messages;
 pub mod ops;
+pub mod stats;
 pub mod stream;
 
 use std::collections::HashMap;
