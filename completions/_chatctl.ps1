@@ -255,6 +255,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;chat;list' {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Start after this item: the last number (or token) of the previous page')
+            [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'Print the latest N (highest numbers), in number order, instead of the first page')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
@@ -375,6 +376,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;message;list' {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Start after this item: the last number (or token) of the previous page')
+            [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'Print the latest N (highest numbers), in number order, instead of the first page')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')

@@ -251,7 +251,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version app chat message search recount reindex queue import demo bench completions man help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version app chat message search recount reindex queue import demo bench completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +285,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -301,7 +317,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show rename help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show rename help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +351,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -351,7 +383,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__create)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -383,6 +415,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -485,7 +533,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +575,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -543,7 +607,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__rename)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +639,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -593,7 +673,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,6 +707,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -643,7 +739,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__bench)
-            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -745,6 +841,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -761,7 +873,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version create list show help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -795,6 +907,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -811,7 +939,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__create)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -843,6 +971,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -931,7 +1075,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --last --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -942,6 +1086,10 @@ _chatctl() {
                     return 0
                     ;;
                 --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --last)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -971,6 +1119,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -989,7 +1153,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1023,6 +1187,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1039,7 +1219,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__completions)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version bash elvish fish powershell zsh"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1073,6 +1253,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1089,7 +1285,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__demo)
-            opts="-o -q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1125,6 +1321,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1535,7 +1747,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__import)
-            opts="-o -q -h -V --format --concurrency --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --format --concurrency --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1577,6 +1789,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1593,7 +1821,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__man)
-            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1631,6 +1859,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1647,7 +1891,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version send list show edit tail help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version send list show edit tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1681,6 +1925,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -1697,7 +1957,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__edit)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1729,6 +1989,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1845,7 +2121,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --last --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1856,6 +2132,10 @@ _chatctl() {
                     return 0
                     ;;
                 --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --last)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1885,6 +2165,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1903,7 +2199,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__send)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1935,6 +2231,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -1953,7 +2265,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1987,6 +2299,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2003,7 +2331,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__tail)
-            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2041,6 +2369,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2057,7 +2401,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version status retry-dead help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version status retry-dead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2089,6 +2433,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -2163,7 +2523,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__retry__subcmd__dead)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2195,6 +2555,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -2213,7 +2589,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__status)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2247,6 +2623,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2263,7 +2655,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__recount)
-            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2299,6 +2691,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -2317,7 +2725,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__reindex)
-            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2355,6 +2763,22 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
                     return 0
@@ -2371,13 +2795,21 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__search)
-            opts="-o -q -h -V --limit --offset --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --output --json --quiet --help --version"
+            opts="-o -q -h -V --sort --limit --after --offset --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --sort)
+                    COMPREPLY=($(compgen -W "newest oldest relevance" -- "${cur}"))
+                    return 0
+                    ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2411,6 +2843,22 @@ _chatctl() {
                     ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --output)

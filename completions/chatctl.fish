@@ -208,6 +208,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l last -d 'Print the latest N (highest numbers), in number order, instead of the first page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
@@ -297,6 +298,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l last -d 'Print the latest N (highest numbers), in number order, instead of the first page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r

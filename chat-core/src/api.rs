@@ -224,7 +224,7 @@ where
     F: FnMut(PageRequest<C>) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T, C>>>,
 {
-    let limit = first.limit;
+    let (limit, newest) = (first.limit, first.newest);
     let mut request = first;
     let mut items = Vec::new();
     loop {
@@ -235,6 +235,7 @@ where
                 request = PageRequest {
                     limit,
                     after: Some(after),
+                    newest,
                 }
             }
             next => return Ok((items, next)),

@@ -169,6 +169,9 @@ impl HttpClient {
         if let Some(after) = &page.after {
             query.push(("after", after.to_string()));
         }
+        if page.newest {
+            query.push(("sort", "newest".to_owned()));
+        }
         let (items, more): (Vec<T>, bool) = self
             .json(self.request(Method::GET, path).query(&query))
             .await?;

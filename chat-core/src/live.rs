@@ -213,6 +213,7 @@ impl Follower {
         let page = PageRequest {
             limit: REPLAY_PAGE,
             after: MessageNumber::new(self.last).ok(),
+            newest: false,
         };
         let page = self
             .backend

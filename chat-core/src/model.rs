@@ -373,13 +373,17 @@ pub struct Message {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Which page of a list to return: at most `limit` items after the cursor `after`.
+/// Which page of a list to return: at most `limit` items after the cursor `after`, in number
+/// order or, with `newest`, highest number first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest<C> {
     /// Page size, `1..=1000`.
     pub limit: u32,
     /// The last item of the previous page (a number, or a token for applications).
     pub after: Option<C>,
+    /// Highest number first (chat and message lists; `after` then pages downward).
+    /// Applications list in creation order only.
+    pub newest: bool,
 }
 
 impl<C> Default for PageRequest<C> {
@@ -387,6 +391,7 @@ impl<C> Default for PageRequest<C> {
         PageRequest {
             limit: DEFAULT_LIMIT,
             after: None,
+            newest: false,
         }
     }
 }
@@ -397,6 +402,7 @@ impl<C> PageRequest<C> {
         Ok(PageRequest {
             limit: check_limit(limit)?,
             after: None,
+            newest: false,
         })
     }
 
@@ -405,7 +411,16 @@ impl<C> PageRequest<C> {
         Ok(PageRequest {
             limit: check_limit(limit)?,
             after: Some(after),
+            newest: false,
         })
+    }
+
+    /// The same page, highest number first.
+    pub fn newest_first(self) -> Self {
+        PageRequest {
+            newest: true,
+            ..self
+        }
     }
 
     /// Checks the limit again (requests can be built by hand).

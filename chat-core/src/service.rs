@@ -121,6 +121,12 @@ impl ChatApi for ChatService {
         page: PageRequest<Token>,
     ) -> Result<Page<Application, Token>> {
         page.validate()?;
+        if page.newest {
+            return Err(Error::BadRequest(
+                "applications are listed in creation order only (sort=newest is for chats and messages)"
+                    .into(),
+            ));
+        }
         self.backend.list_applications(&page).await
     }
 

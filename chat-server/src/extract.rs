@@ -217,7 +217,21 @@ impl<S: Send + Sync, C: Cursor> FromRequestParts<S> for PageQuery<C> {
         let q = crate::routes::params(q)?;
         let limit = limit(q.get("limit").map(String::as_str))?;
         let after = q.get("after").map(|a| C::parse_after(a)).transpose()?;
-        Ok(PageQuery(PageRequest { limit, after }))
+        let newest = match q.get("sort").map(String::as_str) {
+            None | Some("oldest") => false,
+            Some("newest") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "sort must be oldest (the default: by number) or newest (highest number first), got {:?}",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        };
+        Ok(PageQuery(PageRequest {
+            limit,
+            after,
+            newest,
+        }))
     }
 }
 

@@ -151,6 +151,9 @@ fn constrain_parameter(path: &str, p: &mut Value) {
         (Some("query"), Some("sort")) if path.ends_with("/search") => {
             json!({"type": "string", "enum": SearchSort::ALL.map(SearchSort::as_str), "default": "newest"})
         }
+        (Some("query"), Some("sort")) => {
+            json!({"type": "string", "enum": ["oldest", "newest"], "default": "oldest"})
+        }
         // The live stream's resume point: a message number, or 0 for the first message.
         (Some("query"), Some("after")) | (Some("header"), Some("Last-Event-ID"))
             if path.ends_with("/stream") =>

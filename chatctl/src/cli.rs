@@ -309,6 +309,7 @@ fn examples(path: &str) -> Option<&'static str> {
         }
         "chat list" => {
             "chatctl chat list $TOKEN\n\
+                        chatctl chat list $TOKEN --last 5\n\
                         chatctl chat list $TOKEN --all -o name"
         }
         "chat show" => "chatctl chat show $TOKEN 1",
@@ -323,6 +324,7 @@ fn examples(path: &str) -> Option<&'static str> {
         }
         "message list" => {
             "chatctl message list $TOKEN 1\n\
+                           chatctl message list $TOKEN 1 --last 20\n\
                            chatctl message list $TOKEN 1 --after 100 --limit 20\n\
                            chatctl message list $TOKEN 1 --all -o json > chat-1.json"
         }

@@ -239,6 +239,48 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>, _settle: &dyn Se
         }
     }
     assert_eq!(seen, (1..=12).collect::<Vec<_>>());
+    // Newest first: highest number first, `after` paging downward, every item once.
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(5).unwrap().newest_first();
+    loop {
+        let p = api
+            .list_messages(&app.token, c, page.clone())
+            .await
+            .unwrap();
+        assert!(p.items.len() <= 5);
+        seen.extend(p.items.iter().map(|m| m.number.get()));
+        match p.next {
+            Some(next) => page = PageRequest::after(5, next).unwrap().newest_first(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=12).rev().collect::<Vec<_>>());
+    let latest = api
+        .list_chats(&app.token, PageRequest::first(2).unwrap().newest_first())
+        .await
+        .unwrap();
+    let numbers: Vec<u32> = latest.items.iter().map(|c| c.number.get()).collect();
+    assert_eq!(
+        (numbers, latest.next.map(ChatNumber::get)),
+        (vec![7, 6], Some(6))
+    );
+    let rest = api
+        .list_chats(
+            &app.token,
+            PageRequest::after(50, ChatNumber::new(6).unwrap())
+                .unwrap()
+                .newest_first(),
+        )
+        .await
+        .unwrap();
+    let numbers: Vec<u32> = rest.items.iter().map(|c| c.number.get()).collect();
+    assert_eq!((numbers, rest.next), (vec![5, 4, 3, 2, 1], None));
+    // Applications list in creation order only: newest is refused, typed.
+    assert!(matches!(
+        api.list_applications(PageRequest::first(5).unwrap().newest_first())
+            .await,
+        Err(Error::BadRequest(_))
+    ));
     let chats = api
         .list_chats(&app.token, PageRequest::default())
         .await
@@ -268,7 +310,8 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>, _settle: &dyn Se
             &app.token,
             PageRequest {
                 limit: 0,
-                after: None
+                after: None,
+                newest: false
             }
         )
         .await,
@@ -279,7 +322,8 @@ pub async fn lists_are_ordered_and_paged(api: Arc<dyn ChatApi>, _settle: &dyn Se
             &app.token,
             PageRequest {
                 limit: 1001,
-                after: None
+                after: None,
+                newest: false
             }
         )
         .await,

@@ -45,6 +45,7 @@ both_ways!(
     demo_shows_an_application_its_chats_and_a_search,
     an_over_long_body_gets_the_same_error_both_ways,
     name_output_prints_one_token_or_number_per_line,
+    last_prints_the_latest_chats_and_messages_in_number_order,
 );
 
 // ---- what only one mode shows ----

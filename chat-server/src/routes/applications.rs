@@ -52,7 +52,7 @@ pub async fn list(
 ) -> ApiResult<(HeaderMap, Json<Vec<Application>>)> {
     let limit = request.limit;
     let page = s.service.list_applications(request).await?;
-    let link = next_link(uri.path(), limit, page.next.map(|t| t.to_string()));
+    let link = next_link(uri.path(), limit, false, page.next.map(|t| t.to_string()));
     Ok((link, Json(page.items)))
 }
 

@@ -40,7 +40,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/applications/{token}/chats", tag = "chats",
     params(("token" = String, Path, description = "The application's token"),
            ("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
-           ("after" = Option<u32>, Query, description = "Number of the last chat of the previous page")),
+           ("after" = Option<u32>, Query, description = "Number of the last chat of the previous page"),
+           ("sort" = Option<String>, Query, description = "`oldest` (default: by number) or `newest` (highest number first; `after` then pages downward)")),
     responses(
         (status = 200, description = "A page of chats; `Link: rel=\"next\"` when more remain", body = [Chat]),
         (status = 400, description = "Malformed limit or after", body = chat_core::ErrorBody),
@@ -51,9 +52,9 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     PageQuery(request): PageQuery<ChatNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Chat>>)> {
-    let limit = request.limit;
+    let (limit, newest) = (request.limit, request.newest);
     let page = s.service.list_chats(&token, request).await?;
-    let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
+    let link = next_link(uri.path(), limit, newest, page.next.map(|n| n.to_string()));
     Ok((link, Json(page.items)))
 }
 

@@ -45,7 +45,8 @@ pub async fn create(
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
-           ("after" = Option<u32>, Query, description = "Number of the last message of the previous page")),
+           ("after" = Option<u32>, Query, description = "Number of the last message of the previous page"),
+           ("sort" = Option<String>, Query, description = "`oldest` (default: by number) or `newest` (highest number first; `after` then pages downward)")),
     responses(
         (status = 200, description = "A page of messages; `Link: rel=\"next\"` when more remain", body = [Message]),
         (status = 400, description = "Malformed number, limit or after", body = chat_core::ErrorBody),
@@ -56,9 +57,9 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     PageQuery(request): PageQuery<MessageNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
-    let limit = request.limit;
+    let (limit, newest) = (request.limit, request.newest);
     let page = s.service.list_messages(&token, chat, request).await?;
-    let link = next_link(uri.path(), limit, page.next.map(|n| n.to_string()));
+    let link = next_link(uri.path(), limit, newest, page.next.map(|n| n.to_string()));
     Ok((link, Json(page.items)))
 }
 

@@ -44,11 +44,13 @@ pub fn params(p: Params) -> Result<HashMap<String, String>, ApiError> {
     p.0
 }
 
-/// `Link: <path?limit=N&after=CURSOR>; rel="next"` when there is a next page.
-pub fn next_link(path: &str, limit: u32, next: Option<String>) -> HeaderMap {
+/// `Link: <path?limit=N&after=CURSOR>; rel="next"` (with `&sort=newest` for a newest-first
+/// list) when there is a next page.
+pub fn next_link(path: &str, limit: u32, newest: bool, next: Option<String>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if let Some(after) = next {
-        let link = format!("<{path}?limit={limit}&after={after}>; rel=\"next\"");
+        let sort = if newest { "&sort=newest" } else { "" };
+        let link = format!("<{path}?limit={limit}&after={after}{sort}>; rel=\"next\"");
         if let Ok(v) = HeaderValue::from_str(&link) {
             headers.insert(header::LINK, v);
         }

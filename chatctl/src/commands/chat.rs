@@ -1,5 +1,6 @@
 //! `chatctl chat …`: an application's chats — create, list, show.
 
+use chat_core::PageRequest;
 use clap::Subcommand;
 
 use super::{chat_number, more_hint, token, ListArgs};
@@ -20,6 +21,10 @@ pub enum ChatCommand {
         token: String,
         #[command(flatten)]
         page: ListArgs,
+        /// Print the latest N (highest numbers), in number order, instead of the first page
+        #[arg(long, value_name = "N", conflicts_with_all = ["limit", "after", "all"],
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        last: Option<u32>,
     },
     /// Show one chat
     Show {
@@ -38,8 +43,20 @@ pub async fn run(ctx: &Context, command: ChatCommand) -> CliResult {
             let chat = api.create_chat(&token(&t)?).await?;
             ctx.out.chats(&[chat], false)
         }
-        ChatCommand::List { token: t, page } => {
+        ChatCommand::List {
+            token: t,
+            page,
+            last,
+        } => {
             let t = token(&t)?;
+            if let Some(n) = last {
+                let latest = api
+                    .list_chats(&t, PageRequest::first(n)?.newest_first())
+                    .await?;
+                let mut chats = latest.items;
+                chats.reverse();
+                return ctx.out.chats(&chats, true);
+            }
             let (chats, next) = page
                 .collect(chat_core::ChatNumber::parse, |p| api.list_chats(&t, p))
                 .await?;

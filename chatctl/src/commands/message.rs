@@ -1,7 +1,7 @@
 //! `chatctl message …`: a chat's messages — send (from the command line or stdin), list, show,
 //! edit, and tail (follow as they arrive).
 
-use chat_core::MessageNumber;
+use chat_core::{MessageNumber, PageRequest};
 use clap::Subcommand;
 use futures::StreamExt;
 
@@ -32,6 +32,10 @@ pub enum MessageCommand {
         chat: String,
         #[command(flatten)]
         page: ListArgs,
+        /// Print the latest N (highest numbers), in number order, instead of the first page
+        #[arg(long, value_name = "N", conflicts_with_all = ["limit", "after", "all"],
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        last: Option<u32>,
     },
     /// Show one message in full
     Show {
@@ -92,8 +96,17 @@ pub async fn run(ctx: &Context, command: MessageCommand) -> CliResult {
             token: t,
             chat,
             page,
+            last,
         } => {
             let (t, chat) = (token(&t)?, chat_number(&chat)?);
+            if let Some(n) = last {
+                let latest = api
+                    .list_messages(&t, chat, PageRequest::first(n)?.newest_first())
+                    .await?;
+                let mut messages = latest.items;
+                messages.reverse();
+                return ctx.out.messages(&messages, true);
+            }
             let (messages, next) = page
                 .collect(chat_core::MessageNumber::parse, |p| {
                     api.list_messages(&t, chat, p)

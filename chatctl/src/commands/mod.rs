@@ -76,7 +76,12 @@ impl ListArgs {
             chat_core::model::DEFAULT_LIMIT
         });
         let after = self.after.as_deref().map(parse_cursor).transpose()?;
-        Ok(chat_core::collect_pages(PageRequest { limit, after }, self.all, fetch).await?)
+        let first = PageRequest {
+            limit,
+            after,
+            newest: false,
+        };
+        Ok(chat_core::collect_pages(first, self.all, fetch).await?)
     }
 }
 

@@ -529,3 +529,44 @@ pub fn name_output_prints_one_token_or_number_per_line(ctl: &Ctl) {
     assert!(tokens.lines().any(|l| l == token), "{tokens}");
     assert!(tokens.lines().all(|l| l.len() == 32), "{tokens}");
 }
+
+pub fn last_prints_the_latest_chats_and_messages_in_number_order(ctl: &Ctl) {
+    let t = ctl.new_app("latest");
+    for _ in 0..4 {
+        ctl.ok(&["chat", "create", &t]);
+    }
+    let input: String = (1..=120).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(
+        ctl.run_with(&["import", &t, "2", "-", "--quiet"], Some(&input))
+            .code,
+        0
+    );
+    assert_eq!(
+        numbers(&ctl.json(&["message", "list", &t, "2", "--last", "3"])),
+        [118, 119, 120]
+    );
+    assert_eq!(
+        ctl.ok(&["message", "list", &t, "2", "--last", "2", "-o", "name"]),
+        "119\n120\n"
+    );
+    assert_eq!(
+        numbers(&ctl.json(&["chat", "list", &t, "--last", "2"])),
+        [3, 4]
+    );
+    // --last names its own page: it does not mix with the paging flags, and stays in range.
+    for bad in [
+        &["message", "list", &t, "2", "--last", "3", "--after", "5"][..],
+        &["message", "list", &t, "2", "--last", "0"],
+        &["message", "list", &t, "2", "--last", "1001"],
+        &["chat", "list", &t, "--last", "2", "--all"],
+    ] {
+        // Usage errors: exit 2, clap's message first (then its usage lines).
+        let r = ctl.run(bad);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with("error: ") && r.stderr.contains("--last"),
+            "{bad:?}: {}",
+            r.stderr
+        );
+    }
+}

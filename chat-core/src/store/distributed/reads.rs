@@ -129,21 +129,27 @@ impl DistributedBackend {
         page: &PageRequest<ChatNumber>,
     ) -> Result<Page<Chat, ChatNumber>> {
         let app = self.app_id(token).await?;
-        let after = page.after.map_or(0, ChatNumber::get);
+        let after = page.after.map(ChatNumber::get);
         let mut conn = self.conn();
         let queued: HashMap<u32, String> = redis::cmd("HGETALL")
             .arg(self.keys.pending_chats(app))
             .query_async(&mut conn)
             .await?;
-        let stored = self.store.chats(app, after, page.limit + 1).await?;
+        let stored = self
+            .store
+            .chats(app, after, page.limit + 1, page.newest)
+            .await?;
         let mut merged: BTreeMap<u32, Chat> =
             stored.into_iter().map(|c| (c.number.get(), c)).collect();
-        for (n, json) in queued.into_iter().filter(|(n, _)| *n > after) {
+        for (n, json) in queued
+            .into_iter()
+            .filter(|(n, _)| past(*n, after, page.newest))
+        {
             if let std::collections::btree_map::Entry::Vacant(slot) = merged.entry(n) {
                 slot.insert(pending_chat(ChatNumber::new(n)?, &json)?);
             }
         }
-        let mut items: Vec<Chat> = merged.into_values().take(page.limit as usize + 1).collect();
+        let mut items: Vec<Chat> = in_order(merged, page.newest, page.limit as usize + 1);
         if !items.is_empty() {
             let keys: Vec<_> = items
                 .iter()
@@ -193,7 +199,7 @@ impl DistributedBackend {
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }
-        let after = page.after.map_or(0, MessageNumber::get);
+        let after = page.after.map(MessageNumber::get);
         let mut conn = self.conn();
         let queued: HashMap<u32, String> = redis::cmd("HGETALL")
             .arg(self.keys.pending_messages(app, chat.get()))
@@ -201,15 +207,36 @@ impl DistributedBackend {
             .await?;
         let stored = self
             .store
-            .messages(app, chat, after, page.limit + 1)
+            .messages(app, chat, after, page.limit + 1, page.newest)
             .await?;
         let mut merged: BTreeMap<u32, Message> =
             stored.into_iter().map(|m| (m.number.get(), m)).collect();
         // A pending record is at least as new as the row: it may hold an edit not yet applied.
-        for (n, json) in queued.into_iter().filter(|(n, _)| *n > after) {
+        for (n, json) in queued
+            .into_iter()
+            .filter(|(n, _)| past(*n, after, page.newest))
+        {
             merged.insert(n, pending_message(MessageNumber::new(n)?, &json)?);
         }
-        let items: Vec<Message> = merged.into_values().take(page.limit as usize + 1).collect();
+        let items = in_order(merged, page.newest, page.limit as usize + 1);
         Ok(paginate(items, page.limit, |m| m.number))
+    }
+}
+
+/// Whether number `n` lies past the cursor `after` in the page's direction.
+fn past(n: u32, after: Option<u32>, newest: bool) -> bool {
+    match (after, newest) {
+        (None, _) => true,
+        (Some(a), true) => n < a,
+        (Some(a), false) => n > a,
+    }
+}
+
+/// The first `take` items of `merged` in the page's order.
+fn in_order<T>(merged: BTreeMap<u32, T>, newest: bool, take: usize) -> Vec<T> {
+    if newest {
+        merged.into_values().rev().take(take).collect()
+    } else {
+        merged.into_values().take(take).collect()
     }
 }

@@ -343,15 +343,25 @@ impl Backend for SqliteBackend {
         page: &PageRequest<ChatNumber>,
     ) -> Result<Page<Chat, ChatNumber>> {
         let app = self.app_id(token).await?;
-        let rows = sqlx::query(
+        let after = page.after.map(ChatNumber::get);
+        let sql = if page.newest {
             "SELECT number, messages_count, created_at, updated_at FROM chats \
-             WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?",
-        )
-        .bind(app)
-        .bind(page.after.map_or(0, ChatNumber::get))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.reader)
-        .await?;
+             WHERE application_id = ? AND number < ? ORDER BY number DESC LIMIT ?"
+        } else {
+            "SELECT number, messages_count, created_at, updated_at FROM chats \
+             WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?"
+        };
+        let bound = match (after, page.newest) {
+            (Some(n), _) => i64::from(n),
+            (None, true) => i64::from(u32::MAX) + 1,
+            (None, false) => 0,
+        };
+        let rows = sqlx::query(sql)
+            .bind(app)
+            .bind(bound)
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows.iter().map(chat_from_row).collect::<Result<Vec<_>>>()?;
         Ok(paginate(items, page.limit, |c| c.number))
     }
@@ -428,18 +438,31 @@ impl Backend for SqliteBackend {
         page: &PageRequest<MessageNumber>,
     ) -> Result<Page<Message, MessageNumber>> {
         let chat_id = self.chat_id(token, chat).await?;
-        let rows = sqlx::query(
-            "SELECT number, body, created_at, updated_at FROM messages \
-             WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-        )
-        .bind(message_id(
-            chat_id,
-            page.after.map_or(0, MessageNumber::get),
-        ))
-        .bind(message_id(chat_id, u32::MAX))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.reader)
-        .await?;
+        let after = page.after.map(MessageNumber::get);
+        // The chat's messages are one range of ids; a page is the part of it past `after`.
+        let (lo, hi, sql) = if page.newest {
+            (
+                message_id(chat_id, 0),
+                after.map_or(message_id(chat_id, u32::MAX), |n| {
+                    message_id(chat_id, n) - 1
+                }),
+                "SELECT number, body, created_at, updated_at FROM messages \
+                 WHERE id > ? AND id <= ? ORDER BY id DESC LIMIT ?",
+            )
+        } else {
+            (
+                message_id(chat_id, after.unwrap_or(0)),
+                message_id(chat_id, u32::MAX),
+                "SELECT number, body, created_at, updated_at FROM messages \
+                 WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            )
+        };
+        let rows = sqlx::query(sql)
+            .bind(lo)
+            .bind(hi)
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows
             .iter()
             .map(message_from_row)

@@ -111,6 +111,7 @@ pub async fn check(api: &dyn ChatApi, token: &Token, acks: &Acks) -> Verificatio
                 PageRequest {
                     limit: MAX_LIMIT,
                     after: None,
+                    newest: false,
                 },
                 true,
                 |page| api.list_messages(token, number, page),
@@ -132,6 +133,7 @@ pub async fn check(api: &dyn ChatApi, token: &Token, acks: &Acks) -> Verificatio
                 PageRequest {
                     limit: MAX_LIMIT,
                     after: None,
+                    newest: false,
                 },
                 true,
                 |page| api.list_chats(token, page),

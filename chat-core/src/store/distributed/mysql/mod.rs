@@ -241,14 +241,22 @@ impl MysqlStore {
         )
     }
 
-    /// Chats numbered above `after`, by number, at most `limit`.
-    pub(crate) async fn chats(&self, app_id: i64, after: u32, limit: u32) -> Result<Vec<Chat>> {
-        let rows = sqlx::query(
+    /// Chats past `after`, at most `limit`: numbered above it by number, or with `newest`
+    /// below it (`None`: from the highest) highest first.
+    pub(crate) async fn chats(
+        &self,
+        app_id: i64,
+        after: Option<u32>,
+        limit: u32,
+        newest: bool,
+    ) -> Result<Vec<Chat>> {
+        let (bound, order) = if newest { ("<", "DESC") } else { (">", "ASC") };
+        let rows = sqlx::query(&format!(
             "SELECT number, messages_count, created_at, updated_at FROM chats \
-             WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?",
-        )
+             WHERE application_id = ? AND number {bound} ? ORDER BY number {order} LIMIT ?"
+        ))
         .bind(app_id)
-        .bind(after)
+        .bind(page_bound(after, newest))
         .bind(limit)
         .fetch_all(self.op())
         .await?;
@@ -274,23 +282,25 @@ impl MysqlStore {
         row.as_ref().map(message_from_row).transpose()
     }
 
-    /// A chat's messages numbered above `after`, by number, at most `limit`.
+    /// A chat's messages past `after`, at most `limit`, in the order of [`MysqlStore::chats`].
     pub(crate) async fn messages(
         &self,
         app_id: i64,
         chat: ChatNumber,
-        after: u32,
+        after: Option<u32>,
         limit: u32,
+        newest: bool,
     ) -> Result<Vec<Message>> {
-        let rows = sqlx::query(
+        let (bound, order) = if newest { ("<", "DESC") } else { (">", "ASC") };
+        let rows = sqlx::query(&format!(
             "SELECT m.number, m.body, m.created_at, m.updated_at \
              FROM chats c JOIN messages m ON m.chat_id = c.id \
-             WHERE c.application_id = ? AND c.number = ? AND m.number > ? \
-             ORDER BY m.number LIMIT ?",
-        )
+             WHERE c.application_id = ? AND c.number = ? AND m.number {bound} ? \
+             ORDER BY m.number {order} LIMIT ?"
+        ))
         .bind(app_id)
         .bind(chat.get())
-        .bind(after)
+        .bind(page_bound(after, newest))
         .bind(limit)
         .fetch_all(self.op())
         .await?;
@@ -378,6 +388,15 @@ impl MysqlStore {
             }
         };
         rows.iter().map(message_from_row).collect()
+    }
+}
+
+/// The bound a list page starts from: `after`, or past every number in the page's direction.
+fn page_bound(after: Option<u32>, newest: bool) -> i64 {
+    match (after, newest) {
+        (Some(n), _) => i64::from(n),
+        (None, true) => i64::from(u32::MAX) + 1,
+        (None, false) => 0,
     }
 }
 
