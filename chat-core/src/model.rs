@@ -542,11 +542,11 @@ pub struct SearchRequest {
     pub sort: SearchSort,
     /// How many results at most, `1..=1000`.
     pub limit: u32,
-    /// `newest` / `oldest`: the last number of the previous page (the results continue past
-    /// it). Refused with `relevance`.
+    /// Only messages past this number: below it for `newest` and `relevance`, above it for
+    /// `oldest`. `newest`/`oldest` page with it (the last number of the previous page).
     pub after: Option<MessageNumber>,
-    /// `relevance`: how many of the best results to skip, below [`RELEVANCE_WINDOW`]. Must be
-    /// 0 with `newest` / `oldest`.
+    /// How many results to skip, below [`RELEVANCE_WINDOW`]. `relevance` pages with it;
+    /// `newest`/`oldest` accept it too (their next page continues with `after`).
     pub offset: u32,
 }
 
@@ -572,31 +572,14 @@ impl SearchRequest {
         SearchRequest { limit, ..self }
     }
 
-    /// Checks everything but the query text: the limit, and that the page is named the way
-    /// the order pages (`after` for `newest`/`oldest`, `offset` inside the window for
-    /// `relevance`).
+    /// Checks everything but the query text: the limit, and an offset inside the window.
     pub fn validate(&self) -> Result<()> {
         check_limit(self.limit)?;
-        if self.sort.by_number() {
-            if self.offset != 0 {
-                return Err(Error::BadRequest(format!(
-                    "offset pages sort=relevance only; sort={} pages with after (the last number of the previous page)",
-                    self.sort
-                )));
-            }
-        } else {
-            if self.after.is_some() {
-                return Err(Error::BadRequest(
-                    "after pages sort=newest and sort=oldest only; sort=relevance pages with offset"
-                        .into(),
-                ));
-            }
-            if self.offset >= RELEVANCE_WINDOW {
-                return Err(Error::BadRequest(format!(
-                    "offset must be below {RELEVANCE_WINDOW} with sort=relevance (it ranks the newest {RELEVANCE_WINDOW} matches), got {}",
-                    self.offset
-                )));
-            }
+        if self.offset >= RELEVANCE_WINDOW {
+            return Err(Error::BadRequest(format!(
+                "offset must be below {RELEVANCE_WINDOW} (relevance ranks the newest {RELEVANCE_WINDOW} matches; newest and oldest page with after), got {}",
+                self.offset
+            )));
         }
         Ok(())
     }
@@ -624,6 +607,7 @@ impl SearchRequest {
             let last = page.last()?;
             Some(SearchRequest {
                 after: Some(last.number),
+                offset: 0,
                 ..self.clone()
             })
         } else {

@@ -188,7 +188,7 @@ impl ChatApi for ChatService {
         let limit = request.limit as usize;
         let fetch = match request.sort {
             SearchSort::Relevance => (request.limit + 1).min(RELEVANCE_WINDOW - request.offset),
-            _ => request.limit + 1,
+            SearchSort::Newest | SearchSort::Oldest => request.limit + 1,
         };
         let spec = SearchSpec {
             sort: request.sort,

@@ -543,6 +543,7 @@ impl Backend for DistributedBackend {
             backend: backend.to_owned(),
             ok: error.is_none(),
             error,
+            search_backlog: None,
         })
         .collect()
     }

@@ -1,14 +1,17 @@
-//! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search, and the
-//! group-commit writer of `writer`.
+//! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search filled in bulk
+//! from a backlog (`indexer`), and the group-commit writer of `writer`.
 //!
 //! Reads go through a small pool and see every committed write at once (read-your-writes).
 //! Writes go through the single writer task. Application and chat ids are cached in memory:
 //! neither is ever deleted, so a cached id can never turn stale, even when other processes
 //! write to the same file.
 
+mod indexer;
 mod live;
 mod maintenance;
 mod search;
+#[cfg(test)]
+mod search_tests;
 pub(crate) mod writer;
 
 use std::collections::HashMap;
@@ -119,6 +122,7 @@ impl SqliteBackend {
             config.max_batch.max(1),
             Arc::clone(&metrics),
             Arc::clone(&committed),
+            config.worker,
         ));
         let hub = Arc::new(Hub::default());
         let (stop, stopped) = watch::channel(false);
@@ -490,21 +494,23 @@ impl Backend for SqliteBackend {
     }
 
     async fn health(&self) -> Vec<BackendHealth> {
-        let check = tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.reader),
-        )
-        .await;
-        let error = match check {
-            Ok(Ok(_)) if !self.writer.is_closed() => None,
-            Ok(Ok(_)) => Some("the writer has stopped".to_owned()),
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer within 2 s".to_owned()),
+        // Reading the backlog's length is the liveness check: it reads the file.
+        let check =
+            tokio::time::timeout(Duration::from_secs(2), indexer::backlog_span(&self.reader)).await;
+        let (error, backlog) = match check {
+            Ok(Ok(n)) if !self.writer.is_closed() => (None, Some(n)),
+            Ok(Ok(n)) => (Some("the writer has stopped".to_owned()), Some(n)),
+            Ok(Err(e)) => (Some(e.to_string()), None),
+            Err(_) => (Some("no answer within 2 s".to_owned()), None),
         };
+        if let Some(n) = backlog {
+            self.metrics.set_search_backlog(n);
+        }
         vec![BackendHealth {
             backend: "sqlite".into(),
             ok: error.is_none(),
             error,
+            search_backlog: backlog,
         }]
     }
 
