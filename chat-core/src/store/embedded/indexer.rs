@@ -11,9 +11,9 @@
 //! table, one transaction at a time.
 //!
 //! The chunk adapts to the load: it doubles (up to [`MAX_CHUNK`]) while no request arrives
-//! during a drain and halves (down to [`MIN_CHUNK`]) when requests had to wait for it, so a
-//! drain delays a create by a few milliseconds at most under load and runs in large,
-//! cheap batches when the writer is otherwise idle.
+//! during a drain and halves (down to [`MIN_CHUNK`]) when requests had to wait for it, and stays
+//! at most [`LOADED_CHUNK`] while requests keep coming, so a drain delays a create by a few
+//! milliseconds at most under load and runs in large, cheap batches once the writer is idle.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,11 @@ pub(crate) const BACKLOG_POLL: Duration = Duration::from_secs(1);
 pub(crate) const MIN_CHUNK: u32 = 64;
 /// Largest chunk.
 pub(crate) const MAX_CHUNK: u32 = 8192;
+/// Largest chunk while requests keep coming (a batch committed within [`LOAD_MEMORY`]): one
+/// drain then delays the next batch by a few milliseconds at most.
+pub(crate) const LOADED_CHUNK: u32 = 256;
+/// How long after a batch the writer counts as loaded.
+const LOAD_MEMORY: Duration = Duration::from_millis(250);
 /// A backlog this long is drained even while requests wait, so it cannot grow without bound
 /// under a load that never pauses.
 const FORCE_AFTER: usize = 20_000;
@@ -44,6 +49,8 @@ pub(crate) struct Indexer {
     /// Records written since the last drain (this process's; an estimate of the backlog).
     since_drain: usize,
     chunk: u32,
+    /// When the last batch of requests was committed.
+    last_batch: Option<Instant>,
 }
 
 impl Indexer {
@@ -54,6 +61,7 @@ impl Indexer {
             work: enabled,
             since_drain: 0,
             chunk: 512,
+            last_batch: None,
         }
     }
 
@@ -75,6 +83,7 @@ impl Indexer {
     /// A batch wrote `n` records. A backlog that grew past [`FORCE_AFTER`] under a load that
     /// leaves the writer no idle moment is drained at the smallest chunk anyway.
     pub(crate) fn marked(&mut self, n: usize, metrics: &Metrics) {
+        self.last_batch = Some(Instant::now());
         if n > 0 {
             self.work = true;
             self.since_drain += n;
@@ -97,7 +106,13 @@ impl Indexer {
         rx: &mpsc::Receiver<Command>,
     ) {
         let started = Instant::now();
-        match drain_chunk(conn, self.chunk).await {
+        let loaded = self.last_batch.is_some_and(|t| t.elapsed() < LOAD_MEMORY);
+        let chunk = if loaded {
+            self.chunk.min(LOADED_CHUNK)
+        } else {
+            self.chunk
+        };
+        match drain_chunk(conn, chunk).await {
             Ok(outcome) => {
                 self.since_drain = self.since_drain.saturating_sub(outcome.indexed as usize);
                 self.work = outcome.more;
