@@ -500,8 +500,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;search' {
             [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Order: newest (highest number first), oldest, or relevance (the chat''s newest 10,000 matches, best first)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Most results to print (the page size with --all) [default: 50, or 1000 with --all]')
-            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'newest/oldest: start after this message number (the last one of the previous page)')
-            [CompletionResult]::new('--offset', '--offset', [CompletionResultType]::ParameterName, 'relevance: skip this many of the best results (the next page of results)')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Only messages past this number: below it (newest, relevance) or above it (oldest); the next page of newest/oldest starts after the last number printed')
+            [CompletionResult]::new('--offset', '--offset', [CompletionResultType]::ParameterName, 'Skip this many results (relevance pages this way, 0..=9999)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')

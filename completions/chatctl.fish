@@ -387,8 +387,8 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l sort -d 'Orde
 oldest\t''
 relevance\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print (the page size with --all) [default: 50, or 1000 with --all]' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l after -d 'newest/oldest: start after this message number (the last one of the previous page)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'relevance: skip this many of the best results (the next page of results)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l after -d 'Only messages past this number: below it (newest, relevance) or above it (oldest); the next page of newest/oldest starts after the last number printed' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many results (relevance pages this way, 0..=9999)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r

@@ -2,7 +2,10 @@
 //!
 //! `cargo bench -p chat-core --bench create` prints, for a database with search indexing on (the
 //! product) and, for comparison, one whose FTS5 table is replaced by a plain table: messages/s sequentially
-//! and with 64 concurrent tasks, and the latency of one create under that load.
+//! and with 64 concurrent tasks, and the latency of one create under that load. Creates are
+//! acknowledged before their search-index entry is written (the backlog is indexed in bulk),
+//! so the concurrent rate is counted until the backlog is empty again: the index's whole cost
+//! is in the figure.
 //! `BENCH_MESSAGES` sets how many messages the concurrent phase creates (default 100,000);
 //! `CHAT_FSYNC=0` measures without waiting for the disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -27,8 +30,8 @@ fn main() {
         let indexed = run(total, true).await;
         let bare = run(total, false).await;
         println!(
-            "search indexing costs {:.1}x in concurrent throughput ({:.0} vs {:.0} messages/s)",
-            bare / indexed,
+            "with search indexing: {:.1}% of the rate with the index replaced by a plain table ({:.0} vs {:.0} messages/s, both counted until the backlog is empty)",
+            100.0 * indexed / bare,
             indexed,
             bare
         );
@@ -101,9 +104,38 @@ async fn run(total: usize, indexing: bool) -> f64 {
         .buffer_unordered(64)
         .collect::<Vec<()>>()
         .await;
+    let acknowledged = start.elapsed();
+    // Until every message is in the index (the backlog empty again).
+    let mut left = u64::MAX;
+    while left > 0 {
+        left = service
+            .health()
+            .await
+            .iter()
+            .find_map(|h| h.search_backlog)
+            .unwrap();
+        if left > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
     let elapsed = start.elapsed();
     let hist = hist.lock().unwrap().clone();
-    let rate = report("64-way concurrent", total, elapsed, &hist);
+    println!(
+        "{:>20}  all acknowledged after {:.2} s ({:.0} messages/s), the backlog empty after {:.2} s",
+        "",
+        acknowledged.as_secs_f64(),
+        total as f64 / acknowledged.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    let rate = report("64-way, until indexed", total, elapsed, &hist);
+    let m = service.metrics().snapshot();
+    println!(
+        "{:>20}  {} messages indexed from the backlog in {:.2} s of indexing ({:.1} µs each)",
+        "",
+        m.indexed,
+        m.indexing_micros as f64 / 1e6,
+        m.indexing_micros as f64 / m.indexed.max(1) as f64
+    );
     let after = service.metrics().snapshot();
     println!(
         "{:>20}  {:.1} creates per write transaction",

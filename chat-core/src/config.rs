@@ -41,7 +41,10 @@ pub struct Config {
     /// database.
     pub create_if_missing: bool,
     /// Distributed profile: whether this process runs a queue worker (and the periodic
-    /// recount) besides serving requests. API-only processes turn it off.
+    /// recount) besides serving requests. API-only processes turn it off. Embedded profile:
+    /// whether this process's writer fills the search index from the backlog when it has
+    /// nothing else to do; off, another process on the file does it (search is exact either
+    /// way).
     pub worker: bool,
     /// Distributed profile: prefix of every Redis key, so deployments can share one Redis.
     pub redis_prefix: String,

@@ -1,5 +1,5 @@
-//! Counters of the write path (batches, their sizes, operations), kept with relaxed atomics so
-//! the hot path pays almost nothing; chat-server exports them as Prometheus text.
+//! Counters of the write path (batches, their sizes, operations, the embedded search backlog),
+//! kept with relaxed atomics so the hot path pays almost nothing; chat-server exports them as Prometheus text.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,6 +14,9 @@ pub struct Metrics {
     failed_batches: AtomicU64,
     buckets: [AtomicU64; BATCH_BUCKETS.len()],
     queue_depth: AtomicU64,
+    search_backlog: AtomicU64,
+    indexed: AtomicU64,
+    indexing_micros: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -29,6 +32,13 @@ pub struct MetricsSnapshot {
     pub batch_size_buckets: Vec<(u64, u64)>,
     /// Write requests waiting for the writer right now.
     pub queue_depth: u64,
+    /// Embedded profile: messages whose search-index entry is not written yet (searchable all
+    /// the same, through the backlog scan), as last seen by this process.
+    pub search_backlog: u64,
+    /// Embedded profile: messages this process wrote to the search index from the backlog.
+    pub indexed: u64,
+    /// Embedded profile: time this process spent indexing the backlog, in microseconds.
+    pub indexing_micros: u64,
 }
 
 impl Metrics {
@@ -45,6 +55,21 @@ impl Metrics {
             .position(|&b| size <= b)
             .unwrap_or(BATCH_BUCKETS.len() - 1);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_search_backlog(&self, n: u64) {
+        self.search_backlog.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_search_backlog(&self, n: u64) {
+        self.search_backlog.store(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_indexed(&self, n: u64, remaining: u64, took: std::time::Duration) {
+        self.indexed.fetch_add(n, Ordering::Relaxed);
+        self.indexing_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.search_backlog.store(remaining, Ordering::Relaxed);
     }
 
     pub(crate) fn set_queue_depth(&self, depth: usize) {
@@ -68,6 +93,9 @@ impl Metrics {
             failed_batches: self.failed_batches.load(Ordering::Relaxed),
             batch_size_buckets,
             queue_depth: self.queue_depth.load(Ordering::Relaxed),
+            search_backlog: self.search_backlog.load(Ordering::Relaxed),
+            indexed: self.indexed.load(Ordering::Relaxed),
+            indexing_micros: self.indexing_micros.load(Ordering::Relaxed),
         }
     }
 }

@@ -557,12 +557,11 @@ pub struct SearchRequest {
     pub sort: SearchSort,
     /// How many results at most, `1..=1000`.
     pub limit: u32,
-    /// `newest` / `oldest`: the last number of the previous page (the results continue past
-    /// it). Refused with `relevance`.
+    /// Only messages past this number: below it for `newest` and `relevance`, above it for
+    /// `oldest`. `newest`/`oldest` page with it (the last number of the previous page).
     pub after: Option<MessageNumber>,
-    /// How many results to skip, below [`RELEVANCE_WINDOW`]: how `relevance` pages. `newest`
-    /// and `oldest` take it too (the results past `after`, then skipped), though `after` is
-    /// their cheap way to page.
+    /// How many results to skip, below [`RELEVANCE_WINDOW`]. `relevance` pages with it;
+    /// `newest`/`oldest` accept it too (their next page continues with `after`).
     pub offset: u32,
 }
 
@@ -588,20 +587,12 @@ impl SearchRequest {
         SearchRequest { limit, ..self }
     }
 
-    /// Checks everything but the query text: the limit, the offset (below the relevance
-    /// window in every order), and that `after` is only given to the orders it pages
-    /// (`newest`, `oldest`).
+    /// Checks everything but the query text: the limit, and an offset inside the window.
     pub fn validate(&self) -> Result<()> {
         check_limit(self.limit)?;
-        if !self.sort.by_number() && self.after.is_some() {
-            return Err(Error::BadRequest(
-                "after pages sort=newest and sort=oldest only; sort=relevance pages with offset"
-                    .into(),
-            ));
-        }
         if self.offset >= RELEVANCE_WINDOW {
             return Err(Error::BadRequest(format!(
-                "offset must be below {RELEVANCE_WINDOW} (relevance ranks the newest {RELEVANCE_WINDOW} matches), got {}",
+                "offset must be below {RELEVANCE_WINDOW} (relevance ranks the newest {RELEVANCE_WINDOW} matches; newest and oldest page with after), got {}",
                 self.offset
             )));
         }

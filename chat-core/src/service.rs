@@ -197,7 +197,7 @@ impl ChatApi for ChatService {
         let limit = request.limit as usize;
         let fetch = match request.sort {
             SearchSort::Relevance => (request.limit + 1).min(RELEVANCE_WINDOW - request.offset),
-            _ => request.limit + 1,
+            SearchSort::Newest | SearchSort::Oldest => request.limit + 1,
         };
         let mut after = request.after.map(MessageNumber::get);
         if request.sort.by_number() && request.offset > 0 {

@@ -105,9 +105,23 @@ impl HttpMetrics {
              # HELP chat_write_queue_depth Write requests waiting for the writer.\n\
              # TYPE chat_write_queue_depth gauge\n\
              chat_write_queue_depth {}\n\
+             # HELP chat_search_backlog Embedded profile: messages awaiting their search-index entry (found meanwhile by the backlog scan).\n\
+             # TYPE chat_search_backlog gauge\n\
+             chat_search_backlog {}\n\
+             # HELP chat_search_indexed_total Embedded profile: messages this process indexed from the backlog.\n\
+             # TYPE chat_search_indexed_total counter\n\
+             chat_search_indexed_total {}\n\
+             # HELP chat_search_indexing_seconds_total Embedded profile: time this process spent indexing the backlog.\n\
+             # TYPE chat_search_indexing_seconds_total counter\n\
+             chat_search_indexing_seconds_total {}\n\
              # HELP chat_write_batch_size Write requests committed per transaction.\n\
              # TYPE chat_write_batch_size histogram\n",
-            writes.batches, writes.failed_batches, writes.queue_depth
+            writes.batches,
+            writes.failed_batches,
+            writes.queue_depth,
+            writes.search_backlog,
+            writes.indexed,
+            writes.indexing_micros as f64 / 1e6
         );
         for (le, n) in &writes.batch_size_buckets {
             let _ = writeln!(out, "chat_write_batch_size_bucket{{le=\"{le}\"}} {n}");

@@ -537,7 +537,8 @@ fn numbers(messages: &[Message]) -> Vec<u32> {
 /// order, relevance as a ranking of them; paging with `after` / `offset` at any page size
 /// neither repeats nor skips; the `next` of a last page is `None`; a message is found by the
 /// search right after its creation (once the queue is settled on the distributed profile, at
-/// once on the embedded one) and by its new text after an edit.
+/// once on the embedded one) and by its new text after an edit; `offset` skips in every order
+/// and `after` also cuts relevance's window.
 pub async fn every_sort_order_returns_every_match_once_in_its_order(
     api: Arc<dyn ChatApi>,
     settle: &dyn Settle,
@@ -674,15 +675,60 @@ pub async fn every_sort_order_returns_every_match_once_in_its_order(
         assert!(page.items.is_empty() && page.next.is_none(), "{sort}");
     }
 
-    // Paging parameters an order does not take are refused, typed.
+    // `offset` skips in every order; `after` cuts relevance's window below a number too.
+    for sort in [SearchSort::Newest, SearchSort::Oldest] {
+        let page = api
+            .search_messages(
+                &t,
+                c,
+                &SearchRequest {
+                    offset: 2,
+                    ..SearchRequest::new("needle").sorted(sort).limited(3)
+                },
+            )
+            .await
+            .unwrap();
+        let want: Vec<u32> = expected(&bodies, "needle", sort)
+            .into_iter()
+            .skip(2)
+            .take(3)
+            .collect();
+        assert_eq!(numbers(&page.items), want, "{sort} offset 2");
+        assert_eq!(
+            page.next
+                .map(|n| (n.after.map(MessageNumber::get), n.offset)),
+            Some((want.last().copied(), 0))
+        );
+    }
+    let below = all_pages(
+        &api,
+        &t,
+        c,
+        SearchRequest {
+            after: Some(MessageNumber::new(20).unwrap()),
+            ..SearchRequest::new("needle")
+                .sorted(SearchSort::Relevance)
+                .limited(4)
+        },
+    )
+    .await;
+    let mut below = numbers(&below);
+    below.sort_unstable_by(|a, b| b.cmp(a));
+    let want: Vec<u32> = expected(&bodies, "needle", SearchSort::Newest)
+        .into_iter()
+        .filter(|&n| n < 20)
+        .collect();
+    assert_eq!(below, want, "relevance below 20");
+
+    // Out-of-range pages are refused, typed.
     for bad in [
         SearchRequest {
-            after: Some(MessageNumber::new(3).unwrap()),
+            offset: chat_core::model::RELEVANCE_WINDOW,
             ..SearchRequest::new("needle").sorted(SearchSort::Relevance)
         },
         SearchRequest {
             offset: chat_core::model::RELEVANCE_WINDOW,
-            ..SearchRequest::new("needle").sorted(SearchSort::Relevance)
+            ..SearchRequest::new("needle")
         },
         SearchRequest::new("needle").limited(0),
         SearchRequest::new("needle").limited(1001),

@@ -28,7 +28,19 @@ mod files {
         count: usize,
         prefix: &str,
     ) -> std::process::Child {
+        writer_indexing(dir, token, count, prefix, true)
+    }
+
+    /// A writer process; with `indexing` off it leaves the search backlog to other processes.
+    fn writer_indexing(
+        dir: &std::path::Path,
+        token: &Token,
+        count: usize,
+        prefix: &str,
+        indexing: bool,
+    ) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_chat-writer"))
+            .env("CHAT_WORKER", if indexing { "1" } else { "0" })
             .args([
                 &Embedded::url(dir),
                 token.as_str(),
@@ -269,6 +281,161 @@ mod files {
         service.close().await;
     }
 
+    /// The search backlog as `/ready` reports it.
+    async fn backlog(service: &ChatService) -> u64 {
+        service
+            .health()
+            .await
+            .iter()
+            .find_map(|h| h.search_backlog)
+            .expect("the embedded profile reports its search backlog")
+    }
+
+    /// Waits (at most 60 s) until the search backlog is empty.
+    async fn backlog_drained(service: &ChatService) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while backlog(service).await > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the search backlog did not drain within 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every number of chat 1 whose body contains `q`, newest first, every page.
+    async fn found(service: &ChatService, token: &Token, q: &str) -> Vec<u32> {
+        let mut request = chat_core::SearchRequest::new(q).limited(1000);
+        let mut numbers = Vec::new();
+        loop {
+            let page = service
+                .search_messages(token, ChatNumber::new(1).unwrap(), &request)
+                .await
+                .unwrap();
+            numbers.extend(page.items.iter().map(|m| m.number.get()));
+            match page.next {
+                Some(next) => request = next,
+                None => return numbers,
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_killed_with_a_search_backlog_leaves_everything_findable_and_it_drains_alone()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let service = open(dir.path()).await;
+        let app = service.create_application("backlog crash").await.unwrap();
+        service.create_chat(&app.token).await.unwrap();
+        service.close().await;
+        // A writer that leaves the backlog alone, killed mid-run: its messages wait in it.
+        let mut child = writer_indexing(dir.path(), &app.token, 100_000, "kept", false);
+        let acks = tokio::task::spawn_blocking(move || {
+            let acks = acknowledged(&mut child, Some(2000));
+            let _ = child.wait();
+            acks
+        })
+        .await
+        .unwrap();
+        assert!(acks.len() >= 2000);
+        // Reopened (the drain starts at once): every acknowledged message is found right away,
+        // from the index or the backlog, and the backlog was really there.
+        let config = Config {
+            worker: false,
+            ..Config::with_database_url(Embedded::url(dir.path()))
+        };
+        let reader = ChatService::open(&config).await.unwrap();
+        let left = backlog(&reader).await;
+        assert!(left >= 2000, "only {left} records were waiting");
+        let mut hits = found(&reader, &app.token, "kept-").await;
+        hits.sort_unstable();
+        let stored: Vec<u32> = hits.clone();
+        assert!(
+            acks.keys().all(|n| stored.binary_search(n).is_ok()),
+            "an acknowledged message is not found"
+        );
+        let one = acks.iter().next_back().unwrap();
+        let exact = found(&reader, &app.token, one.1).await;
+        assert_eq!(exact, [*one.0]);
+        // A process that drains (the default) empties it on its own, and search is unchanged.
+        let drainer = open(dir.path()).await;
+        backlog_drained(&drainer).await;
+        let mut after = found(&reader, &app.token, "kept-").await;
+        after.sort_unstable();
+        assert_eq!(after, stored);
+        assert_eq!(found(&reader, &app.token, one.1).await, [*one.0]);
+        // And it is the index that answers now: without it, nothing would be found.
+        let db = sqlx::SqlitePool::connect(&Embedded::url(dir.path()))
+            .await
+            .unwrap();
+        let indexed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"kept-\"'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        db.close().await;
+        assert_eq!(indexed as usize, stored.len());
+        drainer.close().await;
+        reader.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_processes_on_one_file_both_find_every_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = open(dir.path()).await;
+        let app = service.create_application("two finders").await.unwrap();
+        service.create_chat(&app.token).await.unwrap();
+        // Another process writes (and drains) while this one writes and searches.
+        let mut child = writer(dir.path(), &app.token, 3000, "theirs");
+        let mut mine = Vec::new();
+        for i in 0..300 {
+            let m = service
+                .create_message(
+                    &app.token,
+                    ChatNumber::new(1).unwrap(),
+                    &format!("mine-{i}"),
+                )
+                .await
+                .unwrap();
+            // Found by the very next search, whoever's writes are in the backlog.
+            assert_eq!(
+                found(&service, &app.token, &format!("mine-{i}"))
+                    .await
+                    .first(),
+                Some(&m.number.get())
+            );
+            mine.push(m.number.get());
+        }
+        let acks = tokio::task::spawn_blocking(move || {
+            let r = acknowledged(&mut child, None);
+            assert!(child.wait().unwrap().success());
+            r
+        })
+        .await
+        .unwrap();
+        let mut theirs = found(&service, &app.token, "theirs-").await;
+        theirs.sort_unstable();
+        assert_eq!(theirs, acks.keys().copied().collect::<Vec<_>>());
+        // A third process (chatctl, direct mode on the file) finds both processes' messages.
+        let chatctl = chat_tests::cargo_build(&["chatctl"]).remove(0);
+        for (q, want) in [("theirs-", acks.len()), ("mine-", mine.len())] {
+            let out = Command::new(&chatctl)
+                .args(["--database-url", &Embedded::url(dir.path())])
+                .args(["search", app.token.as_str(), "1", q, "--all", "-o", "name"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+            assert_eq!(lines, want, "{q}");
+        }
+        service.close().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reindex_rebuilds_a_damaged_index() {
         let dir = tempfile::tempdir().unwrap();
@@ -281,6 +448,8 @@ mod files {
                 .await
                 .unwrap();
         }
+        // Everything in the index (not only findable through the backlog), then damage it.
+        backlog_drained(&service).await;
         let db = sqlx::SqlitePool::connect(&Embedded::url(dir.path()))
             .await
             .unwrap();

@@ -749,12 +749,12 @@ mod api {
             )
             .await;
         }
-        // Orders and their paging: a bad order, or a paging parameter the order does not take.
+        // Orders and their paging: a bad order, an offset past the window, a bad number.
         for bad in [
             "q=abc&sort=best",
             "q=abc&sort=",
-            "q=abc&sort=relevance&after=1",
             "q=abc&sort=relevance&offset=10000",
+            "q=abc&offset=10000",
             "q=abc&after=0",
             "q=abc&after=x",
         ] {

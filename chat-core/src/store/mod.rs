@@ -56,6 +56,11 @@ pub struct BackendHealth {
     /// Why not, when it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// Embedded profile (`sqlite`): messages awaiting their search-index entry. They are found
+    /// all the same (search scans them); a backlog that stays high means indexing cannot keep
+    /// up with the writes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub search_backlog: Option<u64>,
 }
 
 /// One profile's implementation of every operation, on validated input.
@@ -177,9 +182,9 @@ pub struct SearchSpec {
     /// Most results to return (the service asks for one more than the page to learn whether
     /// a next page exists).
     pub limit: u32,
-    /// `newest`/`oldest`: only numbers below (newest) or above (oldest) this one.
+    /// Only numbers below this one (`newest`, `relevance`) or above it (`oldest`).
     pub after: Option<u32>,
-    /// `relevance`: the best results to skip.
+    /// Results to skip, in the order of `sort`.
     pub offset: u32,
 }
 
@@ -268,6 +273,7 @@ pub(crate) async fn probe<T, E: std::fmt::Display>(
         backend: backend.to_owned(),
         ok: error.is_none(),
         error,
+        search_backlog: None,
     }
 }
 

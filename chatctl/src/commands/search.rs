@@ -25,10 +25,11 @@ pub struct SearchArgs {
     /// Most results to print (the page size with --all) [default: 50, or 1000 with --all]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
-    /// newest/oldest: start after this message number (the last one of the previous page)
+    /// Only messages past this number: below it (newest, relevance) or above it (oldest); the
+    /// next page of newest/oldest starts after the last number printed
     #[arg(long, value_name = "NUMBER")]
     pub after: Option<String>,
-    /// relevance: skip this many of the best results (the next page of results)
+    /// Skip this many results (relevance pages this way, 0..=9999)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub offset: u32,
     /// Fetch every page (relevance: up to the end of its 10,000-match window)

@@ -2,7 +2,8 @@
 //! messages in one chat with a few concurrent tasks, and prints `NUMBER BODY` on stdout for each
 //! message as soon as its creation is acknowledged.
 //!
-//! Usage: `chat-writer DATABASE_URL TOKEN CHAT COUNT PREFIX`
+//! Usage: `chat-writer DATABASE_URL TOKEN CHAT COUNT PREFIX` (`CHAT_WORKER=0`: leave the
+//! search backlog to other processes)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -18,11 +19,13 @@ async fn main() {
         eprintln!("usage: chat-writer DATABASE_URL TOKEN CHAT COUNT PREFIX");
         std::process::exit(2);
     };
-    let service = Arc::new(
-        ChatService::open(&Config::with_database_url(url))
-            .await
-            .unwrap(),
-    );
+    // CHAT_WORKER=0: this process leaves the search backlog to others (a crash test kills it
+    // with records still waiting).
+    let config = Config {
+        worker: std::env::var("CHAT_WORKER").map_or(true, |v| v != "0"),
+        ..Config::with_database_url(url)
+    };
+    let service = Arc::new(ChatService::open(&config).await.unwrap());
     let token = Token::parse(token).unwrap();
     let chat = ChatNumber::parse(chat).unwrap();
     let count: usize = count.parse().unwrap();

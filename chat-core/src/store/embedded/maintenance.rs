@@ -184,6 +184,12 @@ pub(crate) async fn reindex(
             .bind(end)
             .execute(&mut *tx)
             .await?;
+            // The slice's bodies are indexed as they are now: its backlog records are done.
+            sqlx::query("DELETE FROM search_backlog WHERE message_id BETWEEN ?1 AND ?2")
+                .bind(lo)
+                .bind(end)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             let n = done.rows_affected();
             summary.messages += n;

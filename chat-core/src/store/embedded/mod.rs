@@ -1,14 +1,17 @@
-//! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search, and the
-//! group-commit writer of `writer`.
+//! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search filled in bulk
+//! from a backlog (`indexer`), and the group-commit writer of `writer`.
 //!
 //! Reads go through a small pool and see every committed write at once (read-your-writes).
 //! Writes go through the single writer task. Application and chat ids are cached in memory:
 //! neither is ever deleted, so a cached id can never turn stale, even when other processes
 //! write to the same file.
 
+mod indexer;
 mod live;
 mod maintenance;
 mod search;
+#[cfg(test)]
+mod search_tests;
 pub(crate) mod writer;
 
 use std::path::Path;
@@ -26,7 +29,9 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use self::writer::{Command, Op, Pending, Reply};
-use super::{count, from_micros, paginate, probe, Backend, BackendHealth, IdCache, SearchSpec};
+use super::{
+    count, from_micros, paginate, Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT,
+};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -118,6 +123,7 @@ impl SqliteBackend {
             config.max_batch.max(1),
             Arc::clone(&metrics),
             Arc::clone(&committed),
+            config.worker,
         ));
         let hub = Arc::new(Hub::default());
         let (stop, stopped) = watch::channel(false);
@@ -500,22 +506,24 @@ impl Backend for SqliteBackend {
     }
 
     async fn health(&self) -> Vec<BackendHealth> {
-        let reader = &self.reader;
-        let writer_running = !self.writer.is_closed();
-        vec![
-            probe("sqlite", async move {
-                sqlx::query_scalar::<_, i64>("SELECT 1")
-                    .fetch_one(reader)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if writer_running {
-                    Ok(())
-                } else {
-                    Err("the writer has stopped".to_owned())
-                }
-            })
-            .await,
-        ]
+        // Reading the backlog's length is the liveness check: it reads the file.
+        let check =
+            tokio::time::timeout(HEALTH_PROBE_TIMEOUT, indexer::backlog_span(&self.reader)).await;
+        let (error, backlog) = match check {
+            Ok(Ok(n)) if !self.writer.is_closed() => (None, Some(n)),
+            Ok(Ok(n)) => (Some("the writer has stopped".to_owned()), Some(n)),
+            Ok(Err(e)) => (Some(e.to_string()), None),
+            Err(_) => (Some("no answer within 2 s".to_owned()), None),
+        };
+        if let Some(n) = backlog {
+            self.metrics.set_search_backlog(n);
+        }
+        vec![BackendHealth {
+            backend: "sqlite".into(),
+            ok: error.is_none(),
+            error,
+            search_backlog: backlog,
+        }]
     }
 
     async fn close(&self) {

@@ -6,7 +6,9 @@
 //! or more characters matches, case-insensitively, wherever it sits in a word. The chat is
 //! selected by a rowid range (message ids are `chat << 32 | number`), which FTS5 applies inside
 //! the index. Queries shorter than three characters have no trigram and scan the chat instead,
-//! folding case like the tokenizer ([`crate::model::fold_case`]).
+//! folding case like the tokenizer ([`crate::model::fold_case`]). Messages not yet in the index
+//! (the backlog the writer fills it from in bulk) are scanned from their rows in the same
+//! snapshot, so search is exact from the moment a write commits.
 
 use futures::TryStreamExt;
 use sqlx::sqlite::SqlitePool;
@@ -33,12 +35,12 @@ pub(crate) fn literal(text: &str) -> String {
 }
 
 /// The rowid bounds (inclusive) a page of `spec` covers in the chat: the whole chat, cut at
-/// `after` for `newest` (below it) and `oldest` (above it).
+/// `after` (below it for `newest` and `relevance`, above it for `oldest`).
 pub(crate) fn bounds(chat_id: i64, spec: &SearchSpec) -> (i64, i64) {
     let (mut lo, mut hi) = (message_id(chat_id, 0), message_id(chat_id, u32::MAX));
     match (spec.sort, spec.after) {
-        (SearchSort::Newest, Some(after)) => hi = message_id(chat_id, after) - 1,
         (SearchSort::Oldest, Some(after)) => lo = message_id(chat_id, after) + 1,
+        (_, Some(after)) => hi = message_id(chat_id, after) - 1,
         _ => {}
     }
     (lo, hi)
@@ -49,6 +51,13 @@ pub(crate) fn bounds(chat_id: i64, spec: &SearchSpec) -> (i64, i64) {
 /// `newest`/`oldest` walk the index in rowid (= message number) order inside the chat's
 /// range and stop after `limit` rows, so no step sorts all matches. `relevance` ranks (bm25)
 /// the newest [`RELEVANCE_WINDOW`] matches, best first, newest first among equals.
+///
+/// Messages whose index entry is not written yet (in `search_backlog`, see `indexer`) are
+/// scanned from their rows with [`Query::matches`] — the index's own matching — and their
+/// entries in the index (absent, or an older body) are left out. Both are read in one
+/// transaction, one snapshot of the file: a drain indexes messages and deletes their records
+/// atomically, so every message is in exactly one of the two. Not yet indexed matches are the
+/// newest writes; `relevance` has no score for them and puts them first, newest first.
 pub(crate) async fn search(
     pool: &SqlitePool,
     chat_id: i64,
@@ -57,55 +66,151 @@ pub(crate) async fn search(
 ) -> Result<Vec<Message>> {
     let (lo, hi) = bounds(chat_id, spec);
     if !query.has_trigram() {
+        // The rows are always current: no backlog to consider.
         return scan(pool, lo, hi, query, spec).await;
     }
-    let rows = match spec.sort {
+    let text = literal(query.as_str());
+    let mut tx = pool.begin().await?;
+    let found = match spec.sort {
         SearchSort::Newest | SearchSort::Oldest => {
-            let sql = if spec.sort == SearchSort::Newest {
-                NEWEST
-            } else {
-                OLDEST
-            };
-            sqlx::query(sql)
-                .bind(literal(query.as_str()))
+            let newest = spec.sort == SearchSort::Newest;
+            let reach = spec.offset + spec.limit;
+            let pending = pending(&mut tx, lo, hi, query, newest, reach).await?;
+            let indexed = sqlx::query(if newest { NEWEST } else { OLDEST })
+                .bind(&text)
                 .bind(lo)
                 .bind(hi)
-                .bind(spec.limit)
-                .fetch_all(pool)
-                .await?
+                .bind(reach)
+                .fetch_all(&mut *tx)
+                .await?;
+            let indexed = indexed
+                .iter()
+                .map(|r| Ok((r.try_get::<i64, _>("id")?, message_from_row(r)?)))
+                .collect::<Result<Vec<_>>>()?;
+            merge(
+                pending,
+                indexed,
+                newest,
+                spec.offset as usize,
+                spec.limit as usize,
+            )
         }
         SearchSort::Relevance => {
-            sqlx::query(RELEVANCE)
-                .bind(literal(query.as_str()))
-                .bind(lo)
-                .bind(hi)
-                .bind(RELEVANCE_WINDOW)
-                .bind(spec.limit)
-                .bind(spec.offset)
-                .fetch_all(pool)
-                .await?
+            let pending = pending(&mut tx, lo, hi, query, true, RELEVANCE_WINDOW).await?;
+            let ahead = pending.len() as u32;
+            let mut page: Vec<Message> = pending
+                .into_iter()
+                .skip(spec.offset as usize)
+                .take(spec.limit as usize)
+                .map(|(_, m)| m)
+                .collect();
+            let wanted = spec.limit - page.len() as u32;
+            let window = RELEVANCE_WINDOW - ahead;
+            if wanted > 0 && window > 0 {
+                let rows = sqlx::query(RELEVANCE)
+                    .bind(&text)
+                    .bind(lo)
+                    .bind(hi)
+                    .bind(window)
+                    .bind(wanted)
+                    .bind(spec.offset.saturating_sub(ahead))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for r in &rows {
+                    page.push(message_from_row(r)?);
+                }
+            }
+            page
         }
     };
-    rows.iter().map(message_from_row).collect()
+    tx.commit().await?;
+    Ok(found)
 }
 
+/// The chat's messages in `lo..=hi` that await indexing and contain `query`, in number order
+/// (highest first when `newest`), at most `limit`.
+async fn pending(
+    tx: &mut sqlx::SqliteConnection,
+    lo: i64,
+    hi: i64,
+    query: &Query,
+    newest: bool,
+    limit: u32,
+) -> Result<Vec<(i64, Message)>> {
+    let sql = if newest {
+        PENDING_NEWEST
+    } else {
+        PENDING_OLDEST
+    };
+    let mut rows = sqlx::query(sql).bind(lo).bind(hi).fetch(&mut *tx);
+    let mut found = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let body: &str = row.try_get("body")?;
+        if query.matches(body) {
+            found.push((row.try_get::<i64, _>("id")?, message_from_row(&row)?));
+            if found.len() >= limit as usize {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Items `offset..offset + limit` of two lists sorted the same way (by id; descending when
+/// `newest`).
+fn merge(
+    a: Vec<(i64, Message)>,
+    b: Vec<(i64, Message)>,
+    newest: bool,
+    offset: usize,
+    limit: usize,
+) -> Vec<Message> {
+    let mut all: Vec<(i64, Message)> = a.into_iter().chain(b).collect();
+    if newest {
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
+    } else {
+        all.sort_by_key(|x| x.0);
+    }
+    all.into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, m)| m)
+        .collect()
+}
+
+/// The messages in `?1..=?2` that await indexing, highest first.
+const PENDING_NEWEST: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
+     WHERE id IN (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?1 AND ?2) \
+     ORDER BY id DESC";
+
+/// As [`PENDING_NEWEST`], lowest first.
+const PENDING_OLDEST: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
+     WHERE id IN (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?1 AND ?2) \
+     ORDER BY id ASC";
+
 /// Matches in the chat's rowid range, highest first; FTS5 walks its doclists backwards and the
-/// LIMIT stops it.
-pub(crate) const NEWEST: &str = "SELECT m.number, m.body, m.created_at, m.updated_at \
+/// LIMIT stops it. Entries of messages awaiting indexing are left out (their rows are scanned).
+pub(crate) const NEWEST: &str = "SELECT m.id, m.number, m.body, m.created_at, m.updated_at \
      FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
      WHERE messages_fts MATCH ?1 AND messages_fts.rowid BETWEEN ?2 AND ?3 \
+       AND messages_fts.rowid NOT IN \
+           (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?2 AND ?3) \
      ORDER BY messages_fts.rowid DESC LIMIT ?4";
 
 /// As [`NEWEST`], lowest first.
-pub(crate) const OLDEST: &str = "SELECT m.number, m.body, m.created_at, m.updated_at \
+pub(crate) const OLDEST: &str = "SELECT m.id, m.number, m.body, m.created_at, m.updated_at \
      FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
      WHERE messages_fts MATCH ?1 AND messages_fts.rowid BETWEEN ?2 AND ?3 \
+       AND messages_fts.rowid NOT IN \
+           (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?2 AND ?3) \
      ORDER BY messages_fts.rowid ASC LIMIT ?4";
 
-/// The newest `?4` matches, ranked by bm25 (FTS5's `rank`, lower is better).
+/// The newest `?4` indexed matches, ranked by bm25 (FTS5's `rank`, lower is better).
 pub(crate) const RELEVANCE: &str = "SELECT m.number, m.body, m.created_at, m.updated_at \
      FROM (SELECT rowid AS id, rank AS score FROM messages_fts \
            WHERE messages_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3 \
+             AND rowid NOT IN \
+                 (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?2 AND ?3) \
            ORDER BY rowid DESC LIMIT ?4) AS w \
      JOIN messages m ON m.id = w.id \
      ORDER BY w.score, w.id DESC LIMIT ?5 OFFSET ?6";

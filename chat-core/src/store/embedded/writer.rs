@@ -2,8 +2,8 @@
 //!
 //! Creation and update requests are sent to one task that owns the write connection. It takes
 //! every request waiting at that moment (at most `max_batch`), applies them all in one
-//! `BEGIN IMMEDIATE` transaction — numbers are taken inside it, counts and the search index move
-//! with it — commits, and only then answers each caller. A lone request on an idle system is
+//! `BEGIN IMMEDIATE` transaction — numbers are taken inside it, counts and the search backlog
+//! move with it — commits, and only then answers each caller. A lone request on an idle system is
 //! committed at once; under load, requests arriving during a commit form the next batch, so the
 //! cost of the commit (and its `fsync`) is shared without any timer.
 
@@ -14,6 +14,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::indexer::{Indexer, BACKLOG_POLL};
 use super::message_id;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -49,19 +50,39 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// Runs the writer until `Shutdown` arrives or every sender is gone.
+/// Runs the writer until `Shutdown` arrives or every sender is gone. Between batches, when no
+/// request is waiting, it fills the search index from the backlog ([`Indexer`]); while idle it
+/// looks for backlog records (other processes', a crashed one's) every [`BACKLOG_POLL`].
 pub(crate) async fn run(
     mut conn: SqliteConnection,
     mut rx: mpsc::Receiver<Command>,
     max_batch: usize,
     metrics: Arc<Metrics>,
     committed: Arc<Notify>,
+    index: bool,
 ) {
     let mut commands = Vec::with_capacity(max_batch);
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     let mut stopping = false;
+    // Records may be left from before (a crash, another process): look at once.
+    let mut indexer = Indexer::new(index);
     loop {
-        if rx.recv_many(&mut commands, max_batch).await == 0 {
+        if indexer.has_work() && (rx.is_empty() || indexer.must_drain()) && !stopping {
+            indexer.drain(&mut conn, &metrics, &rx).await;
+            continue;
+        }
+        let received = if indexer.has_work() || !indexer.polls() || stopping {
+            rx.recv_many(&mut commands, max_batch).await
+        } else {
+            tokio::select! {
+                n = rx.recv_many(&mut commands, max_batch) => n,
+                () = tokio::time::sleep(BACKLOG_POLL) => {
+                    indexer.look_again();
+                    continue;
+                }
+            }
+        };
+        if received == 0 {
             break;
         }
         for c in commands.drain(..) {
@@ -72,12 +93,18 @@ pub(crate) async fn run(
         }
         metrics.set_queue_depth(rx.len());
         if !batch.is_empty() {
+            let marks = batch
+                .iter()
+                .filter(|p| matches!(p.op, Op::CreateMessage { .. } | Op::EditMessage { .. }))
+                .count();
             commit(&mut conn, &mut batch, &metrics).await;
+            indexer.marked(marks, &metrics);
             // The live watcher reads what is new at once instead of at its next poll.
             committed.notify_one();
         }
         if stopping {
-            // Refuse new work, but commit whatever was accepted before the close.
+            // Refuse new work, but commit whatever was accepted before the close. What the
+            // backlog still holds is drained by the next process to open the file.
             rx.close();
         }
     }
@@ -245,7 +272,7 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
     )
     .await?;
 
-    // Messages: one counter bump per chat, then multi-row inserts into the table and the index.
+    // Messages: one counter bump per chat, then multi-row inserts into the table and the backlog.
     let mut message_rows: Vec<NewMessage<'_>> = Vec::new();
     let groups: Vec<(i64, &Vec<usize>)> = messages_by_chat.iter().map(|(k, v)| (*k, v)).collect();
     let lasts = bump(conn, Counter::Messages, &groups).await?;
@@ -276,9 +303,9 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
             .bind(m.body.as_str())
     })
     .await?;
-    insert(conn, InsertKind::Search, now, &message_rows, |q, m| {
+    // Searchable at once through the backlog; the index is filled from it in bulk (indexer.rs).
+    insert(conn, InsertKind::Backlog, now, &message_rows, |q, m| {
         q.bind(message_id(m.chat_id, m.number))
-            .bind(m.body.as_str())
     })
     .await?;
     for m in &message_rows {
@@ -367,7 +394,7 @@ fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
 enum InsertKind {
     Chats,
     Messages,
-    Search,
+    Backlog,
 }
 
 /// Rows per multi-row INSERT; fixed sizes keep the prepared-statement cache small.
@@ -387,7 +414,7 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
                     "INSERT INTO messages (id, chat_id, number, body, created_at, updated_at) VALUES ",
                     4,
                 ),
-                InsertKind::Search => ("INSERT INTO messages_fts (rowid, body) VALUES ", 2),
+                InsertKind::Backlog => ("INSERT INTO search_backlog (message_id) VALUES ", 1),
             };
             let mut s = String::from(head);
             for r in 0..n {
@@ -401,7 +428,7 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
                         format!("(?{},?{},?{},?{},?1,?1)", p, p + 1, p + 2, p + 3)
                     }
                     // ?1 (the timestamp) is bound but unused, to share the binding code.
-                    InsertKind::Search => format!("(?{},?{})", p, p + 1),
+                    InsertKind::Backlog => format!("(?{p})"),
                 };
                 s.push_str(&row);
             }
@@ -410,13 +437,13 @@ fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
         [
             CHUNKS.map(|n| build(InsertKind::Chats, n)),
             CHUNKS.map(|n| build(InsertKind::Messages, n)),
-            CHUNKS.map(|n| build(InsertKind::Search, n)),
+            CHUNKS.map(|n| build(InsertKind::Backlog, n)),
         ]
     });
     let k = match kind {
         InsertKind::Chats => 0,
         InsertKind::Messages => 1,
-        InsertKind::Search => 2,
+        InsertKind::Backlog => 2,
     };
     let i = CHUNKS
         .iter()

@@ -359,12 +359,13 @@ impl MysqlStore {
                 };
                 sqlx::query(&format!(
                     "SELECT number, body, created_at, updated_at FROM messages \
-                     WHERE {MATCH} AND {bound} ORDER BY number {order} LIMIT ?"
+                     WHERE {MATCH} AND {bound} ORDER BY number {order} LIMIT ? OFFSET ?"
                 ))
                 .bind(chat_id)
                 .bind(pattern)
                 .bind(after)
                 .bind(spec.limit)
+                .bind(spec.offset)
                 .fetch_all(self.op())
                 .await?
             }
@@ -372,7 +373,8 @@ impl MysqlStore {
                 sqlx::query(&format!(
                     "SELECT number, body, created_at, updated_at FROM ( \
                        SELECT number, body, created_at, updated_at FROM messages \
-                       WHERE {MATCH} ORDER BY number DESC LIMIT {RELEVANCE_WINDOW}) w \
+                       WHERE {MATCH} AND number < ? \
+                       ORDER BY number DESC LIMIT {RELEVANCE_WINDOW}) w \
                      ORDER BY CHAR_LENGTH(LOWER(body)) \
                               - CHAR_LENGTH(REPLACE(LOWER(body), LOWER(?), '')) DESC, \
                               number DESC \
@@ -380,6 +382,7 @@ impl MysqlStore {
                 ))
                 .bind(chat_id)
                 .bind(pattern)
+                .bind(spec.after.map_or(i64::from(u32::MAX), i64::from))
                 .bind(query.as_str())
                 .bind(spec.limit)
                 .bind(spec.offset)

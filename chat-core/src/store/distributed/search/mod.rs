@@ -279,17 +279,22 @@ impl ElasticSearch {
             json!({"term": {"chat": chat}}),
         ];
         let phrase = json!({"match_phrase": {"body.grams": {"query": query.as_str()}}});
+        if let Some(after) = spec.after {
+            let bound = if spec.sort == SearchSort::Oldest {
+                "gt"
+            } else {
+                "lt"
+            };
+            filter.push(json!({"range": {"number": {bound: after}}}));
+        }
         let answer = match spec.sort {
             SearchSort::Newest | SearchSort::Oldest => {
                 let newest = spec.sort == SearchSort::Newest;
-                if let Some(after) = spec.after {
-                    let bound = if newest { "lt" } else { "gt" };
-                    filter.push(json!({"range": {"number": {bound: after}}}));
-                }
                 filter.push(phrase);
                 self.run(json!({
                     "query": {"bool": {"filter": filter}},
                     "sort": [{"number": if newest { "desc" } else { "asc" }}],
+                    "from": spec.offset,
                     "size": spec.limit,
                     "track_total_hits": false
                 }))

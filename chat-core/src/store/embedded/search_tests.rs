@@ -1,0 +1,155 @@
+//! Property test of embedded search with the backlog: random bodies (Unicode included) and
+//! queries, with creates, edits and drains of the backlog (by another connection, as another
+//! process would) interleaved at random points; every search, in every order and at any page
+//! size, equals a brute-force substring filter of the chat's messages.
+
+use proptest::prelude::*;
+use sqlx::Connection;
+
+use super::indexer::drain_chunk;
+use crate::model::{Query, SearchRequest, SearchSort};
+use crate::{ChatApi, ChatNumber, ChatService, Config, MessageNumber};
+
+/// Characters that fold (`A`/`a`, `É`/`é`, `Σ`/`σ`), one that does not change (`ß`), an emoji,
+/// a space and quote characters the query language would otherwise read.
+const ALPHABET: &[char] = &[
+    'a', 'b', 'A', 'B', 'é', 'É', 'σ', 'Σ', 'ß', '🎉', ' ', '"', '*',
+];
+
+fn text(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(ALPHABET), 1..=max)
+        .prop_map(|c| c.into_iter().collect())
+        .prop_filter("not blank", |s: &String| !s.trim().is_empty())
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Create(String),
+    /// Edit the message at this index (modulo the count) to this body.
+    Edit(usize, String),
+    /// Drain up to this many records.
+    Drain(u32),
+    /// Search for this text, with this page size.
+    Search(String, u32),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => text(10).prop_map(Step::Create),
+        2 => (any::<usize>(), text(10)).prop_map(|(i, b)| Step::Edit(i, b)),
+        2 => (1u32..6).prop_map(Step::Drain),
+        3 => (text(4), 1u32..5).prop_map(|(q, l)| Step::Search(q, l)),
+    ]
+}
+
+/// The numbers containing `q`, in `sort`'s order (relevance: newest first, compared as a set).
+fn expected(bodies: &[String], q: &Query, sort: SearchSort) -> Vec<u32> {
+    let mut n: Vec<u32> = (1..=bodies.len() as u32)
+        .filter(|&i| q.matches(&bodies[i as usize - 1]))
+        .collect();
+    if sort != SearchSort::Oldest {
+        n.reverse();
+    }
+    n
+}
+
+fn chat() -> ChatNumber {
+    ChatNumber::new(1).expect("chat 1")
+}
+
+async fn all_pages(
+    service: &ChatService,
+    token: &crate::Token,
+    request: SearchRequest,
+) -> Vec<u32> {
+    let mut request = request;
+    let mut found = Vec::new();
+    loop {
+        let page = service
+            .search_messages(token, chat(), &request)
+            .await
+            .expect("search");
+        found.extend(page.items.iter().map(|m| m.number.get()));
+        match page.next {
+            Some(next) => request = next,
+            None => return found,
+        }
+    }
+}
+
+async fn run(steps: Vec<Step>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("prop.db").display());
+    let config = Config {
+        fsync: false,
+        // Only the test drains, at the steps it chose.
+        worker: false,
+        ..Config::with_database_url(&url)
+    };
+    let service = ChatService::open(&config).await.expect("open");
+    let mut drainer = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("drainer");
+    let app = service.create_application("prop").await.expect("app");
+    let token = app.token;
+    service.create_chat(&token).await.expect("chat");
+    let mut bodies: Vec<String> = Vec::new();
+    for step in steps {
+        match step {
+            Step::Create(body) => {
+                let m = service
+                    .create_message(&token, chat(), &body)
+                    .await
+                    .expect("create");
+                bodies.push(m.body);
+            }
+            Step::Edit(i, body) if !bodies.is_empty() => {
+                let i = i % bodies.len();
+                let n = MessageNumber::new(i as u32 + 1).expect("number");
+                let m = service
+                    .update_message(&token, chat(), n, &body)
+                    .await
+                    .expect("edit");
+                bodies[i] = m.body;
+            }
+            Step::Edit(..) => {}
+            Step::Drain(chunk) => {
+                drain_chunk(&mut drainer, chunk).await.expect("drain");
+            }
+            Step::Search(q, limit) => {
+                let Ok(query) = Query::parse(&q) else {
+                    continue;
+                };
+                for sort in SearchSort::ALL {
+                    let request = SearchRequest::new(q.clone()).sorted(sort).limited(limit);
+                    let mut got = all_pages(&service, &token, request).await;
+                    let want = expected(&bodies, &query, sort);
+                    if sort == SearchSort::Relevance {
+                        got.sort_unstable_by(|a, b| b.cmp(a));
+                    }
+                    assert_eq!(
+                        got, want,
+                        "query {q:?}, {sort}, limit {limit}, bodies {bodies:?}"
+                    );
+                }
+            }
+        }
+    }
+    service.close().await;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn search_equals_a_brute_force_filter_whatever_the_backlog(
+        steps in prop::collection::vec(step(), 1..40)
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(run(steps));
+    }
+}
