@@ -228,8 +228,13 @@ launch_mariadb() {
     # to send emoji.)
     # innodb_flush_log_at_trx_commit=2 spares an fsync per commit: the data is
     # throwaway, and the tests do many small transactions.
+    # Each instance keeps its temporary tables in its own folder: mariadbd deletes
+    # every `#sql…` file of its tmpdir when it starts, so instances sharing /tmp (a
+    # test's private one starting beside the shared one) would delete each other's.
+    mkdir -p "$MYSQL_DIR/tmp"
     setsid mariadbd --no-defaults "${user_opt[@]}" \
         --datadir="$MYSQL_DATA" \
+        --tmpdir="$MYSQL_DIR/tmp" \
         --socket="$MYSQL_SOCKET" \
         --pid-file="$MYSQL_PIDFILE" \
         --log-error="$MYSQL_LOG" \
