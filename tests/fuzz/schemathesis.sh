@@ -13,7 +13,7 @@
 # SCHEMA is a URL or an absolute path. /admin/queue is left out: it belongs to the distributed profile and
 # answers 400 on the embedded one, as documented (the HTTP tests check that). The live stream and
 # the stats stream are left out too: their 200 is an endless event stream, which a
-# request/response run can only time out on; tests/tests/live.rs and tests/tests/console.rs check
+# request/response run can only time out on; tests/tests/live.rs and tests/tests/web_console.rs check
 # their answers and refusals.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -802,7 +802,7 @@ mod api {
         )
         .await;
         // The stats stream: its 200 is an event stream that never ends (its events are checked
-        // in tests/tests/console.rs), so only its head is read here.
+        // in tests/tests/web_console.rs), so only its head is read here.
         let stats = r
             .http
             .get(format!("{}{STATS}", r.base))

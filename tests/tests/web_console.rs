@@ -211,5 +211,5 @@ async fn the_stats_stream_sends_each_second_with_the_routes_that_served_it() {
 
 /// With a real headless Chromium driven through WebDriver.
 #[cfg(feature = "browser")]
-#[path = "console/browser.rs"]
+#[path = "web_console/browser.rs"]
 mod browser;
