@@ -73,12 +73,22 @@ impl LiveEvent {
 /// A stream of a chat's events, as [`crate::ChatApi::follow`] returns it.
 pub type LiveStream = Pin<Box<dyn Stream<Item = Result<LiveEvent>> + Send>>;
 
+/// Where the embedded watcher stands in one followed chat: what it has published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// The highest message number published.
+    pub(crate) number: u32,
+    /// The highest `message_edits` sequence number looked at.
+    pub(crate) edit: i64,
+}
+
 /// One followed chat's channel, and the publisher's high-water mark for it.
 pub(crate) struct Feed {
     tx: broadcast::Sender<Arc<LiveEvent>>,
-    /// The highest message number published (the embedded watcher's cursor); `None` until
-    /// the publisher first looks at the chat.
-    pub(crate) published: Mutex<Option<u32>>,
+    /// The embedded watcher's cursor. The first follower sets it from the store *before* it
+    /// replays anything (so every later change is either in its replay or published); the
+    /// watcher leaves a chat alone while it is `None`.
+    pub(crate) published: Mutex<Option<Published>>,
 }
 
 impl Feed {
@@ -186,6 +196,17 @@ pub struct Subscription {
     // Declared first so the receiver is gone when the lease counts the remaining ones.
     rx: broadcast::Receiver<Arc<LiveEvent>>,
     _lease: Box<dyn Send + Sync>,
+}
+
+#[cfg(test)]
+impl Subscription {
+    /// The next event of the channel, waiting at most `wait`.
+    pub(crate) async fn next_within(&mut self, wait: std::time::Duration) -> Option<LiveEvent> {
+        match tokio::time::timeout(wait, self.rx.recv()).await {
+            Ok(Ok(event)) => Some((*event).clone()),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Subscription {

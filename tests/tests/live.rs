@@ -118,11 +118,14 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
             .map(str::to_owned)
             .collect::<Vec<String>>()
     };
+    // One deadline for all three events: the keep-alive comments keep each read short, so a
+    // missing event would otherwise be waited for forever.
     let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
     while events_in(&text).len() < 3 || !text.ends_with("\n\n") {
-        let chunk = tokio::time::timeout(Duration::from_secs(30), first.chunk())
+        let chunk = tokio::time::timeout_at(deadline.into(), first.chunk())
             .await
-            .unwrap()
+            .unwrap_or_else(|_| panic!("3 events within 30 s, got: {text}"))
             .unwrap()
             .unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());

@@ -542,7 +542,9 @@ impl Backend for SqliteBackend {
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
         let chat_id = self.chat_id(token, chat).await?;
-        Ok(self.live.subscribe(chat_id).0)
+        let (sub, _) = self.live.subscribe(chat_id);
+        live::start_feed(&self.reader, &self.live, chat_id).await?;
+        Ok(sub)
     }
 
     fn metrics(&self) -> &Metrics {
