@@ -1747,7 +1747,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__import)
-            opts="-o -q -h -V --format --concurrency --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --format --batch --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1757,7 +1757,7 @@ _chatctl() {
                     COMPREPLY=($(compgen -W "auto jsonl lines" -- "${cur}"))
                     return 0
                     ;;
-                --concurrency)
+                --batch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -515,7 +515,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l format -d 'How lines are read: `jsonl` is one `{"body": "…"}` per line, `lines` one body per line' -r -f -a "auto\t'JSON Lines when the first non-blank line starts with `{`, else one body per line'
 jsonl\t'One JSON object with a "body" string per line'
 lines\t'One body per line, taken as is'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l concurrency -d 'Most creations in flight at once' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l batch -d 'Messages per batch (each batch is one request over HTTP)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r

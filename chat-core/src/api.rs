@@ -44,6 +44,19 @@ pub trait ChatApi: Send + Sync {
 
     /// Creates the chat's next message.
     async fn create_message(&self, token: &Token, chat: ChatNumber, body: &str) -> Result<Message>;
+    /// Creates messages in the order given: their numbers increase in that order (they are
+    /// consecutive unless other clients create messages in the same chat meanwhile), whatever
+    /// the profile and over HTTP, and the call answers once all are durable.
+    ///
+    /// Every body is checked first, and at most [`crate::model::MAX_BATCH`] go in one call: a bad
+    /// body or too many fail the call with [`Error::Invalid`](crate::Error::Invalid) and create
+    /// nothing. A backend failing part-way may leave the first ones created, in order.
+    async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: &[String],
+    ) -> Result<Vec<Message>>;
     /// Reads one message.
     async fn get_message(
         &self,

@@ -291,6 +291,26 @@ impl ChatApi for HttpClient {
             .0)
     }
 
+    async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: &[String],
+    ) -> Result<Vec<Message>> {
+        crate::model::parse_batch(bodies)?;
+        let path = format!("/applications/{token}/chats/{chat}/messages/batch");
+        let body = crate::wire::BatchBody {
+            messages: bodies
+                .iter()
+                .map(|b| BodyBody { body: b.clone() })
+                .collect(),
+        };
+        Ok(self
+            .json(self.request(Method::POST, &path).json(&body))
+            .await?
+            .0)
+    }
+
     async fn get_message(
         &self,
         token: &Token,

@@ -36,6 +36,8 @@ pub const TEXT_PATTERN: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest page size of lists.
 pub const MAX_LIMIT: u32 = 1000;
+/// Most messages one [`crate::ChatApi::create_messages`] call creates.
+pub const MAX_BATCH: usize = 1000;
 
 /// An application's public identifier: 32 lowercase hex characters (128 random bits).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -438,6 +440,33 @@ pub fn check_limit(limit: u32) -> Result<u32> {
             "limit must be between 1 and {MAX_LIMIT}, got {limit}"
         )))
     }
+}
+
+/// Checks the bodies of one [`crate::ChatApi::create_messages`] call: one to [`MAX_BATCH`]
+/// of them, each a valid [`Body`]. A refusal names the first bad body by its position
+/// (from 1).
+pub fn parse_batch(bodies: &[String]) -> Result<Vec<Body>> {
+    if bodies.is_empty() || bodies.len() > MAX_BATCH {
+        return Err(Error::invalid(
+            "messages",
+            format!(
+                "one call creates 1 to {MAX_BATCH} messages, got {}",
+                bodies.len()
+            ),
+        ));
+    }
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Body::parse(b).map_err(|e| match e {
+                Error::Invalid { reason, .. } => {
+                    Error::invalid("body", format!("message {}: {reason}", i + 1))
+                }
+                other => other,
+            })
+        })
+        .collect()
 }
 
 /// Parses the text of `?limit=`: decimal digits naming a page size in `1..=MAX_LIMIT`. The

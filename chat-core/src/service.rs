@@ -152,6 +152,16 @@ impl ChatApi for ChatService {
         self.backend.create_message(token, chat, body).await
     }
 
+    async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: &[String],
+    ) -> Result<Vec<Message>> {
+        let bodies = crate::model::parse_batch(bodies)?;
+        self.backend.create_messages(token, chat, bodies).await
+    }
+
     async fn get_message(
         &self,
         token: &Token,

@@ -21,6 +21,14 @@ pub struct BodyBody {
     pub body: String,
 }
 
+/// Body of `POST …/messages/batch`: the messages to create, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchBody {
+    /// One to 1,000 messages; their numbers follow this order.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub messages: Vec<BodyBody>,
+}
+
 /// Body of the admin jobs' requests.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobScope {

@@ -22,6 +22,77 @@ use crate::AppState;
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Largest accepted body of `POST …/messages/batch` (1,000 messages of a few KiB each).
+pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The bodies of `POST …/messages/batch`: `{"messages": [{"body": "…"}, …]}`, JSON only, in
+/// order. Their count and each body are checked by chat-core (`422`); the shape here (`400`).
+pub struct BatchBodies(pub Vec<String>);
+
+impl<S: Send + Sync> FromRequest<S> for BatchBodies {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| ct.split(';').next())
+            .map(|ct| ct.trim().to_ascii_lowercase())
+            .is_some_and(|ct| {
+                ct == "application/json"
+                    || (ct.starts_with("application/") && ct.ends_with("+json"))
+            });
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::http(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!(
+                        "a batch is at most {BATCH_BODY_LIMIT} bytes: send the messages in \
+                         several batches"
+                    ),
+                )
+            } else {
+                ApiError::bad_request(format!("cannot read the request body: {e}"))
+            }
+        })?;
+        if !json {
+            return Err(ApiError::http(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "a batch must be JSON (Content-Type: application/json): \
+                 {\"messages\": [{\"body\": \"…\"}, …]}",
+            ));
+        }
+        let shape = || {
+            ApiError::bad_request("the request body must be {\"messages\": [{\"body\": \"…\"}, …]}")
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+        let items = value
+            .get("messages")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(shape)?;
+        let bodies = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item.get("body") {
+                Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(ApiError::bad_request(format!(
+                    "message {}: body must be a string, got {other}",
+                    i + 1
+                ))),
+                None => Err(ApiError::bad_request(format!(
+                    "message {}: expected an object like {{\"body\": \"…\"}}",
+                    i + 1
+                ))),
+            })
+            .collect::<Result<Vec<String>, ApiError>>()?;
+        Ok(BatchBodies(bodies))
+    }
+}
+
 /// A request body's fields: a JSON object or an HTML form (`application/x-www-form-urlencoded`),
 /// read by [`Fields`]; no body at all reads as `{}`. Any other media type is a 415.
 pub struct JsonObject(pub Fields);

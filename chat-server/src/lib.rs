@@ -206,6 +206,10 @@ fn api_routes() -> Router<AppState> {
             post(messages::create).get(messages::list),
         )
         .route(
+            "/{token}/chats/{number}/messages/batch",
+            post(messages::create_batch).layer(DefaultBodyLimit::max(extract::BATCH_BODY_LIMIT)),
+        )
+        .route(
             "/{token}/chats/{number}/messages/search",
             get(messages::search),
         )

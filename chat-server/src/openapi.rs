@@ -22,7 +22,7 @@ use crate::routes::{admin, applications, chats, messages, ops, stats, stream};
     paths(
         applications::create, applications::list, applications::show, applications::update,
         chats::create, chats::list, chats::show,
-        messages::create, messages::list, messages::show, messages::update, messages::search,
+        messages::create, messages::create_batch, messages::list, messages::show, messages::update, messages::search,
         stream::stream, stats::stream,
         admin::recount, admin::reindex, admin::queue, admin::retry_dead,
         ops::health, ops::ready, ops::metrics, ops::openapi,
@@ -179,6 +179,10 @@ fn constrain_body(body: &mut Value) {
         .get("application/json")
         .map(|c| c["schema"].clone())
         .unwrap_or(Value::Null);
+    // A batch is JSON only.
+    if json_schema["$ref"] == "#/components/schemas/BatchBody" {
+        return;
+    }
     let (json_body, form_body) = match json_schema["$ref"].as_str() {
         Some("#/components/schemas/NameBody" | "#/components/schemas/NameRequest") => (
             json!({"$ref": "#/components/schemas/NameRequest"}),

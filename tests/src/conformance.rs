@@ -131,6 +131,109 @@ pub async fn numbers_are_gapless_and_counts_exact_under_concurrency(
     );
 }
 
+/// A batch is numbered in its order, even with other batches and single creates of the same
+/// chat in flight; alone it takes consecutive numbers; its messages are readable at once; a bad
+/// batch creates nothing.
+pub async fn batches_are_numbered_in_their_order(api: Arc<dyn ChatApi>, settle: &dyn Settle) {
+    let t = api.create_application("batches").await.unwrap().token;
+    let c = api.create_chat(&t).await.unwrap().number;
+
+    // Alone: consecutive, in order, readable at once.
+    let bodies: Vec<String> = (1..=1000).map(|i| format!("alone {i}")).collect();
+    let created = api.create_messages(&t, c, &bodies).await.unwrap();
+    let numbers: Vec<u32> = created.iter().map(|m| m.number.get()).collect();
+    assert_eq!(numbers, (1..=1000).collect::<Vec<u32>>());
+    assert!(created.iter().zip(&bodies).all(|(m, b)| &m.body == b));
+    let last = api
+        .get_message(&t, c, MessageNumber::new(1000).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(last.body, "alone 1000");
+
+    // Six batches of 200 and 100 single creates at once: each batch keeps its order.
+    let jobs: Vec<usize> = (0..106).collect();
+    let results = concurrently(jobs, 16, |k| {
+        let (api, t) = (Arc::clone(&api), t.clone());
+        async move {
+            if k < 6 {
+                let bodies: Vec<String> = (0..200).map(|i| format!("batch {k} line {i}")).collect();
+                let created = api.create_messages(&t, c, &bodies).await.unwrap();
+                assert!(created.iter().zip(&bodies).all(|(m, b)| &m.body == b));
+                (
+                    k,
+                    created.iter().map(|m| m.number.get()).collect::<Vec<u32>>(),
+                )
+            } else {
+                let m = api
+                    .create_message(&t, c, &format!("single {k}"))
+                    .await
+                    .unwrap();
+                (k, vec![m.number.get()])
+            }
+        }
+    })
+    .await;
+    let mut results: Vec<(usize, Vec<u32>)> = results;
+    results.sort();
+    let results: Vec<Vec<u32>> = results.into_iter().map(|(_, n)| n).collect();
+    let mut all: Vec<u32> = (1..=1000).collect();
+    for numbers in &results {
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "a batch's numbers do not follow its order: {numbers:?}"
+        );
+        all.extend(numbers);
+    }
+    assert_gapless(&mut all, "message");
+    let all = api
+        .list_messages(
+            &t,
+            c,
+            PageRequest::after(1000, MessageNumber::new(1000).unwrap()).unwrap(),
+        )
+        .await
+        .unwrap();
+    for m in &all.items {
+        if let Some(rest) = m.body.strip_prefix("batch ") {
+            let (k, i) = rest.split_once(" line ").unwrap();
+            let (k, i): (usize, u32) = (k.parse().unwrap(), i.parse().unwrap());
+            assert_eq!(results[k][i as usize], m.number.get(), "{}", m.body);
+        }
+    }
+
+    // Refusals change nothing.
+    let before = 1000 + 6 * 200 + 100;
+    let refused = [
+        Vec::new(),
+        (0..1001).map(|i| i.to_string()).collect(),
+        vec!["fine".to_owned(), "also fine".to_owned(), "  ".to_owned()],
+    ];
+    for bodies in &refused {
+        let err = api.create_messages(&t, c, bodies).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    }
+    let err = api
+        .create_messages(&t, c, &["x".repeat(16 * 1024 + 1)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    let err = api
+        .create_messages(&t, ChatNumber::new(9).unwrap(), &["x".to_owned()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    let next = api
+        .create_message(&t, c, "after the refusals")
+        .await
+        .unwrap();
+    assert_eq!(next.number.get(), before + 1);
+    settle.settle().await;
+    assert_eq!(
+        api.get_chat(&t, c).await.unwrap().messages_count,
+        u64::from(before + 1)
+    );
+}
+
 /// A read right after an acknowledged create finds it, for every create.
 pub async fn reads_see_acknowledged_writes_at_once(api: Arc<dyn ChatApi>, _settle: &dyn Settle) {
     let app = api.create_application("ryw").await.unwrap();
@@ -1059,6 +1162,7 @@ macro_rules! conformance_suite {
     ($harness:ty) => {
         $crate::conformance_suite!(@cases $harness;
             numbers_are_gapless_and_counts_exact_under_concurrency,
+            batches_are_numbered_in_their_order,
             reads_see_acknowledged_writes_at_once,
             representations_and_updates,
             lists_are_ordered_and_paged,

@@ -412,6 +412,22 @@ async fn after_flushall_numbers_continue_past_the_database_without_duplicates() 
         .await
         .unwrap();
 
+    // A batch into a chat whose counters are gone: both are seeded from the database, and
+    // the batch is numbered after the chat's stored messages, in its order.
+    let bodies: Vec<String> = (0..50).map(|i| format!("batch after flush {i}")).collect();
+    let three = ChatNumber::new(3).unwrap();
+    let batch = a
+        .client
+        .create_messages(&app.token, three, &bodies)
+        .await
+        .unwrap();
+    assert!(batch.windows(2).all(|w| w[0].number < w[1].number));
+    assert!(batch.iter().zip(&bodies).all(|(m, b)| &m.body == b));
+    let batch: Vec<Ack> = batch
+        .into_iter()
+        .map(|m| (3, m.number.get(), m.body))
+        .collect();
+
     // Both servers race to re-seed the counters; the numbers go on after the database's.
     let chat = b.client.create_chat(&app.token).await.unwrap();
     assert_eq!(chat.number.get(), 4);
@@ -426,6 +442,7 @@ async fn after_flushall_numbers_continue_past_the_database_without_duplicates() 
     assert!(errors.is_empty(), "{errors:?}");
     let mut all = before.clone();
     all.extend(after.iter().cloned());
+    all.extend(batch);
     assert_gapless(&all);
     a.wait_for_drain(Duration::from_secs(60)).await;
     let rows = stored(&url).await;

@@ -159,6 +159,7 @@ mod api {
     const CHAT: &str = "/api/v1/applications/{token}/chats/{number}";
     const MSGS: &str = "/api/v1/applications/{token}/chats/{number}/messages";
     const MSG: &str = "/api/v1/applications/{token}/chats/{number}/messages/{message}";
+    const BATCH: &str = "/api/v1/applications/{token}/chats/{number}/messages/batch";
     const SEARCH: &str = "/api/v1/applications/{token}/chats/{number}/messages/search";
     const STREAM: &str = "/api/v1/applications/{token}/chats/{number}/messages/stream";
     const STATS: &str = "/api/v1/stats/stream";
@@ -173,6 +174,7 @@ mod api {
     const CHAT_OPERATIONS: &[(&str, &str)] = &[("POST", CHATS), ("GET", CHATS), ("GET", CHAT)];
     const MESSAGE_OPERATIONS: &[(&str, &str)] = &[
         ("POST", MSGS),
+        ("POST", BATCH),
         ("GET", MSGS),
         ("GET", MSG),
         ("PUT", MSG),
@@ -627,6 +629,95 @@ mod api {
             400,
         )
         .await;
+
+        // Batches: numbered in their order, JSON only, every refusal in the API's shape and
+        // nothing created by one.
+        let batch = format!("{APPS}/{t}/chats/2/messages/batch");
+        let created = r
+            .expect(
+                M::POST,
+                BATCH,
+                &batch,
+                Body::Json(json!({"messages": [{"body": "third"}, {"body": "fourth"}]})),
+                201,
+            )
+            .await;
+        assert_eq!(
+            (&created[0]["number"], &created[0]["body"]),
+            (&json!(1), &json!("third"))
+        );
+        assert_eq!(created[1]["number"], 2);
+        for (body, status) in [
+            (json!({"messages": []}), 422),
+            (json!({"messages": [{"body": "ok"}, {"body": " "}]}), 422),
+            (json!({"messages": vec![json!({"body": "x"}); 1001]}), 422),
+            (json!({"messages": "x"}), 400),
+            (json!({"messages": ["x"]}), 400),
+            (json!({"messages": [{"body": 5}]}), 400),
+            (json!([{"body": "x"}]), 400),
+        ] {
+            r.expect(M::POST, BATCH, &batch, Body::Json(body), status)
+                .await;
+        }
+        r.expect(
+            M::POST,
+            BATCH,
+            &batch,
+            Body::Raw("application/x-www-form-urlencoded", "body=x".into()),
+            415,
+        )
+        .await;
+        r.expect(
+            M::POST,
+            BATCH,
+            &batch,
+            Body::Raw(
+                "application/json",
+                format!(
+                    "{{\"messages\": [{}]}}",
+                    vec![format!("{{\"body\": \"{}\"}}", "x".repeat(16 * 1024)); 300].join(",")
+                ),
+            ),
+            413,
+        )
+        .await;
+        r.expect(
+            M::POST,
+            BATCH,
+            &format!("{APPS}/{t}/chats/7/messages/batch"),
+            Body::Json(json!({"messages": [{"body": "x"}]})),
+            404,
+        )
+        .await;
+        r.expect(
+            M::POST,
+            BATCH,
+            &format!("{APPS}/{t}/chats/x/messages/batch"),
+            Body::Json(json!({"messages": [{"body": "x"}]})),
+            400,
+        )
+        .await;
+        let (_, _, fourth) = r
+            .send(
+                M::GET,
+                MSG,
+                &format!("{APPS}/{t}/chats/2/messages/2"),
+                Body::None,
+                None,
+            )
+            .await;
+        assert_eq!(fourth["body"], "fourth");
+        let (_, _, chat) = r
+            .send(
+                M::GET,
+                CHAT,
+                &format!("{APPS}/{t}/chats/1"),
+                Body::None,
+                None,
+            )
+            .await;
+        assert_eq!(chat["messages_count"], 2, "a refused batch created nothing");
+
         let (_, h, list) = r
             .send(M::GET, MSGS, &format!("{base}?limit=1"), Body::None, None)
             .await;

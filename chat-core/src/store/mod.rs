@@ -89,6 +89,14 @@ pub trait Backend: Send + Sync {
     ) -> Result<Page<Chat, ChatNumber>>;
     /// See [`crate::ChatApi::create_message`].
     async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body) -> Result<Message>;
+    /// See [`crate::ChatApi::create_messages`]; the bodies are checked and at most
+    /// [`crate::model::MAX_BATCH`].
+    async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<Message>>;
     /// See [`crate::ChatApi::get_message`].
     async fn get_message(
         &self,

@@ -7,7 +7,7 @@ use chat_core::{ChatApi, Message, MessageNumber, SearchRequest, SearchSort};
 
 use super::{location, next_link, params, Params};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, ChatPath, JsonObject, MessagePath, PageQuery};
+use crate::extract::{self, BatchBodies, ChatPath, JsonObject, MessagePath, PageQuery};
 use crate::AppState;
 
 const WRAPPERS: &[&str] = &["message"];
@@ -38,6 +38,31 @@ pub async fn create(
         m.number
     ));
     Ok((StatusCode::CREATED, at, Json(m)))
+}
+
+/// Create several messages of the chat, numbered in the order given. Answers once all are
+/// durably stored and searchable.
+#[utoipa::path(post, path = "/api/v1/applications/{token}/chats/{number}/messages/batch", tag = "messages",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number")),
+    request_body(content = chat_core::wire::BatchBody, description = "`{\"messages\": [{\"body\": …}, …]}`: 1 to 1,000 messages, JSON only"),
+    responses(
+        (status = 201, description = "Created, in the order sent: numbers increase along the array", body = [Message]),
+        (status = 400, description = "Malformed number or JSON, or not the batch's shape", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
+        (status = 413, description = "Body over 4 MiB", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
+        (status = 422, description = "No message, more than 1,000, or an empty or over-long body (16 KiB)", body = chat_core::ErrorBody),
+        (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
+pub async fn create_batch(
+    State(s): State<AppState>,
+    ChatPath(token, chat): ChatPath,
+    bodies: Result<BatchBodies, ApiError>,
+) -> ApiResult<(StatusCode, Json<Vec<Message>>)> {
+    let bodies = bodies?.0;
+    let created = s.service.create_messages(&token, chat, &bodies).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// List a chat's messages by number.

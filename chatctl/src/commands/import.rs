@@ -1,19 +1,18 @@
 //! `chatctl import TOKEN CHAT FILE`: bulk creation of messages, for scripts and benchmarks.
 //!
 //! The whole input is read and checked before the first message is created, so a bad line
-//! changes nothing. Messages are then created with a bounded number of requests in flight:
-//! enough to fill the embedded writer's group commits (or the server's queue) without
-//! unbounded memory. Numbers follow the order in which creations commit, not the line order.
+//! changes nothing. Messages are then created in batches ([`chat_core::ChatApi::create_messages`], over
+//! HTTP `POST …/messages/batch`), one after the other: a batch's numbers follow its order and
+//! the next batch starts after it, so message numbers follow the line order, directly and over
+//! HTTP alike, while each batch fills a group commit (or one Redis pipeline).
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
-use chat_core::{Body, ChatApi, Progress};
+use chat_core::{Body, Progress};
 use clap::{Args, ValueEnum};
 use comfy_table::Cell;
-use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::{chat_number, token};
@@ -35,10 +34,10 @@ pub struct ImportArgs {
     /// How lines are read: `jsonl` is one `{"body": "…"}` per line, `lines` one body per line
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
-    /// Most creations in flight at once
-    #[arg(long, value_name = "N", default_value_t = 64,
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
+    /// Messages per batch (each batch is one request over HTTP)
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch: u16,
 }
 
 /// How the lines of an import are read.
@@ -78,26 +77,37 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
     let bar = ctx.bar();
     bar.start("messages", Some(total));
     let started = Instant::now();
-    let api: Arc<dyn ChatApi> = Arc::clone(&ctx.api);
-    let progress = Arc::clone(&bar);
-    let created = stream::iter(bodies)
-        .map(|body| {
-            let (api, t, progress) = (Arc::clone(&api), t.clone(), Arc::clone(&progress));
-            async move {
-                let m = api.create_message(&t, chat, &body).await?;
-                progress.advance(1);
-                Ok::<_, chat_core::Error>(m.number.get())
+    let mut numbers: Vec<u32> = Vec::with_capacity(bodies.len());
+    let mut failed = None;
+    for batch in batches(&bodies, usize::from(args.batch)) {
+        match ctx.api.create_messages(&t, chat, batch).await {
+            Ok(created) => {
+                numbers.extend(created.iter().map(|m| m.number.get()));
+                bar.advance(created.len() as u64);
             }
-        })
-        .buffer_unordered(usize::from(args.concurrency))
-        .try_collect::<Vec<u32>>()
-        .await;
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
     bar.finish();
     let elapsed = started.elapsed();
-    let mut numbers = created.map_err(|e| {
-        CliError::from(e).hint("messages created before the failure are kept; see `message list`")
-    })?;
-    numbers.sort_unstable();
+    if let Some(e) = failed {
+        let done = if numbers.is_empty() {
+            "no message was created".to_owned()
+        } else {
+            format!(
+                "the first {} lines were created, as messages {}..{}",
+                numbers.len(),
+                numbers[0],
+                numbers[numbers.len() - 1]
+            )
+        };
+        return Err(CliError::from(e).hint(format!(
+            "{done}; lines of the failing batch may be created too (see `message list --last`)"
+        )));
+    }
     let imported = numbers.len() as u64;
 
     let report = Report {
@@ -142,6 +152,27 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
             ctx.out.print_table(&table)
         }
     }
+}
+
+/// Most bytes of bodies in one batch: its JSON stays well inside the server's 4 MiB limit
+/// even when every character needs escaping.
+const BATCH_BYTES: usize = 512 * 1024;
+
+/// `bodies` cut into consecutive batches of at most `size` bodies and [`BATCH_BYTES`].
+fn batches(bodies: &[String], size: usize) -> Vec<&[String]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, body) in bodies.iter().enumerate() {
+        if i > start && (i - start == size || bytes + body.len() > BATCH_BYTES) {
+            out.push(&bodies[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += body.len();
+    }
+    if start < bodies.len() {
+        out.push(&bodies[start..]);
+    }
+    out
 }
 
 fn per_second(n: u64, d: std::time::Duration) -> u64 {
@@ -227,6 +258,24 @@ mod tests {
             ["first", "second {not json}"]
         );
         assert_eq!(parse("{x}\n", InputFormat::Lines).expect("valid"), ["{x}"]);
+    }
+
+    #[test]
+    fn batches_keep_the_order_and_respect_both_bounds() {
+        let bodies: Vec<String> = (0..2500).map(|i| i.to_string()).collect();
+        let cut = batches(&bodies, 1000);
+        assert_eq!(
+            cut.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [1000, 1000, 500]
+        );
+        assert_eq!(cut.concat(), bodies);
+        let big: Vec<String> = (0..100).map(|_| "x".repeat(16 * 1024)).collect();
+        let cut = batches(&big, 1000);
+        assert!(cut
+            .iter()
+            .all(|b| b.iter().map(String::len).sum::<usize>() <= BATCH_BYTES));
+        assert_eq!(cut.iter().map(|b| b.len()).sum::<usize>(), 100);
+        assert!(batches(&bodies[..1], 1000).len() == 1);
     }
 
     #[test]

@@ -409,6 +409,15 @@ impl Backend for DistributedBackend {
         DistributedBackend::create_message(self, token, chat, body).await
     }
 
+    async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<Message>> {
+        DistributedBackend::create_messages(self, token, chat, bodies).await
+    }
+
     async fn get_message(
         &self,
         token: &Token,

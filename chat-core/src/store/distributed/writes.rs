@@ -113,6 +113,76 @@ impl DistributedBackend {
         ))
     }
 
+    /// Creates `bodies` in order: the commands go to Redis in that order on one connection
+    /// (`Batcher::query_many`), so their numbers follow it. When a counter must be seeded, the
+    /// commands from the first one that asked are sent again after the seed.
+    pub(super) async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<Message>> {
+        let app = self.app_id(token).await?;
+        let lua = &self.scripts.create_message;
+        let mut cmds = Vec::with_capacity(bodies.len());
+        for body in &bodies {
+            let now = now_micros();
+            let mut cmd = lua.command(4);
+            cmd.arg(self.keys.message_counter(app, chat.get()))
+                .arg(self.keys.stream())
+                .arg(self.keys.pending_messages(app, chat.get()))
+                .arg(self.keys.chat_counter(app))
+                .arg(chat.get());
+            message_json(&mut cmd, app, chat, now, body)
+                .map_err(|e| Error::Internal(format!("cannot encode a queued job: {e}")))?;
+            cmd.arg(self.keys.live(app, chat.get()));
+            cmds.push((cmd, now));
+        }
+        let mut created: Vec<Message> = Vec::with_capacity(bodies.len());
+        let mut seeds = 0;
+        while created.len() < cmds.len() {
+            let answers = self
+                .batcher
+                .query_many::<MessageCreated>(cmds[created.len()..].iter().map(|(c, _)| c.clone()))
+                .await;
+            for answer in answers {
+                let (cmd, now) = &cmds[created.len()];
+                let outcome = match answer {
+                    // The script cache was emptied (a Redis restart): this and the commands
+                    // after it did not run; `run` loads it again.
+                    Err(e) if Lua::lost(&e) => lua.run(cmd, &mut self.conn()).await?,
+                    other => other?,
+                };
+                match outcome {
+                    MessageCreated::Numbered(n) => created.push(Message {
+                        number: MessageNumber::new(n)?,
+                        body: bodies[created.len()].as_str().to_owned(),
+                        created_at: from_micros(*now),
+                        updated_at: from_micros(*now),
+                    }),
+                    MessageCreated::NoChat => return Err(not_chat(token, chat)),
+                    seed => {
+                        seeds += 1;
+                        if seeds >= ATTEMPTS {
+                            return Err(Error::unavailable(
+                                "redis",
+                                "the message counter could not be seeded",
+                            ));
+                        }
+                        if matches!(seed, MessageCreated::SeedChats) {
+                            self.seed_chats(app).await?;
+                        } else {
+                            self.seed_messages(app, chat).await?;
+                        }
+                        // Every later command asked for the same seed: send them again.
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(created)
+    }
+
     pub(super) async fn update_message(
         &self,
         token: &Token,

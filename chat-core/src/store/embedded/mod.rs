@@ -390,6 +390,44 @@ impl Backend for SqliteBackend {
         }
     }
 
+    async fn create_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<Message>> {
+        let chat_id = self.chat_id(token, chat).await?;
+        // The writer numbers requests in the order they reach its channel: queue them all in
+        // order first (they share group commits), then collect the answers.
+        let mut replies = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let (reply, rx) = oneshot::channel();
+            let op = Op::CreateMessage {
+                chat_id,
+                body: body.into_string(),
+            };
+            self.writer
+                .send(Command::Write(Pending { op, reply }))
+                .await
+                .map_err(|_| shutting_down())?;
+            replies.push(rx);
+        }
+        let mut created = Vec::with_capacity(replies.len());
+        for rx in replies {
+            match rx.await.map_err(|_| shutting_down())?? {
+                Reply::Message(m) => created.push(m),
+                Reply::Gone => {
+                    return Err(Error::NotFound(Missing::Chat {
+                        token: token.clone(),
+                        chat,
+                    }))
+                }
+                _ => return Err(unexpected()),
+            }
+        }
+        Ok(created)
+    }
+
     async fn get_message(
         &self,
         token: &Token,

@@ -41,6 +41,29 @@ impl Batcher {
         let value = rx.await.map_err(|_| closed())??;
         Ok(T::from_redis_value(value)?)
     }
+
+    /// Sends `cmds` in this order (Redis runs them in this order, in as many pipelines as
+    /// they need); their answers, in the same order.
+    pub(crate) async fn query_many<T: FromRedisValue>(
+        &self,
+        cmds: impl IntoIterator<Item = Cmd>,
+    ) -> Vec<RedisResult<T>> {
+        let mut waiting = Vec::new();
+        for cmd in cmds {
+            let (answer, rx) = oneshot::channel();
+            let sent = self.requests.send(Request { cmd, answer }).is_ok();
+            waiting.push(sent.then_some(rx));
+        }
+        let mut answers = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            let value = match rx {
+                Some(rx) => rx.await.unwrap_or_else(|_| Err(closed())),
+                None => Err(closed()),
+            };
+            answers.push(value.and_then(|v| Ok(T::from_redis_value(v)?)));
+        }
+        answers
+    }
 }
 
 fn closed() -> RedisError {
