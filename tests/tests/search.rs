@@ -78,6 +78,58 @@ async fn the_substring_analyzer_yields_contiguous_lowercased_grams() {
     h.stop().await;
 }
 
+/// The index keeps each segment's documents by number, highest first, which is `newest`'s own
+/// order: with no total hit count, the engine stops at the first page's worth of matches. A
+/// reindex builds its new index the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indices_are_sorted_by_number_for_newest_to_stop_early() {
+    let h = Searching::start().await;
+    let api = h.api();
+    let app = api.create_application("sorted").await.unwrap();
+    let c = api.create_chat(&app.token).await.unwrap().number;
+    for i in 1..=30 {
+        api.create_message(&app.token, c, &format!("sorted message {i}"))
+            .await
+            .unwrap();
+    }
+    h.settle().await;
+    let sort_of = |index: String| async move {
+        let v: Value = reqwest::get(format!(
+            "{}/{index}/_settings",
+            std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL"),
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        v[&index]["settings"]["index"]["sort"].clone()
+    };
+    let index = h.engine().indices().await.unwrap();
+    assert_eq!(
+        sort_of(index[0].clone()).await,
+        json!({"field": ["number"], "order": ["desc"]})
+    );
+    let newest: Vec<u32> = api
+        .search_messages(&app.token, c, &SearchRequest::new("sorted").limited(5))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|m| m.number.get())
+        .collect();
+    assert_eq!(newest, [30, 29, 28, 27, 26]);
+    let before = index[0].clone();
+    api.reindex(None, NoProgress::arc()).await.unwrap();
+    let index = h.engine().indices().await.unwrap();
+    assert_ne!(index[0], before, "a whole reindex builds a new index");
+    assert_eq!(
+        sort_of(index[0].clone()).await,
+        json!({"field": ["number"], "order": ["desc"]})
+    );
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_is_searchable_within_the_refresh_interval_of_its_persistence() {
     let h = Searching::with_worker().await;

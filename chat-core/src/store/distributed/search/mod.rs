@@ -198,6 +198,11 @@ impl ElasticSearch {
             "settings": {
                 "number_of_shards": 1,
                 "number_of_replicas": self.replicas,
+                // Segments keep their documents by number, highest first: a `newest` search
+                // (sorted the same way, no total hit count) stops once its page is full
+                // instead of collecting and sorting every match of the chat.
+                "sort.field": ["number"],
+                "sort.order": ["desc"],
                 "analysis": {
                     "tokenizer": {
                         // Every character counts: grams span spaces and punctuation, so any
