@@ -160,6 +160,11 @@ fn event(json: &str) -> Result<LiveEvent> {
                 LiveEvent::Created(m)
             })
         }
-        Job::Chat { .. } => Err(Error::Internal("a chat job on a live channel".to_owned())),
+        Job::DeleteMessage { number, .. } => Ok(LiveEvent::Deleted {
+            number: MessageNumber::new(number)?,
+        }),
+        other => Err(Error::Internal(format!(
+            "a job that is not a message's on a live channel: {other:?}"
+        ))),
     }
 }
