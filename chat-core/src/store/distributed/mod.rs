@@ -584,7 +584,7 @@ impl Backend for DistributedBackend {
     }
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
-        let app = self.app_id(token).await?;
+        let app = self.live_app(token).await?;
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }
