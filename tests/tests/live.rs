@@ -350,7 +350,8 @@ async fn followers_survive_a_server_restart_with_nothing_lost_or_repeated() {
 }
 
 /// Other processes writing to the server's SQLite file — a writer process with 8 concurrent
-/// tasks, and `chatctl message send` in direct mode — reach the server's followers.
+/// tasks, and `chatctl message send` (and `edit`, `delete`) in direct mode — reach the server's
+/// followers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_of_other_processes_on_the_file_reach_the_servers_followers() {
     let dir = tempfile::tempdir().unwrap();
@@ -424,6 +425,29 @@ async fn writes_of_other_processes_on_the_file_reach_the_servers_followers() {
     assert_eq!(
         (edited[0].number.get(), edited[0].body.as_str()),
         (5, "edited beside")
+    );
+    // A delete by `chatctl` in direct mode reaches them too.
+    let out = Command::new(chatctl())
+        .args(["--database-url", &url, "message", "delete"])
+        .args([app.token.as_str(), "1", "7", "--yes"])
+        .env_remove("CHAT_SERVER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let next = tokio::time::timeout(live::PATIENCE, events.next())
+        .await
+        .expect("the deletion within the patience")
+        .expect("the stream goes on")
+        .expect("no error");
+    assert_eq!(
+        next,
+        chat_core::LiveEvent::Deleted {
+            number: MessageNumber::new(7).unwrap()
+        }
     );
 }
 
