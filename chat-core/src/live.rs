@@ -180,6 +180,12 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             .collect()
     }
 
+    /// Ends the streams of `key`'s followers (its chat is deleted): they get what the channel
+    /// still holds, then the end.
+    pub(crate) fn end(&self, key: &K) {
+        lock(&self.feeds).remove(key);
+    }
+
     /// Whether nobody follows anything.
     pub(crate) fn is_empty(&self) -> bool {
         lock(&self.feeds).is_empty()

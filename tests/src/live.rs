@@ -314,3 +314,39 @@ pub async fn deletions_reach_followers(follower: Arc<dyn ChatApi>, writer: Arc<d
     }
     assert_eq!(replay, [1, 3, 5]);
 }
+
+/// Deleting a followed chat ends its followers' streams (over HTTP: the reconnection finds the
+/// chat gone and reports `NotFound`); with `application_too`, so does deleting the application
+/// of a followed chat.
+pub async fn a_deleted_chat_ends_its_followers(
+    follower: Arc<dyn ChatApi>,
+    writer: Arc<dyn ChatApi>,
+    application_too: bool,
+) {
+    async fn ends(events: &mut LiveStream) {
+        loop {
+            match tokio::time::timeout(PATIENCE, events.next()).await {
+                Err(_) => panic!("the stream of a deleted chat went on for {PATIENCE:?}"),
+                Ok(None) | Ok(Some(Err(chat_core::Error::NotFound(_)))) => return,
+                Ok(Some(Ok(LiveEvent::Created(_)))) => {}
+                Ok(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let t = writer.create_application("ended").await.unwrap().token;
+    let one = writer.create_chat(&t).await.unwrap().number;
+    let two = writer.create_chat(&t).await.unwrap().number;
+    writer.create_message(&t, one, "before").await.unwrap();
+    let mut events = follower.follow(&t, one, None).await.unwrap();
+    let mut kept = follower.follow(&t, two, None).await.unwrap();
+    writer.delete_chat(&t, one).await.unwrap();
+    ends(&mut events).await;
+    // The other chat's followers go on.
+    writer.create_message(&t, two, "after").await.unwrap();
+    let next = tokio::time::timeout(PATIENCE, kept.next()).await.unwrap();
+    assert!(matches!(next, Some(Ok(LiveEvent::Created(_)))), "{next:?}");
+    if application_too {
+        writer.delete_application(&t).await.unwrap();
+        ends(&mut kept).await;
+    }
+}

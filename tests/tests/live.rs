@@ -49,6 +49,16 @@ async fn over_http_deletions_reach_followers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn directly_and_over_http_a_deleted_chat_ends_its_followers() {
+    let h = Embedded::start().await;
+    live::a_deleted_chat_ends_its_followers(h.api(), h.api(), true).await;
+    h.stop().await;
+    let h = Http::start().await;
+    live::a_deleted_chat_ends_its_followers(h.api(), h.api(), true).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn directly_a_dropped_follower_resumes_by_its_last_number() {
     let h = Embedded::start().await;
     live::resume_after_a_dropped_stream(h.api(), h.api(), BURST).await;

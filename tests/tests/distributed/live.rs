@@ -50,6 +50,16 @@ async fn directly_a_follower_sees_deletions_made_on_another_process() {
     h.stop().await;
 }
 
+/// A chat deleted on another process ends its followers' streams here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn directly_a_chat_deleted_on_another_process_ends_its_followers() {
+    let h = Distributed::start().await;
+    let other = second_process(&h).await;
+    live::a_deleted_chat_ends_its_followers(h.api(), Arc::new(other.clone()), false).await;
+    other.close().await;
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn directly_a_follower_sees_another_process_burst_once_in_order_unpersisted() {
     let h = Distributed::start().await;

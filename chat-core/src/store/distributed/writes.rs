@@ -212,7 +212,8 @@ impl DistributedBackend {
             .arg(self.keys.deleted_chats(app))
             .arg(chat.get())
             .arg(app)
-            .arg(now_micros());
+            .arg(now_micros())
+            .arg(self.keys.live(app, chat.get()));
         for _ in 0..ATTEMPTS {
             match lua.run(&cmd, &mut self.conn()).await? {
                 Deleted::Done => return Ok(()),

@@ -11,6 +11,8 @@
 //! process, a `chatctl` in direct mode) commits to the file. It polls only while someone
 //! follows.
 //!
+//! When a followed chat is gone (deleted, or its application), its followers' streams end.
+//!
 //! Both cursors of a chat (number and edit) are set by its first follower from one read of
 //! the store, taken after it subscribed and before it replays ([`start_feed`]): a creation or
 //! edit committed after that read is published, one committed before it is in the replay, so
@@ -148,10 +150,25 @@ async fn poll(
         return Ok(());
     }
     *version = Some(now);
-    *known = feeds.keys().copied().collect();
     if feeds.is_empty() {
+        *known = HashSet::new();
         return Ok(());
     }
+    // Followers of a deleted chat (or of a deleted application's) see their stream end.
+    let ids = serde_json::to_string(&feeds.keys().collect::<Vec<_>>())
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    let gone: Vec<i64> = sqlx::query_scalar(
+        "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM chats)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut feeds = feeds;
+    for id in gone {
+        hub.end(&id);
+        feeds.remove(&id);
+    }
+    *known = feeds.keys().copied().collect();
     for (chat_id, feed) in &feeds {
         let mut last = published(feed).map_or(0, |p| p.number);
         loop {
