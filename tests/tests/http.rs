@@ -1151,7 +1151,13 @@ mod api {
             .await;
         assert_eq!(s, 404);
         let (s, _, _) = r
-            .send(M::DELETE, "", &format!("{APPS}/{t}"), Body::None, None)
+            .send(
+                M::DELETE,
+                "",
+                &format!("{APPS}/{t}/chats"),
+                Body::None,
+                None,
+            )
             .await;
         assert_eq!(s, 405);
 
