@@ -96,12 +96,13 @@ pub trait ChatApi: Send + Sync {
     ) -> Result<()>;
 
     /// Follows a chat as it happens: the messages after `after` (all when `None`) as they are
-    /// now, then every creation, edit and deletion as it happens, created messages exactly once and in
-    /// number order, with no gap between the two. Writes of every process are seen (other
-    /// processes on the same SQLite file; every API process of the distributed profile).
-    /// Fails at once for an unknown chat. A follower too slow to keep up gets
-    /// [`crate::Error::Unavailable`] (backend `live`) and can follow again after the last
-    /// number it received; [`crate::HttpClient`] does that by itself.
+    /// now, then every creation, edit and deletion as it happens, created messages exactly once
+    /// and in number order, with no gap between the two. Writes of every process are seen
+    /// (other processes on the same SQLite file; every API process of the distributed
+    /// profile). Fails at once for an unknown chat; the stream ends when the chat is deleted
+    /// (on the distributed profile: the chat itself, not its application). A follower too slow
+    /// to keep up gets [`crate::Error::Unavailable`] (backend `live`) and can follow again
+    /// after the last number it received; [`crate::HttpClient`] does that by itself.
     async fn follow(
         &self,
         token: &Token,

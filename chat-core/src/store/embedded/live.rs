@@ -5,8 +5,8 @@
 //! number order: per followed chat it keeps the highest number published and reads the rows
 //! above it; edits and deletions come from the `message_edits` log, which a trigger (edits) and
 //! the writer (deletions, `deleted` = 1) fill in the change's own transaction whichever process
-//! made it (a timestamp cursor would miss edits committed with
-//! an older clock reading). It wakes when this process's writer commits, and otherwise checks
+//! made it (a timestamp cursor would miss edits committed with an older clock reading). It
+//! wakes when this process's writer commits, and otherwise checks
 //! `PRAGMA data_version` every [`POLL`], which moves when any other connection (another
 //! process, a `chatctl` in direct mode) commits to the file. It polls only while someone
 //! follows.
