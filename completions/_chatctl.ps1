@@ -22,7 +22,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
     $completions = @(switch ($command) {
         'chatctl' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -41,9 +41,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('app', 'app', [CompletionResultType]::ParameterValue, 'Create, list, show and rename applications')
-            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Create, list and show an application''s chats')
-            [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Send, list, show and edit a chat''s messages')
+            [CompletionResult]::new('app', 'app', [CompletionResultType]::ParameterValue, 'Create, list, show, rename and delete applications')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Create, list, show and delete an application''s chats')
+            [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Send, list, show, edit, delete and follow a chat''s messages')
             [CompletionResult]::new('search', 'search', [CompletionResultType]::ParameterValue, 'Search a chat''s messages for any part of their text')
             [CompletionResult]::new('recount', 'recount', [CompletionResultType]::ParameterValue, 'Recompute the chats and messages counts from the stored rows, fixing drift')
             [CompletionResult]::new('reindex', 'reindex', [CompletionResultType]::ParameterValue, 'Rebuild the search index from the stored messages')
@@ -58,7 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;app' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -81,12 +81,13 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the applications in creation order (over HTTP: needs the admin token)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one application')
             [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Give an application a new name')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an application with all its chats and messages (over HTTP: needs the admin token)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'chatctl;app;create' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -111,7 +112,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Start after this item: the last number (or token) of the previous page')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -135,7 +136,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;app;show' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -158,7 +159,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;app;rename' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -179,11 +180,37 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatctl;app;delete' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
+            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
+            [CompletionResult]::new('--redis-url', '--redis-url', [CompletionResultType]::ParameterName, 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT')
+            [CompletionResult]::new('--elasticsearch-url', '--elasticsearch-url', [CompletionResultType]::ParameterName, 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT')
+            [CompletionResult]::new('--redis-prefix', '--redis-prefix', [CompletionResultType]::ParameterName, 'Prefix of every Redis key (distributed profile), so deployments can share one Redis')
+            [CompletionResult]::new('--index-prefix', '--index-prefix', [CompletionResultType]::ParameterName, 'The search index''s alias is PREFIX-messages (distributed profile)')
+            [CompletionResult]::new('--index-replicas', '--index-replicas', [CompletionResultType]::ParameterName, 'Replicas of the search index (0 on a one-node cluster)')
+            [CompletionResult]::new('--fsync', '--fsync', [CompletionResultType]::ParameterName, 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatctl;app;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an application and print it with its new token')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the applications in creation order (over HTTP: needs the admin token)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one application')
             [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Give an application a new name')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an application with all its chats and messages (over HTTP: needs the admin token)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -199,12 +226,15 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;app;help;rename' {
             break
         }
+        'chatctl;app;help;delete' {
+            break
+        }
         'chatctl;app;help;help' {
             break
         }
         'chatctl;chat' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -226,12 +256,13 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create the application''s next chat and print its number')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List an application''s chats by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one chat')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a chat with all its messages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'chatctl;chat;create' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -257,7 +288,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Start after this item: the last number (or token) of the previous page')
             [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'Print the latest N (highest numbers), in number order, instead of the first page')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -281,7 +312,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;chat;show' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -302,10 +333,36 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatctl;chat;delete' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
+            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
+            [CompletionResult]::new('--redis-url', '--redis-url', [CompletionResultType]::ParameterName, 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT')
+            [CompletionResult]::new('--elasticsearch-url', '--elasticsearch-url', [CompletionResultType]::ParameterName, 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT')
+            [CompletionResult]::new('--redis-prefix', '--redis-prefix', [CompletionResultType]::ParameterName, 'Prefix of every Redis key (distributed profile), so deployments can share one Redis')
+            [CompletionResult]::new('--index-prefix', '--index-prefix', [CompletionResultType]::ParameterName, 'The search index''s alias is PREFIX-messages (distributed profile)')
+            [CompletionResult]::new('--index-replicas', '--index-replicas', [CompletionResultType]::ParameterName, 'Replicas of the search index (0 on a one-node cluster)')
+            [CompletionResult]::new('--fsync', '--fsync', [CompletionResultType]::ParameterName, 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatctl;chat;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create the application''s next chat and print its number')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List an application''s chats by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one chat')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a chat with all its messages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -318,12 +375,15 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;chat;help;show' {
             break
         }
+        'chatctl;chat;help;delete' {
+            break
+        }
         'chatctl;chat;help;help' {
             break
         }
         'chatctl;message' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -346,13 +406,14 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a chat''s messages by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one message in full')
             [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Replace a message''s body')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a message')
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Print a chat''s messages as they arrive, until interrupted')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'chatctl;message;send' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -378,7 +439,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Start after this item: the last number (or token) of the previous page')
             [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'Print the latest N (highest numbers), in number order, instead of the first page')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -402,7 +463,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;message;show' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -425,7 +486,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;message;edit' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -446,10 +507,35 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatctl;message;delete' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
+            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
+            [CompletionResult]::new('--redis-url', '--redis-url', [CompletionResultType]::ParameterName, 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT')
+            [CompletionResult]::new('--elasticsearch-url', '--elasticsearch-url', [CompletionResultType]::ParameterName, 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT')
+            [CompletionResult]::new('--redis-prefix', '--redis-prefix', [CompletionResultType]::ParameterName, 'Prefix of every Redis key (distributed profile), so deployments can share one Redis')
+            [CompletionResult]::new('--index-prefix', '--index-prefix', [CompletionResultType]::ParameterName, 'The search index''s alias is PREFIX-messages (distributed profile)')
+            [CompletionResult]::new('--index-replicas', '--index-replicas', [CompletionResultType]::ParameterName, 'Replicas of the search index (0 on a one-node cluster)')
+            [CompletionResult]::new('--fsync', '--fsync', [CompletionResultType]::ParameterName, 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatctl;message;tail' {
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Start at this message number (1: the whole chat) instead of new messages only')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -475,6 +561,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a chat''s messages by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one message in full')
             [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Replace a message''s body')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a message')
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Print a chat''s messages as they arrive, until interrupted')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -491,6 +578,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;message;help;edit' {
             break
         }
+        'chatctl;message;help;delete' {
+            break
+        }
         'chatctl;message;help;tail' {
             break
         }
@@ -503,7 +593,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Only messages past this number: below it (newest, relevance) or above it (oldest); the next page of newest/oldest starts after the last number printed')
             [CompletionResult]::new('--offset', '--offset', [CompletionResultType]::ParameterName, 'Skip this many results (relevance pages this way, 0..=9999)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -528,7 +618,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;recount' {
             [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'Only this application (default: all of them)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -552,7 +642,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;reindex' {
             [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'Only this application (default: all of them)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -575,7 +665,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;queue' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -601,7 +691,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;queue;status' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -624,7 +714,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;queue;retry-dead' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -664,7 +754,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'How lines are read: `jsonl` is one `{"body": "…"}` per line, `lines` one body per line')
             [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Messages per batch (each batch is one request over HTTP)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -688,7 +778,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;demo' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Name of the application the demo creates')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -728,7 +818,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'Also report the CPU time this process (e.g. the server, Redis; `self`: this load generator) spent during the measured run, and per successful request, from /proc/PID/stat; repeatable')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -752,7 +842,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         }
         'chatctl;completions' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -776,7 +866,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;man' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write chatctl(1) and a page for every subcommand (chatctl-app-create(1), …) into this folder instead of printing chatctl(1)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
-            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, recount, reindex)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the server''s admin jobs (recount, reindex), which can take long')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)')
@@ -798,9 +888,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             break
         }
         'chatctl;help' {
-            [CompletionResult]::new('app', 'app', [CompletionResultType]::ParameterValue, 'Create, list, show and rename applications')
-            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Create, list and show an application''s chats')
-            [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Send, list, show and edit a chat''s messages')
+            [CompletionResult]::new('app', 'app', [CompletionResultType]::ParameterValue, 'Create, list, show, rename and delete applications')
+            [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Create, list, show and delete an application''s chats')
+            [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Send, list, show, edit, delete and follow a chat''s messages')
             [CompletionResult]::new('search', 'search', [CompletionResultType]::ParameterValue, 'Search a chat''s messages for any part of their text')
             [CompletionResult]::new('recount', 'recount', [CompletionResultType]::ParameterValue, 'Recompute the chats and messages counts from the stored rows, fixing drift')
             [CompletionResult]::new('reindex', 'reindex', [CompletionResultType]::ParameterValue, 'Rebuild the search index from the stored messages')
@@ -818,6 +908,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the applications in creation order (over HTTP: needs the admin token)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one application')
             [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Give an application a new name')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an application with all its chats and messages (over HTTP: needs the admin token)')
             break
         }
         'chatctl;help;app;create' {
@@ -832,10 +923,14 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;help;app;rename' {
             break
         }
+        'chatctl;help;app;delete' {
+            break
+        }
         'chatctl;help;chat' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create the application''s next chat and print its number')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List an application''s chats by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one chat')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a chat with all its messages')
             break
         }
         'chatctl;help;chat;create' {
@@ -847,11 +942,15 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
         'chatctl;help;chat;show' {
             break
         }
+        'chatctl;help;chat;delete' {
+            break
+        }
         'chatctl;help;message' {
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to a chat and print its number')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a chat''s messages by number')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one message in full')
             [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Replace a message''s body')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a message')
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Print a chat''s messages as they arrive, until interrupted')
             break
         }
@@ -865,6 +964,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             break
         }
         'chatctl;help;message;edit' {
+            break
+        }
+        'chatctl;help;message;delete' {
             break
         }
         'chatctl;help;message;tail' {

@@ -58,6 +58,9 @@ _chatctl() {
             chatctl__subcmd__app,create)
                 cmd="chatctl__subcmd__app__subcmd__create"
                 ;;
+            chatctl__subcmd__app,delete)
+                cmd="chatctl__subcmd__app__subcmd__delete"
+                ;;
             chatctl__subcmd__app,help)
                 cmd="chatctl__subcmd__app__subcmd__help"
                 ;;
@@ -72,6 +75,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__app__subcmd__help,create)
                 cmd="chatctl__subcmd__app__subcmd__help__subcmd__create"
+                ;;
+            chatctl__subcmd__app__subcmd__help,delete)
+                cmd="chatctl__subcmd__app__subcmd__help__subcmd__delete"
                 ;;
             chatctl__subcmd__app__subcmd__help,help)
                 cmd="chatctl__subcmd__app__subcmd__help__subcmd__help"
@@ -88,6 +94,9 @@ _chatctl() {
             chatctl__subcmd__chat,create)
                 cmd="chatctl__subcmd__chat__subcmd__create"
                 ;;
+            chatctl__subcmd__chat,delete)
+                cmd="chatctl__subcmd__chat__subcmd__delete"
+                ;;
             chatctl__subcmd__chat,help)
                 cmd="chatctl__subcmd__chat__subcmd__help"
                 ;;
@@ -99,6 +108,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__chat__subcmd__help,create)
                 cmd="chatctl__subcmd__chat__subcmd__help__subcmd__create"
+                ;;
+            chatctl__subcmd__chat__subcmd__help,delete)
+                cmd="chatctl__subcmd__chat__subcmd__help__subcmd__delete"
                 ;;
             chatctl__subcmd__chat__subcmd__help,help)
                 cmd="chatctl__subcmd__chat__subcmd__help__subcmd__help"
@@ -151,6 +163,9 @@ _chatctl() {
             chatctl__subcmd__help__subcmd__app,create)
                 cmd="chatctl__subcmd__help__subcmd__app__subcmd__create"
                 ;;
+            chatctl__subcmd__help__subcmd__app,delete)
+                cmd="chatctl__subcmd__help__subcmd__app__subcmd__delete"
+                ;;
             chatctl__subcmd__help__subcmd__app,list)
                 cmd="chatctl__subcmd__help__subcmd__app__subcmd__list"
                 ;;
@@ -163,11 +178,17 @@ _chatctl() {
             chatctl__subcmd__help__subcmd__chat,create)
                 cmd="chatctl__subcmd__help__subcmd__chat__subcmd__create"
                 ;;
+            chatctl__subcmd__help__subcmd__chat,delete)
+                cmd="chatctl__subcmd__help__subcmd__chat__subcmd__delete"
+                ;;
             chatctl__subcmd__help__subcmd__chat,list)
                 cmd="chatctl__subcmd__help__subcmd__chat__subcmd__list"
                 ;;
             chatctl__subcmd__help__subcmd__chat,show)
                 cmd="chatctl__subcmd__help__subcmd__chat__subcmd__show"
+                ;;
+            chatctl__subcmd__help__subcmd__message,delete)
+                cmd="chatctl__subcmd__help__subcmd__message__subcmd__delete"
                 ;;
             chatctl__subcmd__help__subcmd__message,edit)
                 cmd="chatctl__subcmd__help__subcmd__message__subcmd__edit"
@@ -190,6 +211,9 @@ _chatctl() {
             chatctl__subcmd__help__subcmd__queue,status)
                 cmd="chatctl__subcmd__help__subcmd__queue__subcmd__status"
                 ;;
+            chatctl__subcmd__message,delete)
+                cmd="chatctl__subcmd__message__subcmd__delete"
+                ;;
             chatctl__subcmd__message,edit)
                 cmd="chatctl__subcmd__message__subcmd__edit"
                 ;;
@@ -207,6 +231,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__message,tail)
                 cmd="chatctl__subcmd__message__subcmd__tail"
+                ;;
+            chatctl__subcmd__message__subcmd__help,delete)
+                cmd="chatctl__subcmd__message__subcmd__help__subcmd__delete"
                 ;;
             chatctl__subcmd__message__subcmd__help,edit)
                 cmd="chatctl__subcmd__message__subcmd__help__subcmd__edit"
@@ -317,7 +344,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show rename help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show rename delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,8 +475,74 @@ _chatctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatctl__subcmd__app__subcmd__delete)
+            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatctl__subcmd__app__subcmd__help)
-            opts="create list show rename help"
+            opts="create list show rename delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +556,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__app__subcmd__help__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -873,7 +980,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1004,8 +1111,74 @@ _chatctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatctl__subcmd__chat__subcmd__delete)
+            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatctl__subcmd__chat__subcmd__help)
-            opts="create list show help"
+            opts="create list show delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1019,6 +1192,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__chat__subcmd__help__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1369,7 +1556,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__app)
-            opts="create list show rename"
+            opts="create list show rename delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1383,6 +1570,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__app__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__app__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1453,7 +1654,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__chat)
-            opts="create list show"
+            opts="create list show delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1467,6 +1668,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__chat__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__chat__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1579,8 +1794,22 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__message)
-            opts="send list show edit tail"
+            opts="send list show edit delete tail"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__message__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1891,8 +2120,74 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version send list show edit tail help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version send list show edit delete tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__message__subcmd__delete)
+            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2023,8 +2318,22 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__help)
-            opts="send list show edit tail help"
+            opts="send list show edit delete tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__message__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

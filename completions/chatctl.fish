@@ -25,7 +25,7 @@ function __fish_chatctl_using_subcommand
 end
 
 complete -c chatctl -n "__fish_chatctl_needs_command" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_needs_command" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_needs_command" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_needs_command" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -43,9 +43,9 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -l json -d 'Same as --outp
 complete -c chatctl -n "__fish_chatctl_needs_command" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_needs_command" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "app" -d 'Create, list, show and rename applications'
-complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "chat" -d 'Create, list and show an application\'s chats'
-complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "app" -d 'Create, list, show, rename and delete applications'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "chat" -d 'Create, list, show and delete an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "message" -d 'Send, list, show, edit, delete and follow a chat\'s messages'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
@@ -56,32 +56,33 @@ complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "bench" -d 'Drive lo
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, powershell, elvish)'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout, or write every page with --dir'
 complete -c chatctl -n "__fish_chatctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
 false\t''"
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -l json -d 'Same as --output json'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s h -l help -d 'Print help'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "create" -d 'Create an application and print it with its new token'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "show" -d 'Show one application'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "rename" -d 'Give an application a new name'
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -s h -l help -d 'Print help'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -f -a "create" -d 'Create an application and print it with its new token'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -f -a "show" -d 'Show one application'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -f -a "rename" -d 'Give an application a new name'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -f -a "delete" -d 'Delete an application with all its chats and messages (over HTTP: needs the admin token)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and not __fish_seen_subcommand_from create list show rename delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from create" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -102,7 +103,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l limit -d 'Most items to print (the page size with --all) [default: 50, or 1000 with --all]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -122,7 +123,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -141,7 +142,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -159,36 +160,58 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_sub
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from rename" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Delete without asking (required when stdin is not a terminal)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an application and print it with its new token'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one application'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Give an application a new name'
+complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an application with all its chats and messages (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
 false\t''"
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -l json -d 'Same as --output json'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s h -l help -d 'Print help'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "create" -d 'Create the application\'s next chat and print its number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "list" -d 'List an application\'s chats by number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "show" -d 'Show one chat'
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -s h -l help -d 'Print help'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -f -a "create" -d 'Create the application\'s next chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -f -a "list" -d 'List an application\'s chats by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -f -a "show" -d 'Show one chat'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -f -a "delete" -d 'Delete a chat with all its messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and not __fish_seen_subcommand_from create list show delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from create" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -210,7 +233,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l last -d 'Print the latest N (highest numbers), in number order, instead of the first page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -230,7 +253,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -248,37 +271,59 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Delete without asking (required when stdin is not a terminal)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create the application\'s next chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "list" -d 'List an application\'s chats by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one chat'
+complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a chat with all its messages'
 complete -c chatctl -n "__fish_chatctl_using_subcommand chat; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
 false\t''"
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -l json -d 'Same as --output json'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s h -l help -d 'Print help'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "send" -d 'Send a message to a chat and print its number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "list" -d 'List a chat\'s messages by number'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "show" -d 'Show one message in full'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "edit" -d 'Replace a message\'s body'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -s h -l help -d 'Print help'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "send" -d 'Send a message to a chat and print its number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "list" -d 'List a chat\'s messages by number'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "show" -d 'Show one message in full'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "delete" -d 'Delete a message'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and not __fish_seen_subcommand_from send list show edit delete tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -300,7 +345,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l after -d 'Start after this item: the last number (or token) of the previous page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l last -d 'Print the latest N (highest numbers), in number order, instead of the first page' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -320,7 +365,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -339,7 +384,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -357,9 +402,29 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from edit" -s V -l version -d 'Print version'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l redis-url -d 'Redis of the distributed profile (numbering and write queue): redis://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l elasticsearch-url -d 'Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l redis-prefix -d 'Prefix of every Redis key (distributed profile), so deployments can share one Redis' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l index-prefix -d 'The search index\'s alias is PREFIX-messages (distributed profile)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l index-replicas -d 'Replicas of the search index (0 on a one-node cluster)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l fsync -d 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off' -r -f -a "true\t''
+false\t''"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
+json\t'The API\'s JSON representations: an array for lists, an object otherwise'
+name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Delete without asking (required when stdin is not a terminal)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -l json -d 'Same as --output json'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l from -d 'Start at this message number (1: the whole chat) instead of new messages only' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from tail" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -381,6 +446,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a message'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l sort -d 'Order: newest (highest number first), oldest, or relevance (the chat\'s newest 10,000 matches, best first)' -r -f -a "newest\t''
@@ -390,7 +456,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Mos
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l after -d 'Only messages past this number: below it (newest, relevance) or above it (oldest); the next page of newest/oldest starts after the last number printed' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many results (relevance pages this way, 0..=9999)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -411,7 +477,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l app -d 'Only this application (default: all of them)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -431,7 +497,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s h -l help -d
 complete -c chatctl -n "__fish_chatctl_using_subcommand recount" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l app -d 'Only this application (default: all of them)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -450,7 +516,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s q -l quiet -
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand reindex" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -472,7 +538,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_se
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and not __fish_seen_subcommand_from status retry-dead help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -491,7 +557,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_s
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand queue; and __fish_seen_subcommand_from retry-dead" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -517,7 +583,7 @@ jsonl\t'One JSON object with a "body" string per line'
 lines\t'One body per line, taken as is'"
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l batch -d 'Messages per batch (each batch is one request over HTTP)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -537,7 +603,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s h -l help -d 
 complete -c chatctl -n "__fish_chatctl_using_subcommand import" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l name -d 'Name of the application the demo creates' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand demo" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -575,7 +641,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l max-errors -d 
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l plot -d 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram' -r -F
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l cpu -d 'Also report the CPU time this process (e.g. the server, Redis; `self`: this load generator) spent during the measured run, and per successful request, from /proc/PID/stat; repeatable' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -595,7 +661,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s q -l quiet -d 
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -615,7 +681,7 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s h -l hel
 complete -c chatctl -n "__fish_chatctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l dir -d 'Write chatctl(1) and a page for every subcommand (chatctl-app-create(1), …) into this folder instead of printing chatctl(1)' -r -F
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d 'Admin token for the server\'s admin operations (app list, recount, reindex)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l job-timeout -d 'Seconds to wait for the server\'s admin jobs (recount, reindex), which can take long' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l database-url -d 'Database: sqlite://PATH (embedded profile) or mysql://USER:PASSWORD@HOST:PORT/DATABASE (distributed profile, with --redis-url)' -r
@@ -633,9 +699,9 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand man" -l json -d 'Same as
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c chatctl -n "__fish_chatctl_using_subcommand man" -s V -l version -d 'Print version'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "app" -d 'Create, list, show and rename applications'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "chat" -d 'Create, list and show an application\'s chats'
-complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "message" -d 'Send, list, show and edit a chat\'s messages'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "app" -d 'Create, list, show, rename and delete applications'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "chat" -d 'Create, list, show and delete an application\'s chats'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "message" -d 'Send, list, show, edit, delete and follow a chat\'s messages'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "search" -d 'Search a chat\'s messages for any part of their text'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "recount" -d 'Recompute the chats and messages counts from the stored rows, fixing drift'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and not __fish_seen_subcommand_from app chat message search recount reindex queue import demo bench completions man help" -f -a "reindex" -d 'Rebuild the search index from the stored messages'
@@ -650,13 +716,16 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_su
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "list" -d 'List the applications in creation order (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "show" -d 'Show one application'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "rename" -d 'Give an application a new name'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from app" -f -a "delete" -d 'Delete an application with all its chats and messages (over HTTP: needs the admin token)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "create" -d 'Create the application\'s next chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "list" -d 'List an application\'s chats by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "show" -d 'Show one chat'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from chat" -f -a "delete" -d 'Delete a chat with all its messages'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "send" -d 'Send a message to a chat and print its number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List a chat\'s messages by number'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "show" -d 'Show one message in full'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "edit" -d 'Replace a message\'s body'
+complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "delete" -d 'Delete a message'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "status" -d 'Show the queue\'s depth, pending and dead entries, and the oldest entry\'s age'
 complete -c chatctl -n "__fish_chatctl_using_subcommand help; and __fish_seen_subcommand_from queue" -f -a "retry-dead" -d 'Move every dead-letter entry back to the queue for the workers to try again'

@@ -91,13 +91,31 @@ pub trait ChatApi: Send + Sync {
         request: &SearchRequest,
     ) -> Result<SearchPage>;
 
+    /// Deletes an application with all its chats and messages (an admin operation over HTTP).
+    /// Its token is never given out again; an unknown token (or one already deleted) is
+    /// [`crate::Error::NotFound`].
+    async fn delete_application(&self, token: &Token) -> Result<()>;
+    /// Deletes a chat with all its messages; the application's `chats_count` drops at once.
+    /// Chat numbers are never reused: the application's next chat gets the next number.
+    async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()>;
+    /// Deletes a message: it is gone from reads, lists and search at once, the chat's
+    /// `messages_count` drops, and followers of the chat get [`crate::LiveEvent::Deleted`].
+    /// Message numbers are never reused. Deleting it again is [`crate::Error::NotFound`].
+    async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()>;
+
     /// Follows a chat as it happens: the messages after `after` (all when `None`) as they are
-    /// now, then every creation and edit as it happens, created messages exactly once and in
-    /// number order, with no gap between the two. Writes of every process are seen (other
-    /// processes on the same SQLite file; every API process of the distributed profile).
-    /// Fails at once for an unknown chat. A follower too slow to keep up gets
-    /// [`crate::Error::Unavailable`] (backend `live`) and can follow again after the last
-    /// number it received; [`crate::HttpClient`] does that by itself.
+    /// now, then every creation, edit and deletion as it happens, created messages exactly once
+    /// and in number order, with no gap between the two. Writes of every process are seen
+    /// (other processes on the same SQLite file; every API process of the distributed
+    /// profile). Fails at once for an unknown chat; the stream ends when the chat is deleted
+    /// (on the distributed profile: the chat itself, not its application). A follower too slow
+    /// to keep up gets [`crate::Error::Unavailable`] (backend `live`) and can follow again
+    /// after the last number it received; [`crate::HttpClient`] does that by itself.
     async fn follow(
         &self,
         token: &Token,

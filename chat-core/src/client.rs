@@ -375,6 +375,29 @@ impl ChatApi for HttpClient {
         Ok(Page { items, next })
     }
 
+    async fn delete_application(&self, token: &Token) -> Result<()> {
+        let path = format!("/applications/{token}");
+        self.send(self.request(Method::DELETE, &path)).await?;
+        Ok(())
+    }
+
+    async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()> {
+        let path = format!("/applications/{token}/chats/{chat}");
+        self.send(self.request(Method::DELETE, &path)).await?;
+        Ok(())
+    }
+
+    async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()> {
+        let path = format!("/applications/{token}/chats/{chat}/messages/{message}");
+        self.send(self.request(Method::DELETE, &path)).await?;
+        Ok(())
+    }
+
     async fn follow(
         &self,
         token: &Token,

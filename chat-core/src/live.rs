@@ -42,21 +42,37 @@ pub enum LiveEvent {
     Created(Message),
     /// A message's body was replaced (the message as it is now).
     Edited(Message),
+    /// A message was deleted. Sent to followers that may have received it: it is never
+    /// replayed, and numbers are never reused.
+    Deleted {
+        /// The deleted message's number.
+        number: MessageNumber,
+    },
 }
 
 impl LiveEvent {
-    /// The event's name on the wire: `created` or `edited`.
+    /// The event's name on the wire: `created`, `edited` or `deleted`.
     pub fn kind(&self) -> &'static str {
         match self {
             LiveEvent::Created(_) => "created",
             LiveEvent::Edited(_) => "edited",
+            LiveEvent::Deleted { .. } => "deleted",
         }
     }
 
-    /// The message the event carries.
-    pub fn message(&self) -> &Message {
+    /// The message the event carries: `None` for a deletion, which carries only its number.
+    pub fn message(&self) -> Option<&Message> {
         match self {
-            LiveEvent::Created(m) | LiveEvent::Edited(m) => m,
+            LiveEvent::Created(m) | LiveEvent::Edited(m) => Some(m),
+            LiveEvent::Deleted { .. } => None,
+        }
+    }
+
+    /// The number of the message the event is about.
+    pub fn number(&self) -> MessageNumber {
+        match self {
+            LiveEvent::Created(m) | LiveEvent::Edited(m) => m.number,
+            LiveEvent::Deleted { number } => *number,
         }
     }
 
@@ -65,7 +81,7 @@ impl LiveEvent {
     pub fn resume_id(&self) -> Option<MessageNumber> {
         match self {
             LiveEvent::Created(m) => Some(m.number),
-            LiveEvent::Edited(_) => None,
+            LiveEvent::Edited(_) | LiveEvent::Deleted { .. } => None,
         }
     }
 }
@@ -162,6 +178,12 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Hub<K> {
             .iter()
             .map(|(k, f)| (k.clone(), Arc::clone(f)))
             .collect()
+    }
+
+    /// Ends the streams of `key`'s followers (its chat is deleted): they get what the channel
+    /// still holds, then the end.
+    pub(crate) fn end(&self, key: &K) {
+        lock(&self.feeds).remove(key);
     }
 
     /// Whether nobody follows anything.
@@ -280,6 +302,12 @@ impl Follower {
                 self.queue.push_back(event.clone());
             }
             LiveEvent::Edited(_) => {}
+            // Likewise a deletion matters only to a follower that may have received the
+            // message; one above the resume point is simply never read.
+            LiveEvent::Deleted { number } if number.get() <= self.last => {
+                self.queue.push_back(event.clone());
+            }
+            LiveEvent::Deleted { .. } => {}
         }
         Ok(())
     }

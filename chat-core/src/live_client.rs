@@ -9,7 +9,7 @@ use reqwest::{Method, Response};
 
 use crate::error::{Error, Result};
 use crate::live::{LiveEvent, LiveStream};
-use crate::model::Message;
+use crate::model::{Message, MessageNumber};
 use crate::HttpClient;
 
 /// First wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
@@ -181,6 +181,17 @@ impl Reader {
                 }
             }
             "edited" => self.queue.push_back(LiveEvent::Edited(message()?)),
+            "deleted" => {
+                #[derive(serde::Deserialize)]
+                struct Deleted {
+                    number: MessageNumber,
+                }
+                let d: Deleted = serde_json::from_str(&frame.data).map_err(|e| {
+                    Error::Internal(format!("unexpected event from the server: {e}"))
+                })?;
+                self.queue
+                    .push_back(LiveEvent::Deleted { number: d.number });
+            }
             // Kinds this client does not know yet (and empty frames) are skipped.
             _ => {}
         }
@@ -213,7 +224,8 @@ mod tests {
         let mut r = reader(1);
         let text = format!(
             ": keep-alive\n\nevent: created\r\ndata: {}\r\nid: 2\r\n\r\nevent: edited\ndata: {}\n\n\
-             event: deleted\ndata: {{\"number\":1}}\n\nevent: created\ndata: {}\nid: 1\n\n",
+             event: deleted\ndata: {{\"number\":1}}\n\nevent: archived\ndata: {{}}\n\n\
+             event: created\ndata: {}\nid: 1\n\n",
             M.replace('N', "2"),
             M.replace('N', "1"),
             M.replace('N', "1"),
@@ -225,10 +237,10 @@ mod tests {
         let kinds: Vec<(&str, u32)> = r
             .queue
             .iter()
-            .map(|e| (e.kind(), e.message().number.get()))
+            .map(|e| (e.kind(), e.number().get()))
             .collect();
         // The unknown kind is skipped; a created number at or below the last one is dropped.
-        assert_eq!(kinds, [("created", 2), ("edited", 1)]);
+        assert_eq!(kinds, [("created", 2), ("edited", 1), ("deleted", 1)]);
         assert_eq!(r.last, 2);
         assert!(r.buf.is_empty());
     }

@@ -194,6 +194,23 @@ impl ChatApi for ChatService {
         self.backend.list_messages(token, chat, &page).await
     }
 
+    async fn delete_application(&self, token: &Token) -> Result<()> {
+        self.backend.delete_application(token).await
+    }
+
+    async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()> {
+        self.backend.delete_chat(token, chat).await
+    }
+
+    async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()> {
+        self.backend.delete_message(token, chat, message).await
+    }
+
     async fn search_messages(
         &self,
         token: &Token,

@@ -197,10 +197,14 @@ fn api_routes() -> Router<AppState> {
             "/{token}",
             get(applications::show)
                 .put(applications::update)
-                .patch(applications::update),
+                .patch(applications::update)
+                .delete(applications::delete),
         )
         .route("/{token}/chats", post(chats::create).get(chats::list))
-        .route("/{token}/chats/{number}", get(chats::show))
+        .route(
+            "/{token}/chats/{number}",
+            get(chats::show).delete(chats::delete),
+        )
         .route(
             "/{token}/chats/{number}/messages",
             post(messages::create).get(messages::list),
@@ -221,7 +225,8 @@ fn api_routes() -> Router<AppState> {
             "/{token}/chats/{number}/messages/{message}",
             get(messages::show)
                 .put(messages::update)
-                .patch(messages::update),
+                .patch(messages::update)
+                .delete(messages::delete),
         );
     Router::new()
         .route(

@@ -21,8 +21,10 @@ use crate::routes::{admin, applications, chats, messages, ops, stats, stream};
         Every path under /api/v1/applications is also served under /api/v1/chat_applications."),
     paths(
         applications::create, applications::list, applications::show, applications::update,
-        chats::create, chats::list, chats::show,
-        messages::create, messages::create_batch, messages::list, messages::show, messages::update, messages::search,
+        applications::delete,
+        chats::create, chats::list, chats::show, chats::delete,
+        messages::create, messages::create_batch, messages::list, messages::show, messages::update,
+        messages::delete, messages::search,
         stream::stream, stats::stream,
         admin::recount, admin::reindex, admin::queue, admin::retry_dead,
         ops::health, ops::ready, ops::metrics, ops::openapi,

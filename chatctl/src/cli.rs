@@ -51,7 +51,7 @@ pub struct GlobalArgs {
     )]
     pub server: Option<String>,
 
-    /// Admin token for the server's admin operations (app list, recount, reindex)
+    /// Admin token for the server's admin operations (app list, app delete, recount, reindex)
     #[arg(
         long,
         env = "CHAT_ADMIN_TOKEN",
@@ -131,13 +131,13 @@ pub enum Format {
 /// The commands, noun first.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create, list, show and rename applications
+    /// Create, list, show, rename and delete applications
     #[command(subcommand)]
     App(commands::app::AppCommand),
-    /// Create, list and show an application's chats
+    /// Create, list, show and delete an application's chats
     #[command(subcommand)]
     Chat(commands::chat::ChatCommand),
-    /// Send, list, show and edit a chat's messages
+    /// Send, list, show, edit, delete and follow a chat's messages
     #[command(subcommand)]
     Message(commands::message::MessageCommand),
     /// Search a chat's messages for any part of their text
@@ -162,16 +162,21 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command only reads: on a missing SQLite database it stops with a hint
-    /// instead of creating an empty one.
+    /// Whether the command only reads (or deletes, which needs something to delete): on a
+    /// missing SQLite database it stops with a hint instead of creating an empty one.
     pub fn only_reads(&self) -> bool {
         use commands::{app::AppCommand, chat::ChatCommand, message::MessageCommand};
         matches!(
             self,
-            Command::App(AppCommand::List { .. } | AppCommand::Show { .. })
-                | Command::Chat(ChatCommand::List { .. } | ChatCommand::Show { .. })
-                | Command::Message(MessageCommand::List { .. } | MessageCommand::Show { .. })
-                | Command::Search(_)
+            Command::App(
+                AppCommand::List { .. } | AppCommand::Show { .. } | AppCommand::Delete { .. }
+            ) | Command::Chat(
+                ChatCommand::List { .. } | ChatCommand::Show { .. } | ChatCommand::Delete { .. }
+            ) | Command::Message(
+                MessageCommand::List { .. }
+                    | MessageCommand::Show { .. }
+                    | MessageCommand::Delete { .. }
+            ) | Command::Search(_)
                 | Command::Recount(_)
                 | Command::Reindex(_)
                 | Command::Queue(_)
@@ -299,6 +304,11 @@ fn examples(path: &str) -> Option<&'static str> {
                        chatctl app show $TOKEN -o json"
         }
         "app rename" => "chatctl app rename $TOKEN helpdesk",
+        "app delete" => {
+            "chatctl app delete $TOKEN\n\
+                         chatctl app delete $TOKEN --yes\n\
+                         chatctl --server http://127.0.0.1:3000 --admin-token \"$ADMIN\" app delete $TOKEN -y"
+        }
         "chat" => {
             "chatctl chat create $TOKEN\n\
                    chatctl chat list $TOKEN"
@@ -313,6 +323,10 @@ fn examples(path: &str) -> Option<&'static str> {
                         chatctl chat list $TOKEN --all -o name"
         }
         "chat show" => "chatctl chat show $TOKEN 1",
+        "chat delete" => {
+            "chatctl chat delete $TOKEN 2\n\
+                          chatctl chat delete $TOKEN 2 --yes -o json"
+        }
         "message" => {
             "chatctl message send $TOKEN 1 'Hello!'\n\
                       chatctl message list $TOKEN 1"
@@ -329,6 +343,10 @@ fn examples(path: &str) -> Option<&'static str> {
                            chatctl message list $TOKEN 1 --all -o json > chat-1.json"
         }
         "message show" => "chatctl message show $TOKEN 1 42",
+        "message delete" => {
+            "chatctl message delete $TOKEN 1 42\n\
+                             chatctl message delete $TOKEN 1 42 --yes"
+        }
         "message tail" => "chatctl message tail $TOKEN 1\n\
                            chatctl message tail $TOKEN 1 --from 1 -o json\n\
                            chatctl --server http://127.0.0.1:3000 message tail $TOKEN 1",

@@ -4,7 +4,7 @@
 //! |------|------------------------------------------------------------------|
 //! | 0    | success (also when stdout is closed early, e.g. `chatctl … \| head`) |
 //! | 1    | anything else (a conflict, a refusal, an internal error)          |
-//! | 2    | usage: unknown flag or command, missing argument (from clap)     |
+//! | 2    | usage: unknown flag or command, missing argument (from clap); a delete without `--yes` when stdin is not a terminal |
 //! | 3    | not found: unknown application token, chat or message number     |
 //! | 4    | invalid input: malformed token or number, empty body or name…    |
 //! | 5    | unavailable: the database, a backend or the server can't be reached |
@@ -48,6 +48,8 @@ enum Kind {
     Api(chat_core::Error),
     /// Input refused by chatctl itself (e.g. a line of an import file).
     Input(String),
+    /// The command cannot run as given (e.g. a delete needing confirmation without a terminal).
+    Usage(String),
     /// Reading input or writing output failed.
     Io(String, io::Error),
     /// Anything else.
@@ -61,6 +63,11 @@ impl CliError {
     /// Input refused before it reached the API: exit code 4.
     pub fn input(message: impl Into<String>) -> Self {
         Kind::Input(message.into()).into()
+    }
+
+    /// The command cannot run as given: exit code 2, like clap's usage errors.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Kind::Usage(message.into()).into()
     }
 
     /// An I/O failure while doing `what`.
@@ -94,6 +101,7 @@ impl CliError {
             Kind::Api(E::NotFound(_)) => Exit::NotFound,
             Kind::Api(E::Invalid { .. } | E::BadRequest(_)) | Kind::Input(_) => Exit::Invalid,
             Kind::Api(E::Unavailable { .. }) => Exit::Unavailable,
+            Kind::Usage(_) => Exit::Usage,
             Kind::Io(_, e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
             Kind::Api(_) | Kind::Io(..) | Kind::Failed(_) => Exit::Failure,
         }
@@ -107,7 +115,7 @@ impl CliError {
         }
         let message = match &self.kind {
             Kind::Api(e) => e.to_string(),
-            Kind::Input(m) | Kind::Failed(m) => m.clone(),
+            Kind::Input(m) | Kind::Usage(m) | Kind::Failed(m) => m.clone(),
             Kind::Io(what, e) => format!("{what}: {e}"),
         };
         let prefix = if color_on(&io::stderr()) {
@@ -162,6 +170,7 @@ mod tests {
             (Error::Conflict("taken".into()).into(), 1),
             (Error::Forbidden("admin token required".into()).into(), 1),
             (CliError::failed("boom"), 1),
+            (CliError::usage("pass --yes"), 2),
             (
                 CliError::io("writing", io::Error::from(io::ErrorKind::BrokenPipe)),
                 0,

@@ -234,3 +234,119 @@ pub async fn unknown_chats_are_not_found(api: Arc<dyn ChatApi>) {
         "unknown application: {err:?}"
     );
 }
+
+/// The next event, failing after [`PATIENCE`] or when the stream ends or fails.
+async fn next_event(events: &mut LiveStream) -> LiveEvent {
+    tokio::time::timeout(PATIENCE, events.next())
+        .await
+        .unwrap_or_else(|_| panic!("no event for {PATIENCE:?}"))
+        .expect("the stream ended early")
+        .expect("the stream failed")
+}
+
+/// A follower receives `deleted` with the number of a message it received (replayed or
+/// live), in the order of the changes, and no `id`-bearing event for it; a follower that
+/// starts after a delete never sees the deleted message in its replay.
+pub async fn deletions_reach_followers(follower: Arc<dyn ChatApi>, writer: Arc<dyn ChatApi>) {
+    let app = writer.create_application("live deletes").await.unwrap();
+    let t = app.token.clone();
+    let chat = writer.create_chat(&t).await.unwrap().number;
+    for i in 1..=3 {
+        writer
+            .create_message(&t, chat, &format!("d{i}"))
+            .await
+            .unwrap();
+    }
+    let n = |n: u32| MessageNumber::new(n).unwrap();
+    let mut events = follower.follow(&t, chat, None).await.unwrap();
+    let mut replayed = Vec::new();
+    for _ in 0..3 {
+        replayed.push(next_event(&mut events).await);
+    }
+    let replayed: Vec<(&str, u32)> = replayed
+        .iter()
+        .map(|e| (e.kind(), e.number().get()))
+        .collect();
+    assert_eq!(replayed, [("created", 1), ("created", 2), ("created", 3)]);
+
+    // A replayed message, then a live one, are deleted; each change reaches the follower
+    // before the next is made (changes made together may be seen together: a message created
+    // and deleted between two looks of a watcher is never seen at all).
+    let mut live = Vec::new();
+    writer.delete_message(&t, chat, n(2)).await.unwrap();
+    live.push(next_event(&mut events).await);
+    writer
+        .update_message(&t, chat, n(1), "d1 edited")
+        .await
+        .unwrap();
+    live.push(next_event(&mut events).await);
+    writer.create_message(&t, chat, "d4").await.unwrap();
+    live.push(next_event(&mut events).await);
+    writer.delete_message(&t, chat, n(4)).await.unwrap();
+    live.push(next_event(&mut events).await);
+    writer.create_message(&t, chat, "d5").await.unwrap();
+    live.push(next_event(&mut events).await);
+    let kinds: Vec<(&str, u32)> = live.iter().map(|e| (e.kind(), e.number().get())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("deleted", 2),
+            ("edited", 1),
+            ("created", 4),
+            ("deleted", 4),
+            ("created", 5)
+        ]
+    );
+    assert!(live
+        .iter()
+        .all(|e| e.resume_id().is_none() || e.kind() == "created"));
+    assert_eq!(
+        live[0],
+        LiveEvent::Deleted { number: n(2) },
+        "a deletion carries only its number"
+    );
+
+    // A new follower replays what is left: 1, 3, 5.
+    let mut fresh = follower.follow(&t, chat, None).await.unwrap();
+    let mut replay = Vec::new();
+    for _ in 0..3 {
+        replay.push(next_event(&mut fresh).await.number().get());
+    }
+    assert_eq!(replay, [1, 3, 5]);
+}
+
+/// Deleting a followed chat ends its followers' streams (over HTTP: the reconnection finds the
+/// chat gone and reports `NotFound`); with `application_too`, so does deleting the application
+/// of a followed chat.
+pub async fn a_deleted_chat_ends_its_followers(
+    follower: Arc<dyn ChatApi>,
+    writer: Arc<dyn ChatApi>,
+    application_too: bool,
+) {
+    async fn ends(events: &mut LiveStream) {
+        loop {
+            match tokio::time::timeout(PATIENCE, events.next()).await {
+                Err(_) => panic!("the stream of a deleted chat went on for {PATIENCE:?}"),
+                Ok(None) | Ok(Some(Err(chat_core::Error::NotFound(_)))) => return,
+                Ok(Some(Ok(LiveEvent::Created(_)))) => {}
+                Ok(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let t = writer.create_application("ended").await.unwrap().token;
+    let one = writer.create_chat(&t).await.unwrap().number;
+    let two = writer.create_chat(&t).await.unwrap().number;
+    writer.create_message(&t, one, "before").await.unwrap();
+    let mut events = follower.follow(&t, one, None).await.unwrap();
+    let mut kept = follower.follow(&t, two, None).await.unwrap();
+    writer.delete_chat(&t, one).await.unwrap();
+    ends(&mut events).await;
+    // The other chat's followers go on.
+    writer.create_message(&t, two, "after").await.unwrap();
+    let next = tokio::time::timeout(PATIENCE, kept.next()).await.unwrap();
+    assert!(matches!(next, Some(Ok(LiveEvent::Created(_)))), "{next:?}");
+    if application_too {
+        writer.delete_application(&t).await.unwrap();
+        ends(&mut kept).await;
+    }
+}

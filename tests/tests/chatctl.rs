@@ -46,9 +46,75 @@ both_ways!(
     an_over_long_body_gets_the_same_error_both_ways,
     name_output_prints_one_token_or_number_per_line,
     last_prints_the_latest_chats_and_messages_in_number_order,
+    deletes_need_yes_without_a_terminal_and_take_what_they_hold,
 );
 
 // ---- what only one mode shows ----
+
+/// Runs chatctl with `args` on a terminal (a pseudo-terminal made by util-linux `script`),
+/// typing `answer`.
+fn on_a_terminal(ctl: &Ctl, args: &[&str], answer: &str) -> harness::Run {
+    let cmd = ctl.cmd(args);
+    let mut line = vec![cmd.get_program().to_string_lossy().into_owned()];
+    line.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let mut child = script
+        .current_dir(ctl.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs chatctl on a pseudo-terminal");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    finished(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_delete_on_a_terminal_asks_first_and_only_yes_deletes() {
+    let ctl = Ctl::direct();
+    let t = ctl.new_app("asked");
+    ctl.ok(&["chat", "create", &t]);
+    ctl.ok(&["chat", "create", &t]);
+    let r = on_a_terminal(&ctl, &["app", "delete", &t], "n\n");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let shown = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        shown.contains(&format!(
+            "Delete application {t} (asked) and its 2 chats? [y/N]"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("not deleted"), "{shown}");
+    assert_eq!(ctl.json(&["app", "show", &t])["chats_count"], 2);
+
+    let r = on_a_terminal(&ctl, &["chat", "delete", &t, "2"], "y\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let shown = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        shown.contains(&format!(
+            "Delete chat 2 of application {t} and its 0 messages? [y/N]"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("deleted chat 2 of {t}")), "{shown}");
+    assert_eq!(ctl.json(&["app", "show", &t])["chats_count"], 1);
+    // An unknown one is not asked about: it is not found.
+    let r = on_a_terminal(&ctl, &["chat", "delete", &t, "2"], "y\n");
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+}
 
 #[test]
 fn a_server_that_is_down_exits_5_with_a_hint() {

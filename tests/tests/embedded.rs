@@ -75,6 +75,69 @@ mod files {
         acks
     }
 
+    /// Two services on one file each keep their own id caches: what one deletes, the other
+    /// (whose cache still holds the ids) reports as not found at once, and ids are never
+    /// handed out again, so a stale cached id can never reach another application's rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delete_by_another_process_is_seen_through_its_cached_ids() {
+        use chat_core::{Error, Missing};
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (open(dir.path()).await, open(dir.path()).await);
+        let t = a.create_application("cached").await.unwrap().token;
+        let one = ChatNumber::new(1).unwrap();
+        let two = ChatNumber::new(2).unwrap();
+        let m1 = MessageNumber::new(1).unwrap();
+        a.create_chat(&t).await.unwrap();
+        a.create_chat(&t).await.unwrap();
+        a.create_message(&t, two, "cached body").await.unwrap();
+        // `b` caches the application's and both chats' ids.
+        b.get_chat(&t, one).await.unwrap();
+        b.get_message(&t, two, m1).await.unwrap();
+
+        // The highest chat id is deleted by `a`; `b` still has it cached.
+        a.delete_chat(&t, two).await.unwrap();
+        let gone = Error::NotFound(Missing::Chat {
+            token: t.clone(),
+            chat: two,
+        });
+        assert_eq!(b.get_chat(&t, two).await, Err(gone.clone()));
+        assert_eq!(
+            b.get_message(&t, two, m1).await.map(drop),
+            Err(gone.clone())
+        );
+        let first = PageRequest::first(10).unwrap();
+        assert_eq!(
+            b.list_messages(&t, two, first).await.map(drop),
+            Err(gone.clone())
+        );
+        assert_eq!(
+            b.create_message(&t, two, "late").await.map(drop),
+            Err(gone.clone())
+        );
+        // A new chat elsewhere does not take the deleted chat's id.
+        let other = a.create_application("other").await.unwrap().token;
+        a.create_chat(&other).await.unwrap();
+        a.create_message(&other, one, "someone else's")
+            .await
+            .unwrap();
+        assert_eq!(b.get_message(&t, two, m1).await.map(drop), Err(gone));
+
+        a.delete_application(&t).await.unwrap();
+        let gone = Error::NotFound(Missing::Application { token: t.clone() });
+        assert_eq!(b.get_chat(&t, one).await.map(drop), Err(gone.clone()));
+        let first = PageRequest::first(10).unwrap();
+        assert_eq!(b.list_chats(&t, first).await.map(drop), Err(gone.clone()));
+        assert_eq!(b.create_chat(&t).await.map(drop), Err(gone.clone()));
+        assert_eq!(b.delete_application(&t).await, Err(gone));
+        // A new application does not take the deleted one's id either.
+        let third = a.create_application("third").await.unwrap().token;
+        a.create_chat(&third).await.unwrap();
+        assert!(b.get_chat(&t, one).await.is_err());
+        assert_eq!(b.get_chat(&third, one).await.unwrap().number, one);
+        a.close().await;
+        b.close().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_processes_writing_one_file_never_collide() {
         let dir = tempfile::tempdir().unwrap();

@@ -35,6 +35,30 @@ async fn over_http_a_burst_arrives_once_in_order_with_edits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn directly_deletions_reach_followers() {
+    let h = Embedded::start().await;
+    live::deletions_reach_followers(h.api(), h.api()).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_http_deletions_reach_followers() {
+    let h = Http::start().await;
+    live::deletions_reach_followers(h.api(), h.api()).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn directly_and_over_http_a_deleted_chat_ends_its_followers() {
+    let h = Embedded::start().await;
+    live::a_deleted_chat_ends_its_followers(h.api(), h.api(), true).await;
+    h.stop().await;
+    let h = Http::start().await;
+    live::a_deleted_chat_ends_its_followers(h.api(), h.api(), true).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn directly_a_dropped_follower_resumes_by_its_last_number() {
     let h = Embedded::start().await;
     live::resume_after_a_dropped_stream(h.api(), h.api(), BURST).await;
@@ -56,7 +80,7 @@ async fn a_slow_follower_is_cut_off_and_resumes_with_nothing_lost() {
 }
 
 /// The stream route: 404 for an unknown chat, 400 for a malformed resume point, the SSE shape
-/// of `created` (with `id`) and `edited` (without), `?after=` and `Last-Event-ID`, and 503 with
+/// of `created` (with `id`), `edited` and `deleted` (without), `?after=` and `Last-Event-ID`, and 503 with
 /// `Retry-After` beyond the stream limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
@@ -111,6 +135,9 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
     api.update_message(&app.token, chat, MessageNumber::new(3).unwrap(), "tres")
         .await
         .unwrap();
+    api.delete_message(&app.token, chat, MessageNumber::new(2).unwrap())
+        .await
+        .unwrap();
     // Comment frames (`: …`, the keep-alive of an idle stream) are not events.
     let events_in = |text: &str| {
         text.split("\n\n")
@@ -122,10 +149,10 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
     // missing event would otherwise be waited for forever.
     let mut text = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while events_in(&text).len() < 3 || !text.ends_with("\n\n") {
+    while events_in(&text).len() < 4 || !text.ends_with("\n\n") {
         let chunk = tokio::time::timeout_at(deadline.into(), first.chunk())
             .await
-            .unwrap_or_else(|_| panic!("3 events within 30 s, got: {text}"))
+            .unwrap_or_else(|_| panic!("4 events within 30 s, got: {text}"))
             .unwrap()
             .unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());
@@ -145,6 +172,8 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
         frames[2].contains("\"body\":\"tres\"") && !frames[2].contains("\nid:"),
         "{text}"
     );
+    // A deletion carries only the number, and no `id`.
+    assert_eq!(frames[3], "event: deleted\ndata: {\"number\":2}", "{text}");
 
     // `Last-Event-ID` wins over `?after=`.
     let mut second = http
@@ -160,7 +189,7 @@ async fn the_stream_route_speaks_server_sent_events_and_refuses_clearly() {
         .unwrap();
     let chunk = String::from_utf8(chunk.to_vec()).unwrap();
     assert!(
-        chunk.contains("\"number\":3") && !chunk.contains("\"number\":2"),
+        chunk.contains("\"number\":3") && !chunk.contains("\"number\":1"),
         "{chunk}"
     );
 
@@ -331,7 +360,8 @@ async fn followers_survive_a_server_restart_with_nothing_lost_or_repeated() {
 }
 
 /// Other processes writing to the server's SQLite file — a writer process with 8 concurrent
-/// tasks, and `chatctl message send` in direct mode — reach the server's followers.
+/// tasks, and `chatctl message send` (and `edit`, `delete`) in direct mode — reach the server's
+/// followers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_of_other_processes_on_the_file_reach_the_servers_followers() {
     let dir = tempfile::tempdir().unwrap();
@@ -405,6 +435,29 @@ async fn writes_of_other_processes_on_the_file_reach_the_servers_followers() {
     assert_eq!(
         (edited[0].number.get(), edited[0].body.as_str()),
         (5, "edited beside")
+    );
+    // A delete by `chatctl` in direct mode reaches them too.
+    let out = Command::new(chatctl())
+        .args(["--database-url", &url, "message", "delete"])
+        .args([app.token.as_str(), "1", "7", "--yes"])
+        .env_remove("CHAT_SERVER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let next = tokio::time::timeout(live::PATIENCE, events.next())
+        .await
+        .expect("the deletion within the patience")
+        .expect("the stream goes on")
+        .expect("no error");
+    assert_eq!(
+        next,
+        chat_core::LiveEvent::Deleted {
+            number: MessageNumber::new(7).unwrap()
+        }
     );
 }
 

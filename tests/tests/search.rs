@@ -24,6 +24,52 @@ use chat_tests::conformance::hits;
 use chat_tests::Harness;
 use serde_json::{json, Value};
 
+/// Deletes remove their documents from the engine once the worker applied them (search
+/// leaves deleted messages out before that too: the conformance suite's delete cases).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_remove_their_documents_from_the_engine() {
+    use chat_core::{ChatNumber, MessageNumber};
+    let h = Searching::start().await;
+    let api = h.api();
+    let t = api.create_application("indexed").await.unwrap().token;
+    for _ in 0..2 {
+        let c = api.create_chat(&t).await.unwrap().number;
+        for i in 1..=3 {
+            api.create_message(&t, c, &format!("kestrel {c} {i}"))
+                .await
+                .unwrap();
+        }
+    }
+    let other = api.create_application("other").await.unwrap().token;
+    let c = api.create_chat(&other).await.unwrap().number;
+    for i in 1..=2 {
+        api.create_message(&other, c, &format!("kestrel {i}"))
+            .await
+            .unwrap();
+    }
+    h.settle().await;
+    assert_eq!(h.indexed().await, 8);
+    let one = ChatNumber::new(1).unwrap();
+    api.delete_message(&t, one, MessageNumber::new(2).unwrap())
+        .await
+        .unwrap();
+    h.settle().await;
+    assert_eq!(h.indexed().await, 7);
+    api.delete_chat(&t, ChatNumber::new(2).unwrap())
+        .await
+        .unwrap();
+    h.settle().await;
+    assert_eq!(h.indexed().await, 4);
+    api.delete_application(&other).await.unwrap();
+    h.settle().await;
+    assert_eq!(h.indexed().await, 2);
+    assert_eq!(
+        hits(&api, &t, one, "kestrel").await,
+        ["kestrel 1 3", "kestrel 1 1"]
+    );
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_substring_analyzer_yields_contiguous_lowercased_grams() {
     let h = Searching::start().await;

@@ -119,6 +119,17 @@ pub trait Backend: Send + Sync {
         chat: ChatNumber,
         page: &PageRequest<MessageNumber>,
     ) -> Result<Page<Message, MessageNumber>>;
+    /// See [`crate::ChatApi::delete_application`].
+    async fn delete_application(&self, token: &Token) -> Result<()>;
+    /// See [`crate::ChatApi::delete_chat`].
+    async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()>;
+    /// See [`crate::ChatApi::delete_message`].
+    async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()>;
     /// See [`crate::ChatApi::search_messages`].
     async fn search_messages(
         &self,
@@ -212,8 +223,9 @@ pub(crate) fn paginate<T, C>(
 }
 
 /// A cache of internal ids (application by token, chat by application and number). Ids are
-/// never reused and a cached entry never turns stale: a deleted parent is checked by the query
-/// that uses its id, so every process may keep its own cache of a shared database.
+/// never reused, so a cached entry can only turn stale by a delete, never point at another
+/// row: a deleted parent is found missing by the query that uses its id (the backend then
+/// forgets the entry), so every process may keep its own cache of a shared database.
 #[derive(Debug)]
 pub(crate) struct IdCache<K> {
     ids: std::sync::RwLock<std::collections::HashMap<K, i64>>,
@@ -236,6 +248,16 @@ impl<K: std::hash::Hash + Eq> IdCache<K> {
     /// Remembers the id of `key`.
     pub(crate) fn insert(&self, key: K, id: i64) {
         write(&self.ids).insert(key, id);
+    }
+
+    /// Forgets `key` (its row was deleted).
+    pub(crate) fn remove(&self, key: &K) {
+        write(&self.ids).remove(key);
+    }
+
+    /// Forgets every entry `gone` says is deleted.
+    pub(crate) fn forget(&self, gone: impl Fn(&K) -> bool) {
+        write(&self.ids).retain(|k, _| !gone(k));
     }
 }
 

@@ -1,4 +1,4 @@
-//! `/applications`: create, read, rename and (admin) list applications.
+//! `/applications`: create, read, rename and (admin) list and delete applications.
 
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -88,4 +88,26 @@ pub async fn update(
 ) -> ApiResult<Json<Application>> {
     let name = body.required("name", WRAPPERS)?;
     Ok(Json(s.service.update_application(&token, &name).await?))
+}
+
+/// Delete an application with all its chats and messages (admin). Its token is never given
+/// out again.
+#[utoipa::path(delete, path = "/api/v1/applications/{token}", tag = "applications",
+    operation_id = "delete_application",
+    params(("token" = String, Path, description = "The application's token")),
+    security(("admin" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its chats and messages"),
+        (status = 400, description = "A path that is not UTF-8", body = chat_core::ErrorBody),
+        (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
+        (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token (or already deleted)", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down", body = chat_core::ErrorBody)))]
+pub async fn delete(
+    _: Admin,
+    State(s): State<AppState>,
+    AppPath(token): AppPath,
+) -> ApiResult<StatusCode> {
+    s.service.delete_application(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,4 +1,4 @@
-//! `/applications/{token}/chats`: create, read and list an application's chats.
+//! `/applications/{token}/chats`: create, read, list and delete an application's chats.
 
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -71,4 +71,22 @@ pub async fn show(
     ChatPath(token, number): ChatPath,
 ) -> ApiResult<Json<Chat>> {
     Ok(Json(s.service.get_chat(&token, number).await?))
+}
+
+/// Delete a chat with all its messages. Its number is never reused.
+#[utoipa::path(delete, path = "/api/v1/applications/{token}/chats/{number}", tag = "chats",
+    operation_id = "delete_chat",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number")),
+    responses(
+        (status = 204, description = "Deleted, with its messages"),
+        (status = 400, description = "Malformed number", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown (or already deleted) chat", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down", body = chat_core::ErrorBody)))]
+pub async fn delete(
+    State(s): State<AppState>,
+    ChatPath(token, number): ChatPath,
+) -> ApiResult<StatusCode> {
+    s.service.delete_chat(&token, number).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

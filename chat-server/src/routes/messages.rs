@@ -130,6 +130,26 @@ pub async fn update(
     ))
 }
 
+/// Delete a message: gone from reads, lists and search at once; followers of the chat get
+/// `event: deleted`. Its number is never reused.
+#[utoipa::path(delete, path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", tag = "messages",
+    operation_id = "delete_message",
+    params(("token" = String, Path, description = "The application's token"),
+           ("number" = u32, Path, description = "The chat's number"),
+           ("message" = u32, Path, description = "The message's number")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed numbers", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed token, or unknown chat or (already deleted) message", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is down", body = chat_core::ErrorBody)))]
+pub async fn delete(
+    State(s): State<AppState>,
+    MessagePath(token, chat, message): MessagePath,
+) -> ApiResult<StatusCode> {
+    s.service.delete_message(&token, chat, message).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Search a chat's messages for a substring (case-insensitive, literal), newest first by default.
 #[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/search", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),

@@ -19,11 +19,12 @@ use crate::AppState;
 /// A comment line this often keeps idle streams open through proxies.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Follow a chat: the messages after the resume point as they are now, then every creation
-/// and edit as it happens (server-sent events).
+/// Follow a chat: the messages after the resume point as they are now, then every creation,
+/// edit and deletion as it happens (server-sent events).
 ///
 /// `event: created` carries `id: <message number>` and the Message as `data`; `event: edited`
-/// carries the Message and no `id`, so the last id received is always the resume point.
+/// carries the Message and `event: deleted` `{"number": N}`, both with no `id`, so the last id
+/// received is always the resume point.
 /// `Last-Event-ID: N` (or `?after=N`) resumes after message N, with no gap and no duplicate.
 /// A comment line is sent every 15 s. A follower too slow to keep up is disconnected and
 /// resumes by its last id.
@@ -33,7 +34,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
            ("after" = Option<u32>, Query, description = "Resume after this message number (0: from the first); `Last-Event-ID` takes precedence"),
            ("Last-Event-ID" = Option<u32>, Header, description = "Resume after this message number (the last `id` received)")),
     responses(
-        (status = 200, description = "`text/event-stream`: `event: created` (with `id`) and `event: edited`, each with a Message as `data`", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`: `event: created` (with `id`) and `event: edited`, each with a Message as `data`; `event: deleted` with `{\"number\": N}`", body = String, content_type = "text/event-stream"),
         (status = 400, description = "Malformed token, number, after or Last-Event-ID", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody),
         (status = 503, description = "Too many open streams on this server, or a backend is down (with `Retry-After`)", body = chat_core::ErrorBody)))]
@@ -88,7 +89,11 @@ fn resume_point(s: &str) -> Result<Option<MessageNumber>, ApiError> {
 }
 
 fn sse_event(event: &LiveEvent) -> Event {
-    let data = serde_json::to_string(event.message()).unwrap_or_default();
+    let data = match event.message() {
+        Some(m) => serde_json::to_string(m),
+        None => serde_json::to_string(&serde_json::json!({ "number": event.number() })),
+    }
+    .unwrap_or_default();
     let e = Event::default().event(event.kind()).data(data);
     match event.resume_id() {
         Some(n) => e.id(n.to_string()),

@@ -1,8 +1,8 @@
-//! `chatctl app …`: applications — create, list, show, rename.
+//! `chatctl app …`: applications — create, list, show, rename, delete.
 
 use clap::Subcommand;
 
-use super::{more_hint, token, ListArgs};
+use super::{deleted, more_hint, token, ConfirmArgs, ListArgs};
 use crate::context::Context;
 use crate::exit::CliResult;
 
@@ -31,6 +31,20 @@ pub enum AppCommand {
         /// The new name
         name: String,
     },
+    /// Delete an application with all its chats and messages (over HTTP: needs the admin
+    /// token)
+    #[command(
+        long_about = "Delete an application with all its chats and messages (over HTTP: \
+        needs the admin token).\n\n\
+        Without --yes it asks first on a terminal, and refuses (exit code 2) when stdin is not \
+        a terminal. Its token is never given out again."
+    )]
+    Delete {
+        /// The application's token
+        token: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
 }
 
 /// Runs an `app` command.
@@ -52,6 +66,20 @@ pub async fn run(ctx: &Context, command: AppCommand) -> CliResult {
         AppCommand::Show { token: t } => {
             let app = api.get_application(&token(&t)?).await?;
             ctx.out.applications(&[app], false)
+        }
+        AppCommand::Delete { token: t, confirm } => {
+            let t = token(&t)?;
+            confirm
+                .confirm(&format!("application {t}"), || async {
+                    let app = api.get_application(&t).await?;
+                    Ok(format!(
+                        "Delete application {t} ({}) and its {} chats?",
+                        app.name, app.chats_count
+                    ))
+                })
+                .await?;
+            api.delete_application(&t).await?;
+            deleted(ctx, &t, None, None)
         }
         AppCommand::Rename { token: t, name } => {
             let app = api.update_application(&token(&t)?, &name).await?;

@@ -1,9 +1,9 @@
-//! `chatctl chat …`: an application's chats — create, list, show.
+//! `chatctl chat …`: an application's chats — create, list, show, delete.
 
 use chat_core::PageRequest;
 use clap::Subcommand;
 
-use super::{chat_number, more_hint, token, ListArgs};
+use super::{chat_number, deleted, more_hint, token, ConfirmArgs, ListArgs};
 use crate::context::Context;
 use crate::exit::CliResult;
 
@@ -32,6 +32,18 @@ pub enum ChatCommand {
         token: String,
         /// The chat's number
         number: String,
+    },
+    /// Delete a chat with all its messages
+    #[command(long_about = "Delete a chat with all its messages.\n\n\
+        Without --yes it asks first on a terminal, and refuses (exit code 2) when stdin is not \
+        a terminal. Its number is never reused.")]
+    Delete {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        number: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
 }
 
@@ -63,6 +75,24 @@ pub async fn run(ctx: &Context, command: ChatCommand) -> CliResult {
             ctx.out.chats(&chats, true)?;
             more_hint(ctx, next);
             Ok(())
+        }
+        ChatCommand::Delete {
+            token: t,
+            number,
+            confirm,
+        } => {
+            let (t, chat) = (token(&t)?, chat_number(&number)?);
+            confirm
+                .confirm(&format!("chat {chat} of {t}"), || async {
+                    let c = api.get_chat(&t, chat).await?;
+                    Ok(format!(
+                        "Delete chat {chat} of application {t} and its {} messages?",
+                        c.messages_count
+                    ))
+                })
+                .await?;
+            api.delete_chat(&t, chat).await?;
+            deleted(ctx, &t, Some(chat), None)
         }
         ChatCommand::Show { token: t, number } => {
             let chat = api.get_chat(&token(&t)?, chat_number(&number)?).await?;

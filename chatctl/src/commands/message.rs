@@ -1,11 +1,13 @@
 //! `chatctl message …`: a chat's messages — send (from the command line or stdin), list, show,
-//! edit, and tail (follow as they arrive).
+//! edit, delete, and tail (follow as they arrive).
 
 use chat_core::{MessageNumber, PageRequest};
 use clap::Subcommand;
 use futures::StreamExt;
 
-use super::{chat_number, message_number, more_hint, text_or_stdin, token, ListArgs};
+use super::{
+    chat_number, deleted, message_number, more_hint, text_or_stdin, token, ConfirmArgs, ListArgs,
+};
 use crate::context::Context;
 use crate::exit::CliResult;
 
@@ -57,10 +59,28 @@ pub enum MessageCommand {
         /// The new text; `-` reads it from stdin
         body: String,
     },
+    /// Delete a message
+    #[command(
+        long_about = "Delete a message: it leaves lists and search at once, and \
+        followers of the chat see it deleted.\n\n\
+        Without --yes it asks first on a terminal, and refuses (exit code 2) when stdin is not \
+        a terminal. Its number is never reused."
+    )]
+    Delete {
+        /// The application's token
+        token: String,
+        /// The chat's number
+        chat: String,
+        /// The message's number
+        number: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
     /// Print a chat's messages as they arrive, until interrupted
     #[command(
         long_about = "Print a chat's messages as they arrive, until interrupted.\n\n\
-        Each creation is printed once, in number order; edits are printed as `edited`. Over \
+        Each creation is printed once, in number order; edits are printed as `edited`, \
+        deletions as `NUMBER<TAB>deleted`. Over \
         HTTP the stream reconnects by itself after the last message printed, so a server \
         restart loses and repeats nothing. Without --from only new messages are printed. \
         One line per event: `NUMBER<TAB>created|edited<TAB>TIME<TAB>BODY` (line breaks in \
@@ -136,6 +156,25 @@ pub async fn run(ctx: &Context, command: MessageCommand) -> CliResult {
             let message = api.update_message(&t, chat, n, &body).await?;
             ctx.out.messages(&[message], false)
         }
+        MessageCommand::Delete {
+            token: t,
+            chat,
+            number,
+            confirm,
+        } => {
+            let (t, chat, n) = (token(&t)?, chat_number(&chat)?, message_number(&number)?);
+            confirm
+                .confirm(&format!("message {n} of chat {chat} of {t}"), || async {
+                    let m = api.get_message(&t, chat, n).await?;
+                    Ok(format!(
+                        "Delete message {n} of chat {chat} ({})?",
+                        crate::output::ellipsize(&m.body.replace('\n', " "), 40)
+                    ))
+                })
+                .await?;
+            api.delete_message(&t, chat, n).await?;
+            deleted(ctx, &t, Some(chat), Some(n))
+        }
         MessageCommand::Tail {
             token: t,
             chat,
@@ -164,14 +203,16 @@ async fn tail(ctx: &Context, mut events: chat_core::LiveStream) -> CliResult {
                 crate::exit::CliError::failed(format!("cannot encode the event as JSON: {e}"))
             })?
         } else {
-            let m = event.message();
-            format!(
-                "{}\t{}\t{}\t{}",
-                m.number,
-                event.kind(),
-                crate::output::when(&m.updated_at),
-                m.body.replace('\\', "\\\\").replace('\n', "\\n")
-            )
+            match event.message() {
+                Some(m) => format!(
+                    "{}\t{}\t{}\t{}",
+                    m.number,
+                    event.kind(),
+                    crate::output::when(&m.updated_at),
+                    m.body.replace('\\', "\\\\").replace('\n', "\\n")
+                ),
+                None => format!("{}\t{}", event.number(), event.kind()),
+            }
         };
         ctx.out.write(&format!("{line}\n"))?;
     }

@@ -109,6 +109,89 @@ pub fn message_number(s: &str) -> CliResult<MessageNumber> {
     Ok(MessageNumber::parse(s.trim())?)
 }
 
+/// The confirmation flag of the delete commands.
+#[derive(Debug, Clone, Args)]
+pub struct ConfirmArgs {
+    /// Delete without asking (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+impl ConfirmArgs {
+    /// Unless `--yes`: asks on the terminal the question `ask` makes (it may look up what the
+    /// delete takes with it), and refuses, changing nothing, when stdin is not a terminal or the
+    /// answer is not yes.
+    pub async fn confirm<F, Fut>(&self, what: &str, ask: F) -> CliResult
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = CliResult<String>>,
+    {
+        if self.yes {
+            return Ok(());
+        }
+        if !stdin_is_terminal() {
+            return Err(CliError::usage(format!(
+                "refusing to delete {what} without confirmation: stdin is not a terminal \
+                 (pass --yes to delete anyway)"
+            )));
+        }
+        let question = ask().await?;
+        eprint!("{question} [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| CliError::io("reading the answer from stdin", e))?;
+        if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            Ok(())
+        } else {
+            Err(CliError::failed(format!("not deleted: {what}")))
+        }
+    }
+}
+
+/// Reports a delete: a line for people, the deleted item as JSON (`{"deleted": "chat",
+/// "token": …, "chat": 2}`), or with `-o name` its token or number.
+pub fn deleted(
+    ctx: &Context,
+    token: &Token,
+    chat: Option<ChatNumber>,
+    message: Option<MessageNumber>,
+) -> CliResult {
+    let kind = match (chat, message) {
+        (_, Some(_)) => "message",
+        (Some(_), None) => "chat",
+        (None, None) => "application",
+    };
+    match ctx.out.format() {
+        crate::cli::Format::Json => {
+            let mut value = serde_json::json!({ "deleted": kind, "token": token });
+            if let Some(c) = chat {
+                value["chat"] = serde_json::json!(c);
+            }
+            if let Some(m) = message {
+                value["message"] = serde_json::json!(m);
+            }
+            ctx.out.json(&value)
+        }
+        crate::cli::Format::Name => {
+            let name = match (chat, message) {
+                (_, Some(m)) => m.to_string(),
+                (Some(c), None) => c.to_string(),
+                (None, None) => token.to_string(),
+            };
+            ctx.out.write(&format!("{name}\n"))
+        }
+        crate::cli::Format::Table => {
+            let line = match (chat, message) {
+                (Some(c), Some(m)) => format!("deleted message {m} of chat {c} of {token}"),
+                (Some(c), None) => format!("deleted chat {c} of {token}"),
+                _ => format!("deleted application {token}"),
+            };
+            ctx.out.write(&format!("{line}\n"))
+        }
+    }
+}
+
 /// The text given on the command line, or stdin's when it is absent or `-`. One final line
 /// break is dropped, since `echo` and editors add it and nobody means it as part of the text.
 pub fn text_or_stdin(ctx: &Context, arg: Option<String>, what: &str) -> CliResult<String> {

@@ -564,3 +564,87 @@ pub fn last_prints_the_latest_chats_and_messages_in_number_order(ctl: &Ctl) {
         );
     }
 }
+
+pub fn deletes_need_yes_without_a_terminal_and_take_what_they_hold(ctl: &Ctl) {
+    let t = ctl.new_app("deletes");
+    for _ in 0..3 {
+        ctl.ok(&["chat", "create", &t]);
+    }
+    for i in 1..=3 {
+        ctl.ok(&["message", "send", &t, "1", &format!("wren {i}")]);
+    }
+    // Without --yes and with stdin not a terminal: refused in one line, exit 2, nothing gone.
+    for args in [
+        vec!["message", "delete", &t, "1", "2"],
+        vec!["chat", "delete", &t, "1"],
+        vec!["app", "delete", &t],
+    ] {
+        let (code, err) = ctl.fails(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("--yes") && err.contains("not a terminal"),
+            "{err}"
+        );
+    }
+    assert_eq!(ctl.json(&["chat", "show", &t, "1"])["messages_count"], 3);
+    assert_eq!(ctl.json(&["app", "show", &t])["chats_count"], 3);
+
+    // A message: JSON names what went; then it is not found, and neither is a second delete.
+    let v = ctl.json(&["message", "delete", &t, "1", "2", "--yes"]);
+    assert_eq!(
+        v,
+        serde_json::json!({"deleted": "message", "token": t, "chat": 1, "message": 2})
+    );
+    assert_eq!(ctl.fails(&["message", "show", &t, "1", "2"]).0, 3);
+    assert_eq!(
+        ctl.fails(&["message", "delete", &t, "1", "2", "--yes"]).0,
+        3
+    );
+    assert_eq!(ctl.fails(&["message", "delete", &t, "1", "two", "-y"]).0, 4);
+    assert_eq!(ctl.json(&["chat", "show", &t, "1"])["messages_count"], 2);
+    assert_eq!(numbers(&ctl.json(&["message", "list", &t, "1"])), [1, 3]);
+    assert!(ctl
+        .json(&["search", &t, "1", "wren 2"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The next message gets the next number.
+    assert_eq!(
+        ctl.json(&["message", "send", &t, "1", "wren 4"])["number"],
+        4
+    );
+
+    // A chat: `-o name` prints its number; a table line for people; `-q` keeps stderr quiet.
+    assert_eq!(
+        ctl.ok(&["chat", "delete", &t, "2", "-y", "-o", "name"]),
+        "2\n"
+    );
+    assert_eq!(ctl.fails(&["chat", "show", &t, "2"]).0, 3);
+    assert_eq!(ctl.fails(&["chat", "delete", &t, "2", "--yes"]).0, 3);
+    let r = ctl.run(&["chat", "delete", &t, "1", "--yes", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("deleted chat 1 of {t}\n"));
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert_eq!(ctl.fails(&["message", "show", &t, "1", "1"]).0, 3);
+    assert_eq!(ctl.json(&["app", "show", &t])["chats_count"], 1);
+    assert_eq!(ctl.json(&["chat", "create", &t])["number"], 4);
+
+    // The application, with everything it holds.
+    let other = ctl.new_app("stays");
+    assert_eq!(
+        ctl.ok(&["app", "delete", &t, "--yes", "-o", "name"]),
+        format!("{t}\n")
+    );
+    assert_eq!(ctl.fails(&["app", "show", &t]).0, 3);
+    assert_eq!(ctl.fails(&["chat", "show", &t, "3"]).0, 3);
+    assert_eq!(ctl.fails(&["app", "delete", &t, "--yes"]).0, 3);
+    assert_eq!(ctl.fails(&["app", "delete", "not-a-token", "--yes"]).0, 4);
+    let left: Vec<String> = ctl
+        .json(&["app", "list", "--all"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["token"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(left.contains(&other) && !left.contains(&t), "{left:?}");
+}

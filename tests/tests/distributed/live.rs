@@ -1,5 +1,5 @@
-//! Live on the distributed profile: a follower on one process sees the creations and edits
-//! made on another at once (Redis Pub/Sub from the create and edit scripts), exactly once and
+//! Live on the distributed profile: a follower on one process sees the creations, edits and
+//! deletions made on another at once (Redis Pub/Sub from the create and edit scripts), exactly once and
 //! in number order, before any worker persisted them, and while MySQL is down.
 
 use std::sync::Arc;
@@ -36,6 +36,28 @@ async fn second_process(h: &Distributed) -> ChatService {
     .await
     .expect("open a second backend");
     ChatService::from_backend(Arc::new(backend))
+}
+
+/// Deletions made on another process reach a follower (the delete script publishes them),
+/// in order with the creations and edits around them, and a new follower's replay leaves the
+/// deleted messages out, whether or not a worker has applied the deletes yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn directly_a_follower_sees_deletions_made_on_another_process() {
+    let h = Distributed::start().await;
+    let other = second_process(&h).await;
+    live::deletions_reach_followers(h.api(), Arc::new(other.clone())).await;
+    other.close().await;
+    h.stop().await;
+}
+
+/// A chat deleted on another process ends its followers' streams here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn directly_a_chat_deleted_on_another_process_ends_its_followers() {
+    let h = Distributed::start().await;
+    let other = second_process(&h).await;
+    live::a_deleted_chat_ends_its_followers(h.api(), Arc::new(other.clone()), false).await;
+    other.close().await;
+    h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

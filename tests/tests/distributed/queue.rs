@@ -159,6 +159,55 @@ async fn a_lost_counter_is_seeded_past_the_numbers_still_queued() {
     h.stop().await;
 }
 
+/// A create delivered again after the delete that follows it (its first worker died, the
+/// delete was applied meanwhile) is acknowledged without being persisted: the tombstone, not
+/// the order of delivery, keeps it deleted. Same for a chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_reclaimed_after_its_delete_stays_deleted() {
+    use chat_core::{Error, MessageNumber, NoProgress};
+    let h = Distributed::start().await;
+    let api = h.api();
+    let t = api.create_application("tombstones").await.unwrap().token;
+    let one = api.create_chat(&t).await.unwrap().number;
+    for i in 1..=3 {
+        api.create_message(&t, one, &format!("m{i}")).await.unwrap();
+    }
+    h.settle().await;
+    // A worker takes the create of message 4 and of chat 2, and dies.
+    api.create_message(&t, one, "m4").await.unwrap();
+    let two = api.create_chat(&t).await.unwrap().number;
+    let doomed = h.backend.worker().with_consumer("doomed");
+    assert_eq!(doomed.read_new(false).await.unwrap(), 2);
+    drop(doomed);
+    // Meanwhile they are deleted (and message 1, which is persisted), and the deletes applied.
+    let n = |n: u32| MessageNumber::new(n).unwrap();
+    api.delete_message(&t, one, n(4)).await.unwrap();
+    api.delete_message(&t, one, n(1)).await.unwrap();
+    api.delete_chat(&t, two).await.unwrap();
+    let survivor = h.backend.worker().with_consumer("survivor");
+    assert_eq!(survivor.run_once(false).await.unwrap().persisted, 3);
+    // Then the creates are delivered again.
+    assert_eq!(survivor.reclaim(Duration::ZERO).await.unwrap().persisted, 2);
+    h.settle().await;
+    let stored: Vec<(u32, u32)> = stored_messages(&h).await.into_keys().collect();
+    assert_eq!(stored, [(1, 2), (1, 3)]);
+    assert_eq!(stored_count(&h, 1).await, 2);
+    let chats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chats")
+        .fetch_one(&mut h.mysql().await)
+        .await
+        .unwrap();
+    assert_eq!(chats, 1);
+    assert!(matches!(
+        api.get_message(&t, one, n(4)).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(api.get_chat(&t, one).await.unwrap().messages_count, 2);
+    assert_eq!(api.get_application(&t).await.unwrap().chats_count, 1);
+    let summary = api.recount(Some(&t), NoProgress::arc()).await.unwrap();
+    assert_eq!(summary.corrected, 0, "{summary:?}");
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
     let h = Distributed::start().await;

@@ -8,6 +8,12 @@
 //! `keys`). Reads consult the pending records as well as MySQL, so a read right after a
 //! create finds it; counts come from the counters, which equal the number of acknowledged
 //! creations. [`worker::Worker`] persists the stream and drops the pending records.
+//!
+//! Deletes are tombstones in Redis, set by one script per delete together with the delete's
+//! job (see `redis`): every read and script consults them, so a delete is seen at once by every
+//! process (reads of it are 404, lists and search leave it out, counts drop), and the worker
+//! applies the job to MySQL and the search index after the jobs queued before it, never
+//! persisting a create or edit a tombstone covers.
 
 pub mod mysql;
 mod reads;
@@ -236,6 +242,27 @@ impl DistributedBackend {
         Ok(id)
     }
 
+    /// One page of a search, as stored: only persisted messages are searchable, as with a
+    /// search engine's refresh interval. The engine finds substrings of three characters or
+    /// more; shorter ones have no gram and are looked for in the one chat's rows.
+    async fn search_once(
+        &self,
+        app: i64,
+        chat: ChatNumber,
+        query: &Query,
+        spec: &SearchSpec,
+    ) -> Result<Vec<Message>> {
+        if let Some(search) = &self.search {
+            if query.has_trigram() {
+                return search.search(app, chat.get(), query, spec).await;
+            }
+        }
+        match self.store.chat_id(app, chat).await? {
+            Some(id) => self.store.search(id, query, spec).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Seeds a missing counter from the database's maximum and the numbers still pending.
     async fn seed(
         &self,
@@ -427,6 +454,23 @@ impl Backend for DistributedBackend {
         DistributedBackend::get_message(self, token, chat, message).await
     }
 
+    async fn delete_application(&self, token: &Token) -> Result<()> {
+        DistributedBackend::delete_application(self, token).await
+    }
+
+    async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()> {
+        DistributedBackend::delete_chat(self, token, chat).await
+    }
+
+    async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()> {
+        DistributedBackend::delete_message(self, token, chat, message).await
+    }
+
     async fn update_message(
         &self,
         token: &Token,
@@ -453,22 +497,53 @@ impl Backend for DistributedBackend {
         query: &Query,
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
-        let app = self.app_id(token).await?;
+        let app = self.live_app(token).await?;
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }
-        // Only persisted messages are searchable, as with a search engine's refresh interval.
-        // The engine finds substrings of three characters or more; shorter ones have no
-        // gram and are looked for in the one chat's rows.
-        if let Some(search) = &self.search {
-            if query.has_trigram() {
-                return search.search(app, chat.get(), query, spec).await;
+        // Deleted messages may still be indexed (or stored) until the worker applies their
+        // delete: each page drops them and reads on until it is full.
+        let want = spec.limit as usize;
+        let mut step = *spec;
+        let mut found = Vec::with_capacity(want);
+        loop {
+            let page = self.search_once(app, chat, query, &step).await?;
+            let read = page.len();
+            let numbers: Vec<u32> = page.iter().map(|m| m.number.get()).collect();
+            let deleted = self
+                .deleted(self.keys.deleted_messages(app, chat.get()), &numbers)
+                .await?;
+            if read < step.limit as usize || deleted.iter().all(|d| !d) {
+                found.extend(
+                    page.into_iter()
+                        .zip(deleted)
+                        .filter(|(_, d)| !d)
+                        .map(|(m, _)| m),
+                );
+                break;
+            }
+            found.extend(
+                page.into_iter()
+                    .zip(deleted)
+                    .filter(|(_, d)| !d)
+                    .map(|(m, _)| m),
+            );
+            if found.len() >= want {
+                break;
+            }
+            match step.sort {
+                crate::model::SearchSort::Relevance => {
+                    step.offset += read as u32;
+                    if step.offset >= crate::model::RELEVANCE_WINDOW {
+                        break;
+                    }
+                    step.limit = step.limit.min(crate::model::RELEVANCE_WINDOW - step.offset);
+                }
+                _ => step.after = numbers.last().copied(),
             }
         }
-        match self.store.chat_id(app, chat).await? {
-            Some(id) => self.store.search(id, query, spec).await,
-            None => Ok(Vec::new()),
-        }
+        found.truncate(want);
+        Ok(found)
     }
 
     async fn recount(
@@ -476,6 +551,10 @@ impl Backend for DistributedBackend {
         scope: Option<&Token>,
         progress: &dyn Progress,
     ) -> Result<RecountSummary> {
+        // (A deleted application is not found: its marker is checked first.)
+        if let Some(token) = scope {
+            self.live_app(token).await?;
+        }
         let apps = self.scope(scope).await?;
         self.store.recount(&apps, progress).await
     }
@@ -514,7 +593,7 @@ impl Backend for DistributedBackend {
     }
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
-        let app = self.app_id(token).await?;
+        let app = self.live_app(token).await?;
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }

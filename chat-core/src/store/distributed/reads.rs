@@ -1,10 +1,14 @@
 //! Reads: MySQL for what is persisted, the pending records for what is still queued (so a
 //! read right after a create finds it), and the counters for the counts (the number of
-//! acknowledged creations, exact at once; MySQL's columns catch up when the queue drains).
+//! acknowledged creations less the deleted ones, exact at once; MySQL's columns catch up when
+//! the queue drains). The tombstones of deletes (see `redis`) hide at once what a delete job
+//! has not yet removed from MySQL: lists drop the deleted numbers of each page they read and
+//! read on until the page is full.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::redis::queue::{pending, PendingChat, PendingMessage};
+use super::redis::Key;
 use super::{not_app, not_chat, not_message, DistributedBackend};
 use crate::error::Result;
 use crate::model::{
@@ -37,6 +41,34 @@ fn pending_message(number: MessageNumber, json: &str) -> Result<Message> {
 }
 
 impl DistributedBackend {
+    /// The application's id, once sure it is not deleted (one round trip more than
+    /// `app_id`, whose cache cannot know of a delete made by another process).
+    pub(super) async fn live_app(&self, token: &Token) -> Result<i64> {
+        let app = self.app_id(token).await?;
+        let mut conn = self.conn();
+        let deleted: bool = redis::cmd("EXISTS")
+            .arg(self.keys.deleted_app(app))
+            .query_async(&mut conn)
+            .await?;
+        if deleted {
+            return Err(self.gone(token));
+        }
+        Ok(app)
+    }
+
+    /// Which of `numbers` the deleted set `set` holds (one `SMISMEMBER`).
+    pub(super) async fn deleted(&self, set: Key<'_>, numbers: &[u32]) -> Result<Vec<bool>> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        Ok(redis::cmd("SMISMEMBER")
+            .arg(set)
+            .arg(numbers)
+            .query_async(&mut conn)
+            .await?)
+    }
+
     pub(super) async fn get_application(&self, token: &Token) -> Result<Application> {
         let row = self
             .store
@@ -44,13 +76,21 @@ impl DistributedBackend {
             .await?
             .ok_or_else(|| not_app(token))?;
         let mut conn = self.conn();
-        let chats: Option<String> = redis::cmd("GET")
+        let (chats, deleted, gone): (Option<String>, bool, u64) = redis::pipe()
+            .cmd("GET")
             .arg(self.keys.chat_counter(row.id))
+            .cmd("EXISTS")
+            .arg(self.keys.deleted_app(row.id))
+            .cmd("SCARD")
+            .arg(self.keys.deleted_chats(row.id))
             .query_async(&mut conn)
             .await?;
+        if deleted {
+            return Err(self.gone(token));
+        }
         let mut app = row.app;
         if let Some(n) = counter(chats) {
-            app.chats_count = n;
+            app.chats_count = n.saturating_sub(gone);
         }
         Ok(app)
     }
@@ -59,39 +99,69 @@ impl DistributedBackend {
         &self,
         page: &PageRequest<Token>,
     ) -> Result<Page<Application, Token>> {
-        let after = match &page.after {
+        let mut after = match &page.after {
             Some(token) => self.app_id(token).await?,
             None => 0,
         };
-        let rows = self.store.applications(after, page.limit + 1).await?;
-        let mut apps = Vec::with_capacity(rows.len());
-        if !rows.is_empty() {
-            let keys: Vec<_> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
-            let mut conn = self.conn();
-            let counts: Vec<Option<String>> =
-                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
-            for (row, n) in rows.into_iter().zip(counts) {
+        let want = page.limit as usize + 1;
+        let mut apps = Vec::with_capacity(want);
+        let mut conn = self.conn();
+        loop {
+            let rows = self.store.applications(after, page.limit + 1).await?;
+            let (Some(last), read) = (rows.last().map(|r| r.id), rows.len()) else {
+                break;
+            };
+            after = last;
+            let counters: Vec<_> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
+            let markers: Vec<_> = rows.iter().map(|r| self.keys.deleted_app(r.id)).collect();
+            let (counts, deleted): (Vec<Option<String>>, Vec<Option<String>>) = redis::pipe()
+                .cmd("MGET")
+                .arg(&counters)
+                .cmd("MGET")
+                .arg(&markers)
+                .query_async(&mut conn)
+                .await?;
+            let mut scards = redis::pipe();
+            for r in &rows {
+                scards.cmd("SCARD").arg(self.keys.deleted_chats(r.id));
+            }
+            let gone: Vec<u64> = scards.query_async(&mut conn).await?;
+            for (((row, n), deleted), gone) in rows.into_iter().zip(counts).zip(deleted).zip(gone) {
+                if deleted.is_some() {
+                    continue;
+                }
                 let mut app = row.app;
                 if let Some(n) = counter(n) {
-                    app.chats_count = n;
+                    app.chats_count = n.saturating_sub(gone);
                 }
                 apps.push(app);
             }
+            if apps.len() >= want || read < want {
+                break;
+            }
         }
+        apps.truncate(want);
         Ok(paginate(apps, page.limit, |a| a.token.clone()))
     }
 
-    /// Whether chat `chat` of application `app` exists: by its counter when Redis has it.
+    /// Whether chat `chat` of application `app` exists: by its counter when Redis has it, and
+    /// not deleted.
     pub(super) async fn chat_exists(&self, app: i64, chat: ChatNumber) -> Result<bool> {
         let mut conn = self.conn();
-        let (last, queued): (Option<String>, bool) = redis::pipe()
+        let (last, queued, deleted): (Option<String>, bool, bool) = redis::pipe()
             .cmd("GET")
             .arg(self.keys.chat_counter(app))
             .cmd("HEXISTS")
             .arg(self.keys.pending_chats(app))
             .arg(chat.get())
+            .cmd("SISMEMBER")
+            .arg(self.keys.deleted_chats(app))
+            .arg(chat.get())
             .query_async(&mut conn)
             .await?;
+        if deleted {
+            return Ok(false);
+        }
         if let Some(last) = counter(last) {
             return Ok(u64::from(chat.get()) <= last);
         }
@@ -99,16 +169,25 @@ impl DistributedBackend {
     }
 
     pub(super) async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
-        let app = self.app_id(token).await?;
+        let app = self.live_app(token).await?;
         let mut conn = self.conn();
-        let (queued, messages): (Option<String>, Option<String>) = redis::pipe()
-            .cmd("HGET")
-            .arg(self.keys.pending_chats(app))
-            .arg(chat.get())
-            .cmd("GET")
-            .arg(self.keys.message_counter(app, chat.get()))
-            .query_async(&mut conn)
-            .await?;
+        let (queued, messages, deleted, gone): (Option<String>, Option<String>, bool, u64) =
+            redis::pipe()
+                .cmd("HGET")
+                .arg(self.keys.pending_chats(app))
+                .arg(chat.get())
+                .cmd("GET")
+                .arg(self.keys.message_counter(app, chat.get()))
+                .cmd("SISMEMBER")
+                .arg(self.keys.deleted_chats(app))
+                .arg(chat.get())
+                .cmd("SCARD")
+                .arg(self.keys.deleted_messages(app, chat.get()))
+                .query_async(&mut conn)
+                .await?;
+        if deleted {
+            return Err(not_chat(token, chat));
+        }
         let mut found = match queued {
             Some(json) => pending_chat(chat, &json)?,
             None => self
@@ -118,7 +197,7 @@ impl DistributedBackend {
                 .ok_or_else(|| not_chat(token, chat))?,
         };
         if let Some(n) = counter(messages) {
-            found.messages_count = n;
+            found.messages_count = n.saturating_sub(gone);
         }
         Ok(found)
     }
@@ -128,28 +207,47 @@ impl DistributedBackend {
         token: &Token,
         page: &PageRequest<ChatNumber>,
     ) -> Result<Page<Chat, ChatNumber>> {
-        let app = self.app_id(token).await?;
-        let after = page.after.map(ChatNumber::get);
+        let app = self.live_app(token).await?;
+        let want = page.limit as usize + 1;
         let mut conn = self.conn();
         let queued: HashMap<u32, String> = redis::cmd("HGETALL")
             .arg(self.keys.pending_chats(app))
             .query_async(&mut conn)
             .await?;
-        let stored = self
-            .store
-            .chats(app, after, page.limit + 1, page.newest)
-            .await?;
-        let mut merged: BTreeMap<u32, Chat> =
-            stored.into_iter().map(|c| (c.number.get(), c)).collect();
-        for (n, json) in queued
-            .into_iter()
-            .filter(|(n, _)| past(*n, after, page.newest))
-        {
-            if let std::collections::btree_map::Entry::Vacant(slot) = merged.entry(n) {
-                slot.insert(pending_chat(ChatNumber::new(n)?, &json)?);
+        let mut cursor = page.after.map(ChatNumber::get);
+        let mut items: Vec<Chat> = Vec::with_capacity(want);
+        loop {
+            let stored = self
+                .store
+                .chats(app, cursor, page.limit + 1, page.newest)
+                .await?;
+            let mut merged: BTreeMap<u32, Chat> =
+                stored.into_iter().map(|c| (c.number.get(), c)).collect();
+            for (n, json) in queued
+                .iter()
+                .filter(|(n, _)| past(**n, cursor, page.newest))
+            {
+                if let std::collections::btree_map::Entry::Vacant(slot) = merged.entry(*n) {
+                    slot.insert(pending_chat(ChatNumber::new(*n)?, json)?);
+                }
+            }
+            let candidates = in_order(merged, page.newest, want);
+            let read = candidates.len();
+            cursor = candidates.last().map(|c| c.number.get());
+            let numbers: Vec<u32> = candidates.iter().map(|c| c.number.get()).collect();
+            let deleted = self.deleted(self.keys.deleted_chats(app), &numbers).await?;
+            items.extend(
+                candidates
+                    .into_iter()
+                    .zip(deleted)
+                    .filter(|(_, d)| !d)
+                    .map(|(c, _)| c),
+            );
+            if items.len() >= want || read < want {
+                break;
             }
         }
-        let mut items: Vec<Chat> = in_order(merged, page.newest, page.limit as usize + 1);
+        items.truncate(want);
         if !items.is_empty() {
             let keys: Vec<_> = items
                 .iter()
@@ -157,9 +255,16 @@ impl DistributedBackend {
                 .collect();
             let counts: Vec<Option<String>> =
                 redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
-            for (chat, n) in items.iter_mut().zip(counts) {
+            let mut scards = redis::pipe();
+            for c in &items {
+                scards
+                    .cmd("SCARD")
+                    .arg(self.keys.deleted_messages(app, c.number.get()));
+            }
+            let gone: Vec<u64> = scards.query_async(&mut conn).await?;
+            for ((chat, n), gone) in items.iter_mut().zip(counts).zip(gone) {
                 if let Some(n) = counter(n) {
-                    chat.messages_count = n;
+                    chat.messages_count = n.saturating_sub(gone);
                 }
             }
         }
@@ -172,13 +277,26 @@ impl DistributedBackend {
         chat: ChatNumber,
         message: MessageNumber,
     ) -> Result<Message> {
-        let app = self.app_id(token).await?;
+        let app = self.live_app(token).await?;
         let mut conn = self.conn();
-        let queued: Option<String> = redis::cmd("HGET")
+        let (queued, deleted, chat_deleted): (Option<String>, bool, bool) = redis::pipe()
+            .cmd("HGET")
             .arg(self.keys.pending_messages(app, chat.get()))
             .arg(message.get())
+            .cmd("SISMEMBER")
+            .arg(self.keys.deleted_messages(app, chat.get()))
+            .arg(message.get())
+            .cmd("SISMEMBER")
+            .arg(self.keys.deleted_chats(app))
+            .arg(chat.get())
             .query_async(&mut conn)
             .await?;
+        if chat_deleted {
+            return Err(not_chat(token, chat));
+        }
+        if deleted {
+            return Err(not_message(token, chat, message));
+        }
         if let Some(json) = queued {
             return pending_message(message, &json);
         }
@@ -195,30 +313,52 @@ impl DistributedBackend {
         chat: ChatNumber,
         page: &PageRequest<MessageNumber>,
     ) -> Result<Page<Message, MessageNumber>> {
-        let app = self.app_id(token).await?;
+        let app = self.live_app(token).await?;
         if !self.chat_exists(app, chat).await? {
             return Err(not_chat(token, chat));
         }
-        let after = page.after.map(MessageNumber::get);
+        let want = page.limit as usize + 1;
         let mut conn = self.conn();
         let queued: HashMap<u32, String> = redis::cmd("HGETALL")
             .arg(self.keys.pending_messages(app, chat.get()))
             .query_async(&mut conn)
             .await?;
-        let stored = self
-            .store
-            .messages(app, chat, after, page.limit + 1, page.newest)
-            .await?;
-        let mut merged: BTreeMap<u32, Message> =
-            stored.into_iter().map(|m| (m.number.get(), m)).collect();
-        // A pending record is at least as new as the row: it may hold an edit not yet applied.
-        for (n, json) in queued
-            .into_iter()
-            .filter(|(n, _)| past(*n, after, page.newest))
-        {
-            merged.insert(n, pending_message(MessageNumber::new(n)?, &json)?);
+        let mut cursor = page.after.map(MessageNumber::get);
+        let mut items: Vec<Message> = Vec::with_capacity(want);
+        loop {
+            let stored = self
+                .store
+                .messages(app, chat, cursor, page.limit + 1, page.newest)
+                .await?;
+            let mut merged: BTreeMap<u32, Message> =
+                stored.into_iter().map(|m| (m.number.get(), m)).collect();
+            // A pending record is at least as new as the row: it may hold an edit not yet
+            // applied.
+            for (n, json) in queued
+                .iter()
+                .filter(|(n, _)| past(**n, cursor, page.newest))
+            {
+                merged.insert(*n, pending_message(MessageNumber::new(*n)?, json)?);
+            }
+            let candidates = in_order(merged, page.newest, want);
+            let read = candidates.len();
+            cursor = candidates.last().map(|m| m.number.get());
+            let numbers: Vec<u32> = candidates.iter().map(|m| m.number.get()).collect();
+            let deleted = self
+                .deleted(self.keys.deleted_messages(app, chat.get()), &numbers)
+                .await?;
+            items.extend(
+                candidates
+                    .into_iter()
+                    .zip(deleted)
+                    .filter(|(_, d)| !d)
+                    .map(|(m, _)| m),
+            );
+            if items.len() >= want || read < want {
+                break;
+            }
         }
-        let items = in_order(merged, page.newest, page.limit as usize + 1);
+        items.truncate(want);
         Ok(paginate(items, page.limit, |m| m.number))
     }
 }

@@ -16,6 +16,12 @@
 //! (no chat job in the same batch), the worker reads it from the chat's pending record, one
 //! round trip per batch, so the chat's row is created by whichever job lands first.
 //!
+//! Deletes are tombstones in Redis (see `redis`): before a batch is persisted, one round trip
+//! asks which of its creates and edits a tombstone covers (a deleted application, chat or
+//! message), and those are acknowledged without being persisted or indexed, so nothing deleted
+//! comes back, whatever order retries and reclaims deliver jobs in. The delete jobs remove the
+//! rows (last in their batch, see `mysql::persist`) and then the search documents.
+//!
 //! [`Worker::drain`] runs all of this until the queue is empty: tests call it instead of
 //! sleeping, and a background task calls [`Worker::run_once`] in a loop.
 
@@ -356,6 +362,19 @@ impl Worker {
         if jobs.is_empty() {
             return Ok(round);
         }
+        // Creates and edits of what is deleted since are acknowledged, never persisted.
+        let covered = self.covered(&jobs).await?;
+        let (mut jobs, skipped): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| !covered.contains(i));
+        let skipped: Vec<(String, Job)> = skipped.into_iter().map(|(_, j)| j).collect();
+        self.finish(&skipped).await?;
+        round.persisted += skipped.len() as u64;
+        let mut jobs: Vec<(String, Job)> = jobs.drain(..).map(|(_, j)| j).collect();
+        if jobs.is_empty() {
+            return Ok(round);
+        }
         self.add_chat_times(&mut jobs).await?;
         let batch: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
         let persisted = self.persist(&batch).await;
@@ -393,6 +412,97 @@ impl Worker {
         Ok(round)
     }
 
+    /// The positions of the creates and edits that a delete's tombstone covers: their
+    /// application, chat or message is deleted (one round trip for the batch).
+    async fn covered(&self, jobs: &[(String, Job)]) -> Result<BTreeSet<usize>> {
+        let mut apps: BTreeSet<i64> = BTreeSet::new();
+        let mut chats: BTreeMap<i64, BTreeSet<u32>> = BTreeMap::new();
+        let mut messages: BTreeMap<(i64, u32), BTreeSet<u32>> = BTreeMap::new();
+        for (_, job) in jobs {
+            match job {
+                Job::Chat { app, number, .. } => {
+                    apps.insert(*app);
+                    chats.entry(*app).or_default().insert(*number);
+                }
+                Job::Message {
+                    app, chat, number, ..
+                } => {
+                    apps.insert(*app);
+                    chats.entry(*app).or_default().insert(*chat);
+                    messages.entry((*app, *chat)).or_default().insert(*number);
+                }
+                _ => {}
+            }
+        }
+        if apps.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let mut pipe = redis::pipe();
+        let apps: Vec<i64> = apps.into_iter().collect();
+        let markers: Vec<_> = apps.iter().map(|a| self.keys.deleted_app(*a)).collect();
+        pipe.cmd("MGET").arg(&markers);
+        for (app, numbers) in &chats {
+            pipe.cmd("SMISMEMBER")
+                .arg(self.keys.deleted_chats(*app))
+                .arg(numbers);
+        }
+        for ((app, chat), numbers) in &messages {
+            pipe.cmd("SMISMEMBER")
+                .arg(self.keys.deleted_messages(*app, *chat))
+                .arg(numbers);
+        }
+        let mut conn = self.redis.clone();
+        let mut replies: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut replies = replies.drain(..);
+        fn typed<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T> {
+            let v = v.ok_or_else(|| Error::Internal("a pipeline reply is missing".into()))?;
+            redis::from_redis_value(v)
+                .map_err(|e| Error::Internal(format!("unexpected reply of Redis: {e}")))
+        }
+        let flags = |v: Option<redis::Value>| typed::<Vec<bool>>(v);
+        let markers: Vec<Option<String>> = typed(replies.next())?;
+        let gone_apps: BTreeSet<i64> = apps
+            .iter()
+            .zip(markers)
+            .filter(|(_, m)| m.is_some())
+            .map(|(a, _)| *a)
+            .collect();
+        let mut gone_chats: BTreeSet<(i64, u32)> = BTreeSet::new();
+        for (app, numbers) in &chats {
+            for (n, gone) in numbers.iter().zip(flags(replies.next())?) {
+                if gone {
+                    gone_chats.insert((*app, *n));
+                }
+            }
+        }
+        let mut gone_messages: BTreeSet<(i64, u32, u32)> = BTreeSet::new();
+        for ((app, chat), numbers) in &messages {
+            for (n, gone) in numbers.iter().zip(flags(replies.next())?) {
+                if gone {
+                    gone_messages.insert((*app, *chat, *n));
+                }
+            }
+        }
+        Ok(jobs
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, job))| match job {
+                Job::Chat { app, number, .. } => {
+                    gone_apps.contains(app) || gone_chats.contains(&(*app, *number))
+                }
+                Job::Message {
+                    app, chat, number, ..
+                } => {
+                    gone_apps.contains(app)
+                        || gone_chats.contains(&(*app, *chat))
+                        || gone_messages.contains(&(*app, *chat, *number))
+                }
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect())
+    }
+
     /// Gives each message job whose chat may still be queued its chat's creation time, from
     /// the chat's pending record (one round trip for the batch), so that persisting it creates
     /// the chat's row when the chat's own job has not landed yet. A chat without a pending
@@ -402,7 +512,7 @@ impl Worker {
             .iter()
             .filter_map(|(_, j)| match j {
                 Job::Chat { app, number, .. } => Some((*app, *number)),
-                Job::Message { .. } => None,
+                _ => None,
             })
             .collect();
         let mut wanted: BTreeMap<i64, BTreeSet<u32>> = BTreeMap::new();
@@ -469,10 +579,17 @@ impl Worker {
         self.store.persist_batch(jobs).await
     }
 
-    /// Sends the persisted messages of a batch to the search engine (see [`Indexer::index`]).
+    /// Sends the persisted messages of a batch to the search engine (see [`Indexer::index`]),
+    /// then removes the documents its deletes cover.
     async fn index(&self, jobs: &[(String, Job)]) {
         if let Some(indexer) = &self.indexer {
             indexer.index(jobs).await;
+            let deletes: Vec<&Job> = jobs
+                .iter()
+                .map(|(_, j)| j)
+                .filter(|j| j.is_delete())
+                .collect();
+            indexer.unindex(&deletes).await;
         }
     }
 
@@ -483,11 +600,18 @@ impl Worker {
         for chunk in jobs.chunks(FINISH_CHUNK) {
             let mut groups: BTreeMap<String, Vec<(u32, &str)>> = BTreeMap::new();
             for (id, job) in chunk {
+                // A delete wrote no record: it names a field whose record (if any) another job
+                // wrote, which is therefore kept; only its entry is acknowledged.
                 let (hash, field) = match job {
                     Job::Chat { app, number, .. } => (self.keys.pending_chats(*app), *number),
                     Job::Message {
                         app, chat, number, ..
-                    } => (self.keys.pending_messages(*app, *chat), *number),
+                    }
+                    | Job::DeleteMessage { app, chat, number } => {
+                        (self.keys.pending_messages(*app, *chat), *number)
+                    }
+                    Job::DeleteChat { app, chat } => (self.keys.pending_chats(*app), *chat),
+                    Job::DeleteApp { app } => (self.keys.pending_chats(*app), 0),
                 };
                 groups
                     .entry(hash.to_string())

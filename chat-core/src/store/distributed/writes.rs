@@ -1,5 +1,6 @@
 //! The write path: applications straight to MySQL; chats, messages and edits through one Lua
-//! script each (number, enqueue, pending record), retried once a missing counter is seeded.
+//! script each (number, enqueue, pending record), retried once a missing counter is seeded;
+//! deletes through one script each (tombstone, enqueue: see `redis`'s module doc).
 //!
 //! A create is one `EVALSHA` whose arguments are written straight into the command's buffer:
 //! the keys from the prefix and the numbers, the body escaped as JSON once, inside the job's and
@@ -10,8 +11,8 @@ use std::io::Write as _;
 
 use redis::RedisWrite;
 
-use super::redis::{ChatCreated, JsonString, Lua, MessageCreated, MessageEdited};
-use super::{not_chat, not_message, DistributedBackend};
+use super::redis::{ChatCreated, Deleted, JsonString, Lua, MessageCreated, MessageEdited};
+use super::{not_app, not_chat, not_message, DistributedBackend};
 use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};
 use crate::store::{from_micros, now_micros};
@@ -42,10 +43,11 @@ impl DistributedBackend {
         let app = self.app_id(token).await?;
         let now = now_micros();
         let lua = &self.scripts.create_chat;
-        let mut cmd = lua.command(3);
+        let mut cmd = lua.command(4);
         cmd.arg(self.keys.chat_counter(app))
             .arg(self.keys.stream())
             .arg(self.keys.pending_chats(app))
+            .arg(self.keys.deleted_app(app))
             .arg(app)
             .arg(now)
             .arg(self.keys.message_counter_prefix(app));
@@ -61,6 +63,7 @@ impl DistributedBackend {
                     })
                 }
                 ChatCreated::SeedChats => self.seed_chats(app).await?,
+                ChatCreated::NoApp => return Err(self.gone(token)),
             }
         }
         Err(Error::unavailable(
@@ -78,15 +81,7 @@ impl DistributedBackend {
         let app = self.app_id(token).await?;
         let now = now_micros();
         let lua = &self.scripts.create_message;
-        let mut cmd = lua.command(4);
-        cmd.arg(self.keys.message_counter(app, chat.get()))
-            .arg(self.keys.stream())
-            .arg(self.keys.pending_messages(app, chat.get()))
-            .arg(self.keys.chat_counter(app))
-            .arg(chat.get());
-        message_json(&mut cmd, app, chat, now, &body)
-            .map_err(|e| Error::Internal(format!("cannot encode a queued job: {e}")))?;
-        cmd.arg(self.keys.live(app, chat.get()));
+        let cmd = self.create_message_command(app, chat, now, &body)?;
         for _ in 0..ATTEMPTS {
             // With the other creates in flight (see `redis::batch`).
             let created = match self.batcher.query(cmd.clone()).await {
@@ -105,12 +100,35 @@ impl DistributedBackend {
                 MessageCreated::SeedChats => self.seed_chats(app).await?,
                 MessageCreated::SeedMessages => self.seed_messages(app, chat).await?,
                 MessageCreated::NoChat => return Err(not_chat(token, chat)),
+                MessageCreated::NoApp => return Err(self.gone(token)),
             }
         }
         Err(Error::unavailable(
             "redis",
             "the message counter could not be seeded",
         ))
+    }
+
+    /// The `lua/create_message.lua` command of one message.
+    fn create_message_command(
+        &self,
+        app: i64,
+        chat: ChatNumber,
+        now: i64,
+        body: &Body,
+    ) -> Result<redis::Cmd> {
+        let mut cmd = self.scripts.create_message.command(6);
+        cmd.arg(self.keys.message_counter(app, chat.get()))
+            .arg(self.keys.stream())
+            .arg(self.keys.pending_messages(app, chat.get()))
+            .arg(self.keys.chat_counter(app))
+            .arg(self.keys.deleted_app(app))
+            .arg(self.keys.deleted_chats(app))
+            .arg(chat.get());
+        message_json(&mut cmd, app, chat, now, body)
+            .map_err(|e| Error::Internal(format!("cannot encode a queued job: {e}")))?;
+        cmd.arg(self.keys.live(app, chat.get()));
+        Ok(cmd)
     }
 
     /// Creates `bodies` in order: the commands go to Redis in that order on one connection
@@ -127,16 +145,7 @@ impl DistributedBackend {
         let mut cmds = Vec::with_capacity(bodies.len());
         for body in &bodies {
             let now = now_micros();
-            let mut cmd = lua.command(4);
-            cmd.arg(self.keys.message_counter(app, chat.get()))
-                .arg(self.keys.stream())
-                .arg(self.keys.pending_messages(app, chat.get()))
-                .arg(self.keys.chat_counter(app))
-                .arg(chat.get());
-            message_json(&mut cmd, app, chat, now, body)
-                .map_err(|e| Error::Internal(format!("cannot encode a queued job: {e}")))?;
-            cmd.arg(self.keys.live(app, chat.get()));
-            cmds.push((cmd, now));
+            cmds.push((self.create_message_command(app, chat, now, body)?, now));
         }
         let mut created: Vec<Message> = Vec::with_capacity(bodies.len());
         let mut seeds = 0;
@@ -161,6 +170,7 @@ impl DistributedBackend {
                         updated_at: from_micros(*now),
                     }),
                     MessageCreated::NoChat => return Err(not_chat(token, chat)),
+                    MessageCreated::NoApp => return Err(self.gone(token)),
                     seed => {
                         seeds += 1;
                         if seeds >= ATTEMPTS {
@@ -197,11 +207,14 @@ impl DistributedBackend {
         let mut created = String::new();
         let lua = &self.scripts.edit_message;
         for _ in 0..ATTEMPTS {
-            let mut cmd = lua.command(4);
+            let mut cmd = lua.command(7);
             cmd.arg(self.keys.message_counter(app, chat.get()))
                 .arg(self.keys.stream())
                 .arg(self.keys.pending_messages(app, chat.get()))
                 .arg(self.keys.chat_counter(app))
+                .arg(self.keys.deleted_app(app))
+                .arg(self.keys.deleted_chats(app))
+                .arg(self.keys.deleted_messages(app, chat.get()))
                 .arg(chat.get())
                 .arg(message.get())
                 .arg(now)
@@ -223,6 +236,7 @@ impl DistributedBackend {
                 MessageEdited::SeedMessages => self.seed_messages(app, chat).await?,
                 MessageEdited::NoChat => return Err(not_chat(token, chat)),
                 MessageEdited::NoMessage => return Err(not_message(token, chat, message)),
+                MessageEdited::NoApp => return Err(self.gone(token)),
                 MessageEdited::NeedCreatedAt => {
                     match self.store.message(app, chat, message).await? {
                         Some(m) => created = m.created_at.timestamp_micros().to_string(),
@@ -234,6 +248,95 @@ impl DistributedBackend {
         Err(Error::unavailable(
             "redis",
             "the message could not be edited",
+        ))
+    }
+}
+
+impl DistributedBackend {
+    /// A deleted application's token: forgotten by this process, and `NotFound`.
+    pub(super) fn gone(&self, token: &Token) -> Error {
+        self.apps.remove(token);
+        not_app(token)
+    }
+
+    pub(super) async fn delete_application(&self, token: &Token) -> Result<()> {
+        let app = self.app_id(token).await?;
+        let lua = &self.scripts.delete_app;
+        let mut cmd = lua.command(2);
+        cmd.arg(self.keys.deleted_app(app))
+            .arg(self.keys.stream())
+            .arg(app)
+            .arg(now_micros());
+        match lua.run(&cmd, &mut self.conn()).await? {
+            Deleted::Done => {
+                self.apps.remove(token);
+                Ok(())
+            }
+            _ => Err(self.gone(token)),
+        }
+    }
+
+    pub(super) async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()> {
+        let app = self.app_id(token).await?;
+        let lua = &self.scripts.delete_chat;
+        let mut cmd = lua.command(4);
+        cmd.arg(self.keys.chat_counter(app))
+            .arg(self.keys.stream())
+            .arg(self.keys.deleted_app(app))
+            .arg(self.keys.deleted_chats(app))
+            .arg(chat.get())
+            .arg(app)
+            .arg(now_micros())
+            .arg(self.keys.live(app, chat.get()));
+        for _ in 0..ATTEMPTS {
+            match lua.run(&cmd, &mut self.conn()).await? {
+                Deleted::Done => return Ok(()),
+                Deleted::SeedChats => self.seed_chats(app).await?,
+                Deleted::NoApp => return Err(self.gone(token)),
+                Deleted::NoChat | Deleted::NoMessage | Deleted::SeedMessages => {
+                    return Err(not_chat(token, chat))
+                }
+            }
+        }
+        Err(Error::unavailable(
+            "redis",
+            "the chat counter could not be seeded",
+        ))
+    }
+
+    pub(super) async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()> {
+        let app = self.app_id(token).await?;
+        let lua = &self.scripts.delete_message;
+        let mut cmd = lua.command(6);
+        cmd.arg(self.keys.message_counter(app, chat.get()))
+            .arg(self.keys.stream())
+            .arg(self.keys.chat_counter(app))
+            .arg(self.keys.deleted_app(app))
+            .arg(self.keys.deleted_chats(app))
+            .arg(self.keys.deleted_messages(app, chat.get()))
+            .arg(chat.get())
+            .arg(message.get())
+            .arg(app)
+            .arg(now_micros())
+            .arg(self.keys.live(app, chat.get()));
+        for _ in 0..ATTEMPTS {
+            match lua.run(&cmd, &mut self.conn()).await? {
+                Deleted::Done => return Ok(()),
+                Deleted::SeedChats => self.seed_chats(app).await?,
+                Deleted::SeedMessages => self.seed_messages(app, chat).await?,
+                Deleted::NoApp => return Err(self.gone(token)),
+                Deleted::NoChat => return Err(not_chat(token, chat)),
+                Deleted::NoMessage => return Err(not_message(token, chat, message)),
+            }
+        }
+        Err(Error::unavailable(
+            "redis",
+            "the message counter could not be seeded",
         ))
     }
 }

@@ -3,12 +3,15 @@
 //!
 //! It is the only publisher, so every event goes out once and a chat's creations go out in
 //! number order: per followed chat it keeps the highest number published and reads the rows
-//! above it; edits come from the `message_edits` log, which a trigger fills in the edit's own
-//! transaction whichever process made it (a timestamp cursor would miss edits committed with
-//! an older clock reading). It wakes when this process's writer commits, and otherwise checks
+//! above it; edits and deletions come from the `message_edits` log, which a trigger (edits) and
+//! the writer (deletions, `deleted` = 1) fill in the change's own transaction whichever process
+//! made it (a timestamp cursor would miss edits committed with an older clock reading). It
+//! wakes when this process's writer commits, and otherwise checks
 //! `PRAGMA data_version` every [`POLL`], which moves when any other connection (another
 //! process, a `chatctl` in direct mode) commits to the file. It polls only while someone
 //! follows.
+//!
+//! When a followed chat is gone (deleted, or its application), its followers' streams end.
 //!
 //! Both cursors of a chat (number and edit) are set by its first follower from one read of
 //! the store, taken after it subscribed and before it replays ([`start_feed`]): a creation or
@@ -27,6 +30,7 @@ use super::message_from_row;
 use super::message_id;
 use crate::error::Result;
 use crate::live::{Feed, Hub, LiveEvent, Published};
+use crate::model::MessageNumber;
 use crate::store::lock;
 
 /// How often the watcher looks for commits of other processes.
@@ -146,10 +150,25 @@ async fn poll(
         return Ok(());
     }
     *version = Some(now);
-    *known = feeds.keys().copied().collect();
     if feeds.is_empty() {
+        *known = HashSet::new();
         return Ok(());
     }
+    // Followers of a deleted chat (or of a deleted application's) see their stream end.
+    let ids = serde_json::to_string(&feeds.keys().collect::<Vec<_>>())
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    let gone: Vec<i64> = sqlx::query_scalar(
+        "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM chats)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut feeds = feeds;
+    for id in gone {
+        hub.end(&id);
+        feeds.remove(&id);
+    }
+    *known = feeds.keys().copied().collect();
     for (chat_id, feed) in &feeds {
         let mut last = published(feed).map_or(0, |p| p.number);
         loop {
@@ -182,8 +201,8 @@ async fn poll(
         .unwrap_or(0);
     loop {
         let rows = sqlx::query(
-            "SELECT e.seq, e.message_id, m.number, m.body, m.created_at, m.updated_at \
-             FROM message_edits e JOIN messages m ON m.id = e.message_id \
+            "SELECT e.seq, e.message_id, e.deleted, m.number, m.body, m.created_at, m.updated_at \
+             FROM message_edits e LEFT JOIN messages m ON m.id = e.message_id \
              WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
         )
         .bind(from)
@@ -200,10 +219,19 @@ async fn poll(
             let Some(cursor) = published(feed) else {
                 continue;
             };
-            let m = message_from_row(row)?;
-            // Creations above the cursor are published with their current body later.
-            if seq > cursor.edit && m.number.get() <= cursor.number {
-                feed.send(LiveEvent::Edited(m));
+            let deleted: bool = row.try_get(2)?;
+            let number = (id & i64::from(u32::MAX)) as u32;
+            // Creations above the cursor are published with their current body later (or,
+            // deleted by then, never).
+            if seq > cursor.edit && number <= cursor.number {
+                if deleted {
+                    feed.send(LiveEvent::Deleted {
+                        number: MessageNumber::new(number)?,
+                    });
+                } else if row.try_get::<Option<i64>, _>("number")?.is_some() {
+                    feed.send(LiveEvent::Edited(message_from_row(row)?));
+                }
+                // An edit of a message deleted since: its deletion follows in the log.
             }
             update(feed, |p| p.edit = p.edit.max(seq));
         }
@@ -232,7 +260,7 @@ fn update(feed: &Feed, change: impl FnOnce(&mut Published)) {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::model::{Body, MessageNumber, Name};
+    use crate::model::{Body, Name};
     use crate::store::embedded::{connect_options, SqliteBackend};
     use crate::store::Backend;
 
@@ -290,8 +318,8 @@ mod tests {
         while let Some(event) = sub.next_within(wait).await {
             events.push((
                 event.kind(),
-                event.message().number.get(),
-                event.message().body.clone(),
+                event.number().get(),
+                event.message().map(|m| m.body.clone()).unwrap_or_default(),
             ));
             if events.len() == 2 {
                 break;

@@ -2,9 +2,10 @@
 //! from a backlog (`indexer`), and the group-commit writer of `writer`.
 //!
 //! Reads go through a small pool and see every committed write at once (read-your-writes).
-//! Writes go through the single writer task. Application and chat ids are cached in memory:
-//! neither is ever deleted, so a cached id can never turn stale, even when other processes
-//! write to the same file.
+//! Writes go through the single writer task. Application and chat ids are cached in memory.
+//! Ids are never reused, so a cached id can only turn stale by a delete (in this process the
+//! delete forgets it; another process's delete is noticed when a query by the cached id finds
+//! nothing, which looks the token and number up again before answering `404`).
 
 mod indexer;
 mod live;
@@ -167,6 +168,22 @@ impl SqliteBackend {
         Ok(id)
     }
 
+    /// After a query by cached ids found nothing: forgets them (another process may have
+    /// deleted the rows) and looks the application (and chat) up again, so that a deleted one
+    /// is reported as such. `Ok` when they still exist.
+    async fn recheck(&self, token: &Token, chat: Option<ChatNumber>) -> Result<()> {
+        if let Some(app) = self.apps.get(token) {
+            self.apps.remove(token);
+            if let Some(chat) = chat {
+                self.chats.remove(&(app, chat.get()));
+            }
+        }
+        match chat {
+            Some(chat) => self.chat_id(token, chat).await.map(drop),
+            None => self.app_id(token).await.map(drop),
+        }
+    }
+
     async fn chat_id(&self, token: &Token, chat: ChatNumber) -> Result<i64> {
         let app = self.app_id(token).await?;
         if let Some(id) = self.chats.get(&(app, chat.get())) {
@@ -294,9 +311,12 @@ impl Backend for SqliteBackend {
             .await?
         {
             Reply::App(app) => Ok(app),
-            Reply::Gone => Err(Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })),
+            Reply::Gone => {
+                self.apps.remove(token);
+                Err(Error::NotFound(Missing::Application {
+                    token: token.clone(),
+                }))
+            }
             _ => Err(unexpected()),
         }
     }
@@ -325,9 +345,12 @@ impl Backend for SqliteBackend {
         let app_id = self.app_id(token).await?;
         match self.write(Op::CreateChat { app_id }).await? {
             Reply::Chat(chat) => Ok(chat),
-            Reply::Gone => Err(Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })),
+            Reply::Gone => {
+                self.apps.remove(token);
+                Err(Error::NotFound(Missing::Application {
+                    token: token.clone(),
+                }))
+            }
             _ => Err(unexpected()),
         }
     }
@@ -338,9 +361,18 @@ impl Backend for SqliteBackend {
             "SELECT number, messages_count, created_at, updated_at FROM chats WHERE id = ?",
         )
         .bind(id)
-        .fetch_one(&self.reader)
+        .fetch_optional(&self.reader)
         .await?;
-        chat_from_row(&row)
+        match row {
+            Some(row) => chat_from_row(&row),
+            None => {
+                self.recheck(token, Some(chat)).await?;
+                Err(Error::NotFound(Missing::Chat {
+                    token: token.clone(),
+                    chat,
+                }))
+            }
+        }
     }
 
     async fn list_chats(
@@ -369,6 +401,9 @@ impl Backend for SqliteBackend {
             .fetch_all(&self.reader)
             .await?;
         let items = rows.iter().map(chat_from_row).collect::<Result<Vec<_>>>()?;
+        if items.is_empty() {
+            self.recheck(token, None).await?;
+        }
         Ok(paginate(items, page.limit, |c| c.number))
     }
 
@@ -382,10 +417,13 @@ impl Backend for SqliteBackend {
             .await?
         {
             Reply::Message(m) => Ok(m),
-            Reply::Gone => Err(Error::NotFound(Missing::Chat {
-                token: token.clone(),
-                chat,
-            })),
+            Reply::Gone => {
+                self.recheck(token, Some(chat)).await?;
+                Err(Error::NotFound(Missing::Chat {
+                    token: token.clone(),
+                    chat,
+                }))
+            }
             _ => Err(unexpected()),
         }
     }
@@ -442,11 +480,14 @@ impl Backend for SqliteBackend {
                 .await?;
         match row {
             Some(row) => message_from_row(&row),
-            None => Err(Error::NotFound(Missing::Message {
-                token: token.clone(),
-                chat,
-                message,
-            })),
+            None => {
+                self.recheck(token, Some(chat)).await?;
+                Err(Error::NotFound(Missing::Message {
+                    token: token.clone(),
+                    chat,
+                    message,
+                }))
+            }
         }
     }
 
@@ -466,11 +507,14 @@ impl Backend for SqliteBackend {
             .await?
         {
             Reply::Message(m) => Ok(m),
-            Reply::Gone => Err(Error::NotFound(Missing::Message {
-                token: token.clone(),
-                chat,
-                message,
-            })),
+            Reply::Gone => {
+                self.recheck(token, Some(chat)).await?;
+                Err(Error::NotFound(Missing::Message {
+                    token: token.clone(),
+                    chat,
+                    message,
+                }))
+            }
             _ => Err(unexpected()),
         }
     }
@@ -511,6 +555,9 @@ impl Backend for SqliteBackend {
             .iter()
             .map(message_from_row)
             .collect::<Result<Vec<_>>>()?;
+        if items.is_empty() {
+            self.recheck(token, Some(chat)).await?;
+        }
         Ok(paginate(items, page.limit, |m| m.number))
     }
 
@@ -522,7 +569,71 @@ impl Backend for SqliteBackend {
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         let chat_id = self.chat_id(token, chat).await?;
-        search::search(&self.reader, chat_id, query, spec).await
+        let found = search::search(&self.reader, chat_id, query, spec).await?;
+        if found.is_empty() {
+            self.recheck(token, Some(chat)).await?;
+        }
+        Ok(found)
+    }
+
+    async fn delete_application(&self, token: &Token) -> Result<()> {
+        let app_id = self.app_id(token).await?;
+        let reply = self.write(Op::DeleteApp { app_id }).await?;
+        self.apps.remove(token);
+        self.chats.forget(|&(app, _)| app == app_id);
+        match reply {
+            Reply::Deleted => Ok(()),
+            Reply::Gone => Err(Error::NotFound(Missing::Application {
+                token: token.clone(),
+            })),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()> {
+        let chat_id = self.chat_id(token, chat).await?;
+        match self.write(Op::DeleteChat { chat_id }).await? {
+            Reply::Deleted => {
+                if let Some(app) = self.apps.get(token) {
+                    self.chats.remove(&(app, chat.get()));
+                }
+                Ok(())
+            }
+            Reply::Gone => {
+                self.recheck(token, Some(chat)).await?;
+                Err(Error::NotFound(Missing::Chat {
+                    token: token.clone(),
+                    chat,
+                }))
+            }
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn delete_message(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        message: MessageNumber,
+    ) -> Result<()> {
+        let chat_id = self.chat_id(token, chat).await?;
+        match self
+            .write(Op::DeleteMessage {
+                id: message_id(chat_id, message.get()),
+            })
+            .await?
+        {
+            Reply::Deleted => Ok(()),
+            Reply::Gone => {
+                self.recheck(token, Some(chat)).await?;
+                Err(Error::NotFound(Missing::Message {
+                    token: token.clone(),
+                    chat,
+                    message,
+                }))
+            }
+            _ => Err(unexpected()),
+        }
     }
 
     async fn recount(

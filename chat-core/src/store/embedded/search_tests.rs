@@ -1,7 +1,8 @@
 //! Property test of embedded search with the backlog: random bodies (Unicode included) and
-//! queries, with creates, edits and drains of the backlog (by another connection, as another
-//! process would) interleaved at random points; every search, in every order and at any page
-//! size, equals a brute-force substring filter of the chat's messages.
+//! queries, with creates, edits, deletes and drains of the backlog (by another connection, as
+//! another process would) interleaved at random points; every search, in every order and at any
+//! page size, equals a brute-force substring filter of the chat's messages, and once drained the
+//! index holds exactly the messages that are left.
 
 use proptest::prelude::*;
 use sqlx::Connection;
@@ -27,6 +28,8 @@ enum Step {
     Create(String),
     /// Edit the message at this index (modulo the count) to this body.
     Edit(usize, String),
+    /// Delete the message at this index (modulo the count).
+    Delete(usize),
     /// Drain up to this many records.
     Drain(u32),
     /// Search for this text, with this page size.
@@ -37,15 +40,21 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => text(10).prop_map(Step::Create),
         2 => (any::<usize>(), text(10)).prop_map(|(i, b)| Step::Edit(i, b)),
+        1 => any::<usize>().prop_map(Step::Delete),
         2 => (1u32..6).prop_map(Step::Drain),
         3 => (text(4), 1u32..5).prop_map(|(q, l)| Step::Search(q, l)),
     ]
 }
 
-/// The numbers containing `q`, in `sort`'s order (relevance: newest first, compared as a set).
-fn expected(bodies: &[String], q: &Query, sort: SearchSort) -> Vec<u32> {
+/// The numbers containing `q`, in `sort`'s order (relevance: newest first, compared as a set);
+/// deleted messages are `None`.
+fn expected(bodies: &[Option<String>], q: &Query, sort: SearchSort) -> Vec<u32> {
     let mut n: Vec<u32> = (1..=bodies.len() as u32)
-        .filter(|&i| q.matches(&bodies[i as usize - 1]))
+        .filter(|&i| {
+            bodies[i as usize - 1]
+                .as_ref()
+                .is_some_and(|b| q.matches(b))
+        })
         .collect();
     if sort != SearchSort::Oldest {
         n.reverse();
@@ -93,7 +102,7 @@ async fn run(steps: Vec<Step>) {
     let app = service.create_application("prop").await.expect("app");
     let token = app.token;
     service.create_chat(&token).await.expect("chat");
-    let mut bodies: Vec<String> = Vec::new();
+    let mut bodies: Vec<Option<String>> = Vec::new();
     for step in steps {
         match step {
             Step::Create(body) => {
@@ -101,18 +110,24 @@ async fn run(steps: Vec<Step>) {
                     .create_message(&token, chat(), &body)
                     .await
                     .expect("create");
-                bodies.push(m.body);
+                bodies.push(Some(m.body));
             }
             Step::Edit(i, body) if !bodies.is_empty() => {
                 let i = i % bodies.len();
                 let n = MessageNumber::new(i as u32 + 1).expect("number");
-                let m = service
-                    .update_message(&token, chat(), n, &body)
-                    .await
-                    .expect("edit");
-                bodies[i] = m.body;
+                let edited = service.update_message(&token, chat(), n, &body).await;
+                match &mut bodies[i] {
+                    Some(b) => *b = edited.expect("edit").body,
+                    None => assert!(edited.is_err(), "a deleted message was edited"),
+                }
             }
-            Step::Edit(..) => {}
+            Step::Delete(i) if !bodies.is_empty() => {
+                let i = i % bodies.len();
+                let n = MessageNumber::new(i as u32 + 1).expect("number");
+                let deleted = service.delete_message(&token, chat(), n).await;
+                assert_eq!(deleted.is_ok(), bodies[i].take().is_some(), "{deleted:?}");
+            }
+            Step::Edit(..) | Step::Delete(_) => {}
             Step::Drain(chunk) => {
                 drain_chunk(&mut drainer, chunk).await.expect("drain");
             }
@@ -135,6 +150,17 @@ async fn run(steps: Vec<Step>) {
             }
         }
     }
+    // Drained, the index holds exactly the messages that are left.
+    while drain_chunk(&mut drainer, 64).await.expect("drain").more {}
+    let indexed: Vec<i64> = sqlx::query_scalar("SELECT rowid FROM messages_fts ORDER BY rowid")
+        .fetch_all(&mut drainer)
+        .await
+        .expect("index entries");
+    let numbers: Vec<i64> = indexed.iter().map(|id| id & i64::from(u32::MAX)).collect();
+    let left: Vec<i64> = (1..=bodies.len() as i64)
+        .filter(|&n| bodies[n as usize - 1].is_some())
+        .collect();
+    assert_eq!(numbers, left, "bodies {bodies:?}");
     service.close().await;
 }
 

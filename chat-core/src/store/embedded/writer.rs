@@ -1,6 +1,6 @@
 //! Group commit: the single writer of the embedded profile.
 //!
-//! Creation and update requests are sent to one task that owns the write connection. It takes
+//! Creation, update and delete requests are sent to one task that owns the write connection. It takes
 //! every request waiting at that moment (at most `max_batch`), applies them all in one
 //! `BEGIN IMMEDIATE` transaction — numbers are taken inside it, counts and the search backlog
 //! move with it — commits, and only then answers each caller. A lone request on an idle system is
@@ -23,11 +23,37 @@ use crate::store::{count, from_micros, now_micros};
 
 /// A write request.
 pub(crate) enum Op {
-    CreateApp { token: Token, name: String },
-    RenameApp { app_id: i64, name: String },
-    CreateChat { app_id: i64 },
-    CreateMessage { chat_id: i64, body: String },
-    EditMessage { id: i64, body: String },
+    CreateApp {
+        token: Token,
+        name: String,
+    },
+    RenameApp {
+        app_id: i64,
+        name: String,
+    },
+    CreateChat {
+        app_id: i64,
+    },
+    CreateMessage {
+        chat_id: i64,
+        body: String,
+    },
+    EditMessage {
+        id: i64,
+        body: String,
+    },
+    /// Deletes an application with its chats and messages.
+    DeleteApp {
+        app_id: i64,
+    },
+    /// Deletes a chat with its messages.
+    DeleteChat {
+        chat_id: i64,
+    },
+    /// Deletes one message.
+    DeleteMessage {
+        id: i64,
+    },
 }
 
 /// What a write produced.
@@ -35,6 +61,8 @@ pub(crate) enum Reply {
     App(Application),
     Chat(Chat),
     Message(Message),
+    /// The row is deleted.
+    Deleted,
     /// The row to update does not exist.
     Gone,
 }
@@ -237,6 +265,15 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
                     })),
                 });
             }
+            Op::DeleteMessage { id } => {
+                replies[i] = Some(delete_message(conn, *id).await?);
+            }
+            Op::DeleteChat { chat_id } => {
+                replies[i] = Some(delete_chat(conn, *chat_id).await?);
+            }
+            Op::DeleteApp { app_id } => {
+                replies[i] = Some(delete_app(conn, *app_id).await?);
+            }
         }
     }
 
@@ -321,6 +358,100 @@ async fn apply(conn: &mut SqliteConnection, ops: &[&Op]) -> Result<Vec<Result<Re
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(lost())))
         .collect())
+}
+
+/// Deletes one message: its row, its search-index entry and backlog records, one from its
+/// chat's count, and a `deleted` entry in the live log (trimmed as the edit trigger trims it).
+async fn delete_message(conn: &mut SqliteConnection, id: i64) -> Result<Result<Reply>> {
+    let chat: Option<i64> =
+        sqlx::query_scalar("DELETE FROM messages WHERE id = ? RETURNING chat_id")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(chat_id) = chat else {
+        return Ok(Ok(Reply::Gone));
+    };
+    sqlx::query("UPDATE chats SET messages_count = max(messages_count - 1, 0) WHERE id = ?")
+        .bind(chat_id)
+        .execute(&mut *conn)
+        .await?;
+    // A message never indexed has no entry: deleting none is fine.
+    sqlx::query("DELETE FROM messages_fts WHERE rowid = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM search_backlog WHERE message_id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO message_edits (message_id, deleted) VALUES (?, 1)")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM message_edits WHERE seq <= last_insert_rowid() - 10000")
+        .execute(&mut *conn)
+        .await?;
+    Ok(Ok(Reply::Deleted))
+}
+
+/// Deletes a chat's messages (rows, index entries, backlog records: one range of ids each)
+/// and the chat, and takes one from its application's count. Its number stays taken: the
+/// application's counter does not move back.
+async fn delete_chat(conn: &mut SqliteConnection, chat_id: i64) -> Result<Result<Reply>> {
+    let app: Option<i64> = sqlx::query_scalar("SELECT application_id FROM chats WHERE id = ?")
+        .bind(chat_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(app_id) = app else {
+        return Ok(Ok(Reply::Gone));
+    };
+    delete_chat_rows(conn, chat_id).await?;
+    sqlx::query("UPDATE applications SET chats_count = max(chats_count - 1, 0) WHERE id = ?")
+        .bind(app_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Ok(Reply::Deleted))
+}
+
+/// Deletes an application, its chats and their messages.
+async fn delete_app(conn: &mut SqliteConnection, app_id: i64) -> Result<Result<Reply>> {
+    let chats: Vec<i64> = sqlx::query_scalar("SELECT id FROM chats WHERE application_id = ?")
+        .bind(app_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for chat_id in chats {
+        delete_chat_rows(conn, chat_id).await?;
+    }
+    let gone = sqlx::query("DELETE FROM applications WHERE id = ?")
+        .bind(app_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(Ok(if gone == 0 {
+        Reply::Gone
+    } else {
+        Reply::Deleted
+    }))
+}
+
+async fn delete_chat_rows(conn: &mut SqliteConnection, chat_id: i64) -> Result<()> {
+    let (lo, hi) = (message_id(chat_id, 0), message_id(chat_id, u32::MAX));
+    for sql in [
+        "DELETE FROM messages_fts WHERE rowid BETWEEN ?1 AND ?2",
+        "DELETE FROM search_backlog WHERE message_id BETWEEN ?1 AND ?2",
+        "DELETE FROM messages WHERE id BETWEEN ?1 AND ?2",
+    ] {
+        sqlx::query(sql)
+            .bind(lo)
+            .bind(hi)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("DELETE FROM chats WHERE id = ?")
+        .bind(chat_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 #[derive(Clone, Copy)]

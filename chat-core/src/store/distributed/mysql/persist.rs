@@ -7,6 +7,9 @@
 //! while that chat is itself still queued, so the chat's row is created with the right values
 //! by whichever job lands first. An edit carries the whole message: it inserts the row when its
 //! create has not landed yet, and otherwise replaces the body unless a newer edit already did.
+//! Deletes come last in the batch (after the creates and edits they follow), remove the rows,
+//! and move the counts by the rows they actually removed, so they too are safe to repeat. The
+//! worker leaves out of a batch every create or edit a delete's tombstone covers.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +35,22 @@ pub(crate) enum Job {
         chat_at: Option<i64>,
         edit: bool,
     },
+    /// Message `number` of chat `chat` was deleted.
+    DeleteMessage { app: i64, chat: u32, number: u32 },
+    /// Chat `chat` was deleted, with its messages.
+    DeleteChat { app: i64, chat: u32 },
+    /// The application was deleted, with its chats and messages.
+    DeleteApp { app: i64 },
+}
+
+impl Job {
+    /// Whether it is a delete.
+    pub(crate) fn is_delete(&self) -> bool {
+        matches!(
+            self,
+            Job::DeleteMessage { .. } | Job::DeleteChat { .. } | Job::DeleteApp { .. }
+        )
+    }
 }
 
 struct Row<'a> {
@@ -61,7 +80,7 @@ impl MysqlStore {
                 } => {
                     chats.entry(*app).or_default().entry(*chat).or_insert(*t);
                 }
-                Job::Message { .. } => {}
+                _ => {}
             }
         }
         for (app, rows) in &chats {
@@ -178,6 +197,80 @@ impl MysqlStore {
             .bind(at(updated_at))
             .execute(&mut *tx)
             .await?;
+        }
+
+        // 5. Deletes, in queue order.
+        for job in jobs {
+            match job {
+                Job::DeleteMessage { app, chat, number } => {
+                    let removed = sqlx::query(
+                        "DELETE m FROM messages m JOIN chats c ON c.id = m.chat_id \
+                         WHERE c.application_id = ? AND c.number = ? AND m.number = ?",
+                    )
+                    .bind(app)
+                    .bind(chat)
+                    .bind(number)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if removed > 0 {
+                        sqlx::query(
+                            "UPDATE chats SET messages_count = GREATEST(messages_count - ?, 0) \
+                             WHERE application_id = ? AND number = ?",
+                        )
+                        .bind(removed)
+                        .bind(app)
+                        .bind(chat)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                Job::DeleteChat { app, chat } => {
+                    sqlx::query(
+                        "DELETE m FROM messages m JOIN chats c ON c.id = m.chat_id \
+                         WHERE c.application_id = ? AND c.number = ?",
+                    )
+                    .bind(app)
+                    .bind(chat)
+                    .execute(&mut *tx)
+                    .await?;
+                    let removed =
+                        sqlx::query("DELETE FROM chats WHERE application_id = ? AND number = ?")
+                            .bind(app)
+                            .bind(chat)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    if removed > 0 {
+                        sqlx::query(
+                            "UPDATE applications SET chats_count = GREATEST(chats_count - ?, 0) \
+                             WHERE id = ?",
+                        )
+                        .bind(removed)
+                        .bind(app)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                Job::DeleteApp { app } => {
+                    sqlx::query(
+                        "DELETE m FROM messages m JOIN chats c ON c.id = m.chat_id \
+                         WHERE c.application_id = ?",
+                    )
+                    .bind(app)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM chats WHERE application_id = ?")
+                        .bind(app)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM applications WHERE id = ?")
+                        .bind(app)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Job::Chat { .. } | Job::Message { .. } => {}
+            }
         }
         tx.commit().await?;
         Ok(())

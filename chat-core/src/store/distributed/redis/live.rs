@@ -6,7 +6,9 @@
 //! subscribes to a chat's channel while the chat has followers here (a follower's subscription
 //! is confirmed before its replay starts) and relays each message to the chat's [`Hub`]
 //! channel. When the connection drops it reconnects and subscribes again; creations published
-//! meanwhile are read from the store by the followers' gap filling (see [`crate::live`]).
+//! meanwhile are read from the store by the followers' gap filling (see [`crate::live`]). A
+//! chat's delete is published too: its followers' streams end (an application's delete is not:
+//! the followers of its chats stay connected, and get nothing more).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +97,10 @@ async fn relay(
             let channel = msg.get_channel_name().to_owned();
             match live.hub.feed(&channel) {
                 Some(feed) => match msg.get_payload::<String>() {
+                    // The chat is deleted: its followers' streams end.
+                    Ok(json) if matches!(decode(&json), Ok(Job::DeleteChat { .. })) => {
+                        live.hub.end(&channel)
+                    }
                     Ok(json) => match event(&json) {
                         Ok(e) => feed.send(e),
                         Err(e) => tracing::warn!(error = %e, "undecodable live message"),
@@ -160,6 +166,11 @@ fn event(json: &str) -> Result<LiveEvent> {
                 LiveEvent::Created(m)
             })
         }
-        Job::Chat { .. } => Err(Error::Internal("a chat job on a live channel".to_owned())),
+        Job::DeleteMessage { number, .. } => Ok(LiveEvent::Deleted {
+            number: MessageNumber::new(number)?,
+        }),
+        other => Err(Error::Internal(format!(
+            "a job that is not a message's on a live channel: {other:?}"
+        ))),
     }
 }

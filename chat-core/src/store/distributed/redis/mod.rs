@@ -13,7 +13,19 @@
 //! | `q`          | stream | the jobs, one field `j` (JSON); consumer group `workers`     |
 //! | `dead`       | stream | jobs that failed too often, with their last error            |
 //! | `err`        | hash   | entry id → last error of a job that failed                   |
-//! | `live:a:c`   | channel| Pub/Sub: each creation and edit of chat `c`, as its job JSON  |
+//! | `live:a:c`   | channel| Pub/Sub: each creation, edit and deletion of chat `c`, as its job JSON |
+//! | `xa:a`       | string | set when application `a` is deleted (its deletion time)       |
+//! | `xc:a`       | set    | the deleted chat numbers of application `a`                   |
+//! | `xm:a:c`     | set    | the deleted message numbers of chat `c`                       |
+//!
+//! Deletes are tombstones: a delete script checks that the thing exists, adds it to its
+//! deleted set (or sets the application's marker) and queues a delete job, in one step. The
+//! tombstones are kept for good: every script and read path consults them (a deleted number is
+//! below its counter but exists no more), counts are the counters less the sizes of the deleted
+//! sets (exact at once, and numbers are never handed out again since counters never move back),
+//! and the worker never persists or indexes anything a tombstone covers, so a create retried
+//! after the delete that follows it cannot bring it back. The delete job, queued after every job
+//! of what it deletes, removes the rows from MySQL and the documents from the search index.
 //!
 //! A pending record is JSON that starts with the entry id `e` of the job that wrote it, so a
 //! worker drops it only if no later job (an edit) replaced it, and can tell without decoding it.
@@ -140,6 +152,21 @@ impl Keys {
         self.key("live", Some(app), Some(chat))
     }
 
+    /// Set when the application is deleted.
+    pub(crate) fn deleted_app(&self, app: i64) -> Key<'_> {
+        self.key("xa", Some(app), None)
+    }
+
+    /// The application's deleted chat numbers.
+    pub(crate) fn deleted_chats(&self, app: i64) -> Key<'_> {
+        self.key("xc", Some(app), None)
+    }
+
+    /// The chat's deleted message numbers.
+    pub(crate) fn deleted_messages(&self, app: i64, chat: u32) -> Key<'_> {
+        self.key("xm", Some(app), Some(chat))
+    }
+
     pub(crate) fn errors(&self) -> Key<'_> {
         self.key("err", None, None)
     }
@@ -190,6 +217,9 @@ pub(crate) struct Scripts {
     pub create_chat: Lua,
     pub create_message: Lua,
     pub edit_message: Lua,
+    pub delete_message: Lua,
+    pub delete_chat: Lua,
+    pub delete_app: Lua,
     pub pending_max: Lua,
     pub seed: Lua,
     pub finish: Lua,
@@ -203,6 +233,9 @@ impl Scripts {
             create_chat: Lua::new(include_str!("lua/create_chat.lua")),
             create_message: Lua::new(include_str!("lua/create_message.lua")),
             edit_message: Lua::new(include_str!("lua/edit_message.lua")),
+            delete_message: Lua::new(include_str!("lua/delete_message.lua")),
+            delete_chat: Lua::new(include_str!("lua/delete_chat.lua")),
+            delete_app: Lua::new(include_str!("lua/delete_app.lua")),
             pending_max: Lua::new(include_str!("lua/pending_max.lua")),
             seed: Lua::new(include_str!("lua/seed.lua")),
             finish: Lua::new(include_str!("lua/finish.lua")),
@@ -226,15 +259,18 @@ pub(crate) enum Code {
     NeedCreatedAt = -3,
     /// No such message.
     NoMessage = -4,
+    /// The application is deleted.
+    NoApp = -5,
 }
 
 impl Code {
-    const ALL: [Code; 5] = [
+    const ALL: [Code; 6] = [
         Code::NoChat,
         Code::SeedChats,
         Code::SeedMessages,
         Code::NeedCreatedAt,
         Code::NoMessage,
+        Code::NoApp,
     ];
 
     fn of(v: &Value) -> Option<Code> {
@@ -264,6 +300,8 @@ pub(crate) enum ChatCreated {
     Numbered(u32),
     /// The chat counter is missing: seed it, then retry.
     SeedChats,
+    /// The application is deleted.
+    NoApp,
 }
 
 impl FromRedisValue for ChatCreated {
@@ -271,6 +309,7 @@ impl FromRedisValue for ChatCreated {
         match (number(&v), Code::of(&v)) {
             (Some(n), _) => Ok(ChatCreated::Numbered(n)),
             (None, Some(Code::SeedChats)) => Ok(ChatCreated::SeedChats),
+            (None, Some(Code::NoApp)) => Ok(ChatCreated::NoApp),
             _ => Err(bad_reply("create_chat", &v)),
         }
     }
@@ -287,6 +326,8 @@ pub(crate) enum MessageCreated {
     SeedMessages,
     /// No such chat.
     NoChat,
+    /// The application is deleted.
+    NoApp,
 }
 
 impl FromRedisValue for MessageCreated {
@@ -296,6 +337,7 @@ impl FromRedisValue for MessageCreated {
             (None, Some(Code::SeedChats)) => Ok(MessageCreated::SeedChats),
             (None, Some(Code::SeedMessages)) => Ok(MessageCreated::SeedMessages),
             (None, Some(Code::NoChat)) => Ok(MessageCreated::NoChat),
+            (None, Some(Code::NoApp)) => Ok(MessageCreated::NoApp),
             _ => Err(bad_reply("create_message", &v)),
         }
     }
@@ -316,6 +358,8 @@ pub(crate) enum MessageEdited {
     NoMessage,
     /// The message is persisted: retry with its creation time from the database.
     NeedCreatedAt,
+    /// The application is deleted.
+    NoApp,
 }
 
 impl FromRedisValue for MessageEdited {
@@ -333,7 +377,40 @@ impl FromRedisValue for MessageEdited {
             Some(Code::NoChat) => Ok(MessageEdited::NoChat),
             Some(Code::NoMessage) => Ok(MessageEdited::NoMessage),
             Some(Code::NeedCreatedAt) => Ok(MessageEdited::NeedCreatedAt),
+            Some(Code::NoApp) => Ok(MessageEdited::NoApp),
             None => Err(bad_reply("edit_message", &v)),
+        }
+    }
+}
+
+/// What the delete scripts (`delete_message.lua`, `delete_chat.lua`, `delete_app.lua`)
+/// answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deleted {
+    /// Deleted, and the delete's job queued.
+    Done,
+    /// The chat counter is missing: seed it, then retry.
+    SeedChats,
+    /// The message counter is missing: seed it, then retry.
+    SeedMessages,
+    /// No such application (or deleted already).
+    NoApp,
+    /// No such chat (or deleted already).
+    NoChat,
+    /// No such message (or deleted already).
+    NoMessage,
+}
+
+impl FromRedisValue for Deleted {
+    fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
+        match (&v, Code::of(&v)) {
+            (Value::Int(1), _) => Ok(Deleted::Done),
+            (_, Some(Code::SeedChats)) => Ok(Deleted::SeedChats),
+            (_, Some(Code::SeedMessages)) => Ok(Deleted::SeedMessages),
+            (_, Some(Code::NoApp)) => Ok(Deleted::NoApp),
+            (_, Some(Code::NoChat)) => Ok(Deleted::NoChat),
+            (_, Some(Code::NoMessage)) => Ok(Deleted::NoMessage),
+            _ => Err(bad_reply("a delete script", &v)),
         }
     }
 }
@@ -360,6 +437,8 @@ mod tests {
         assert_eq!(keys.chat_counter(7).to_string(), "p:cc:7");
         assert_eq!(keys.stream().to_string(), "p:q");
         assert_eq!(keys.message_counter_prefix(7), "p:mc:7:");
+        assert_eq!(keys.deleted_messages(7, 3).to_string(), "p:xm:7:3");
+        assert_eq!(keys.deleted_app(7).to_string(), "p:xa:7");
         let mut cmd = redis::cmd("GET");
         cmd.arg(keys.pending_messages(7, 3)).arg(JsonString("a\"b"));
         let packed = String::from_utf8(cmd.get_packed_command()).unwrap();
@@ -403,5 +482,13 @@ mod tests {
         );
         assert!(MessageEdited::from_redis_value(Value::BulkString(b"x".to_vec())).is_err());
         assert!(MessageEdited::from_redis_value(int(5)).is_err());
+        assert_eq!(Deleted::from_redis_value(int(1)).unwrap(), Deleted::Done);
+        assert_eq!(Deleted::from_redis_value(int(-5)).unwrap(), Deleted::NoApp);
+        assert_eq!(
+            Deleted::from_redis_value(int(-4)).unwrap(),
+            Deleted::NoMessage
+        );
+        assert!(Deleted::from_redis_value(int(-3)).is_err());
+        assert!(Deleted::from_redis_value(int(2)).is_err());
     }
 }

@@ -2,9 +2,11 @@
 //! write path and completed by the Lua scripts), and the pending records reads consult until a
 //! worker has persisted a job.
 //!
-//! A job: `k` its kind (`c` chat, `m` message, `e` edit), `a` the application id, `c` the chat,
-//! `n` the message's number, `b` the body, `t` the creation time, `u` the edit time (absent:
-//! `t`), `ca` the chat's creation time (written by earlier versions; the worker now looks it up).
+//! A job: `k` its kind (`c` chat, `m` message, `e` edit; `dm`, `dc`, `da` the delete of a
+//! message, a chat, an application), `a` the application id, `c` the chat (0 for `da`), `n` the
+//! message's number, `b` the body, `t` the creation time (of a delete: its time), `u` the edit
+//! time (absent: `t`), `ca` the chat's creation time (written by earlier versions; the worker
+//! now looks it up).
 //! A pending record: `e` the entry id of the job that wrote it (first, so a worker can compare
 //! it without decoding), `c` the creation time, `u` the edit time (absent: `c`), `b` the body.
 //!
@@ -66,6 +68,15 @@ pub(crate) fn decode(json: &str) -> Result<Job> {
                 edit: w.k == "e",
             })
         }
+        "dm" => Ok(Job::DeleteMessage {
+            app,
+            chat: w.c,
+            number: w
+                .n
+                .ok_or_else(|| Error::Internal("queued delete job lacks `n`".into()))?,
+        }),
+        "dc" => Ok(Job::DeleteChat { app, chat: w.c }),
+        "da" => Ok(Job::DeleteApp { app }),
         other => Err(Error::Internal(format!(
             "unknown queued job kind {other:?}"
         ))),
@@ -172,6 +183,27 @@ mod tests {
                 edit: false
             }
         );
+    }
+
+    #[test]
+    fn delete_jobs_as_the_scripts_write_them_decode() {
+        assert_eq!(
+            decode(r#"{"k":"dm","a":"7","c":3,"n":2,"t":"9"}"#).unwrap(),
+            Job::DeleteMessage {
+                app: 7,
+                chat: 3,
+                number: 2
+            }
+        );
+        assert_eq!(
+            decode(r#"{"k":"dc","a":"7","c":3,"t":"9"}"#).unwrap(),
+            Job::DeleteChat { app: 7, chat: 3 }
+        );
+        assert_eq!(
+            decode(r#"{"k":"da","a":"7","c":0,"t":"9"}"#).unwrap(),
+            Job::DeleteApp { app: 7 }
+        );
+        assert!(decode(r#"{"k":"dm","a":"7","c":3,"t":"9"}"#).is_err());
     }
 
     #[test]

@@ -6,11 +6,17 @@
 //! engine rejects for good (any other 4xx: the mapping refuses it, the index is closed to
 //! writes) is not sent again: it goes to the dead-letter stream with the engine's reason, where
 //! `chatctl queue status` counts it and `chatctl queue retry-dead` re-enqueues it.
+//!
+//! Deletes remove their documents with one `_delete_by_query` per batch. That is housekeeping:
+//! search drops every result a delete's tombstone covers whether or not its document is still
+//! there, so a delete the engine did not take (it was down) is only logged, and a full reindex
+//! (from MySQL, which no longer has the rows) leaves it out for good.
 
 use std::time::{Duration, Instant};
 
 use elasticsearch::http::request::JsonBody;
-use elasticsearch::BulkParts;
+use elasticsearch::params::Conflicts;
+use elasticsearch::{BulkParts, DeleteByQueryParts};
 use redis::aio::ConnectionManager;
 use redis::AsyncTypedCommands;
 use serde_json::{json, Value};
@@ -120,6 +126,44 @@ impl Indexer {
         }
     }
 
+    /// Removes the documents of deleted messages, chats and applications (`deletes` holds
+    /// delete jobs; others are ignored).
+    pub(crate) async fn unindex(&self, deletes: &[&Job]) {
+        let filters: Vec<Value> = deletes
+            .iter()
+            .filter_map(|job| match job {
+                Job::DeleteMessage { app, chat, number } => Some(json!({"bool": {"filter": [
+                    {"term": {"app": app}}, {"term": {"chat": chat}}, {"term": {"number": number}}
+                ]}})),
+                Job::DeleteChat { app, chat } => Some(json!({"bool": {"filter": [
+                    {"term": {"app": app}}, {"term": {"chat": chat}}
+                ]}})),
+                Job::DeleteApp { app } => Some(json!({"term": {"app": app}})),
+                _ => None,
+            })
+            .collect();
+        if filters.is_empty() {
+            return;
+        }
+        let alias = self.search.alias.clone();
+        let sent = self
+            .search
+            .client
+            .delete_by_query(DeleteByQueryParts::Index(&[&alias]))
+            .conflicts(Conflicts::Proceed)
+            .body(json!({"query": {"bool": {"should": filters, "minimum_should_match": 1}}}))
+            .send()
+            .await;
+        let outcome = match sent {
+            Ok(response) => check(response, "deleting documents").await.map(drop),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, deletes = deletes.len(),
+                "deleted messages stay in the search index (search leaves them out all the same)");
+        }
+    }
+
     /// Sends the persisted messages of a batch (with their entry ids) to the search engine.
     /// Never fails the batch: when the engine does not take them, they are recorded for
     /// [`Indexer::catch_up`]; those it rejects for good go to the dead-letter stream.
@@ -146,7 +190,7 @@ impl Indexer {
                         updated_at: *updated_at,
                     },
                 )),
-                Job::Chat { .. } => None,
+                _ => None,
             })
             .unzip();
         if docs.is_empty() {
