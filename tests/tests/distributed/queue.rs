@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{ChatNumber, PageRequest};
+use chat_core::{ChatNumber, MessageNumber, PageRequest};
 use chat_tests::{Distributed, Harness};
 use futures::stream::{self, StreamExt};
 use sqlx::Row;
@@ -116,6 +116,48 @@ async fn numbers_continue_after_the_database_when_redis_loses_everything() {
         api.get_application(&app.token).await.unwrap().chats_count,
         4
     );
+    h.stop().await;
+}
+
+/// Deleted numbers are never handed out again, even when Redis loses its counters and
+/// tombstones after the worker applied the deletes: the database keeps each parent's highest
+/// number, not only its rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_numbers_are_not_reused_when_redis_loses_everything() {
+    let h = Distributed::start().await;
+    let api = h.api();
+    let app = api.create_application("deleted highest").await.unwrap();
+    for _ in 0..3 {
+        api.create_chat(&app.token).await.unwrap();
+    }
+    let one = ChatNumber::new(1).unwrap();
+    for i in 0..10 {
+        api.create_message(&app.token, one, &format!("before {i}"))
+            .await
+            .unwrap();
+    }
+    api.delete_message(&app.token, one, MessageNumber::new(10).unwrap())
+        .await
+        .unwrap();
+    api.delete_chat(&app.token, ChatNumber::new(3).unwrap())
+        .await
+        .unwrap();
+    h.settle().await;
+    h.flush_redis().await;
+
+    assert_eq!(api.create_chat(&app.token).await.unwrap().number.get(), 4);
+    let m = api.create_message(&app.token, one, "after").await.unwrap();
+    assert_eq!(m.number.get(), 11);
+    let batch = api
+        .create_messages(&app.token, one, &["a".to_owned(), "b".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.iter().map(|m| m.number.get()).collect::<Vec<_>>(),
+        [12, 13]
+    );
+    h.settle().await;
+    assert_eq!(stored_count(&h, 1).await, 12);
     h.stop().await;
 }
 

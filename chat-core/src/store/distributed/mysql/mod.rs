@@ -307,27 +307,35 @@ impl MysqlStore {
         rows.iter().map(message_from_row).collect()
     }
 
-    /// The highest chat number stored for an application (0 when none).
+    /// The highest chat number an application has stored, deleted chats included (0 when
+    /// none).
     pub(crate) async fn max_chat_number(&self, app_id: i64) -> Result<u32> {
-        let max: Option<i32> =
-            sqlx::query_scalar("SELECT MAX(number) FROM chats WHERE application_id = ?")
-                .bind(app_id)
-                .fetch_one(self.op())
-                .await?;
-        Ok(max.unwrap_or(0).unsigned_abs())
+        let max: Option<i64> = sqlx::query_scalar(
+            "SELECT GREATEST( \
+                 COALESCE((SELECT MAX(number) FROM chats WHERE application_id = ?), 0), \
+                 COALESCE((SELECT last_chat_number FROM applications WHERE id = ?), 0))",
+        )
+        .bind(app_id)
+        .bind(app_id)
+        .fetch_one(self.op())
+        .await?;
+        Ok(u32::try_from(max.unwrap_or(0)).unwrap_or(0))
     }
 
-    /// The highest message number stored for a chat (0 when none).
+    /// The highest message number a chat has stored, deleted messages included (0 when none).
     pub(crate) async fn max_message_number(&self, app_id: i64, chat: ChatNumber) -> Result<u32> {
-        let max: Option<i32> = sqlx::query_scalar(
-            "SELECT MAX(m.number) FROM chats c JOIN messages m ON m.chat_id = c.id \
-             WHERE c.application_id = ? AND c.number = ?",
+        let max: Option<i64> = sqlx::query_scalar(
+            "SELECT GREATEST( \
+                 COALESCE((SELECT MAX(m.number) FROM messages m WHERE m.chat_id = c.id), 0), \
+                 c.last_message_number) \
+             FROM chats c WHERE c.application_id = ? AND c.number = ?",
         )
         .bind(app_id)
         .bind(chat.get())
-        .fetch_one(self.op())
-        .await?;
-        Ok(max.unwrap_or(0).unsigned_abs())
+        .fetch_optional(self.op())
+        .await?
+        .flatten();
+        Ok(u32::try_from(max.unwrap_or(0)).unwrap_or(0))
     }
 
     /// Substring search without a search engine: `LIKE` on one chat, both sides lowercased and

@@ -96,13 +96,18 @@ impl MysqlStore {
                     .push_bind(at(*t));
             });
             let inserted = q.build().execute(&mut *tx).await?.rows_affected();
-            if inserted > 0 {
-                sqlx::query("UPDATE applications SET chats_count = chats_count + ? WHERE id = ?")
-                    .bind(inserted)
-                    .bind(app)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // The highest number handed out, kept when the chat is deleted (see the migration
+            // `high_water`).
+            let highest = rows.keys().max().copied().unwrap_or(0);
+            sqlx::query(
+                "UPDATE applications SET chats_count = chats_count + ?, \
+                 last_chat_number = GREATEST(last_chat_number, ?) WHERE id = ?",
+            )
+            .bind(inserted)
+            .bind(highest)
+            .bind(app)
+            .execute(&mut *tx)
+            .await?;
         }
 
         // 2. The ids of the chats that messages go to.
@@ -175,13 +180,16 @@ impl MysqlStore {
                     .push_bind(at(r.updated_at));
             });
             let inserted = q.build().execute(&mut *tx).await?.rows_affected();
-            if inserted > 0 {
-                sqlx::query("UPDATE chats SET messages_count = messages_count + ? WHERE id = ?")
-                    .bind(inserted)
-                    .bind(chat_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let highest = messages.values().map(|r| r.number).max().unwrap_or(0);
+            sqlx::query(
+                "UPDATE chats SET messages_count = messages_count + ?, \
+                 last_message_number = GREATEST(last_message_number, ?) WHERE id = ?",
+            )
+            .bind(inserted)
+            .bind(highest)
+            .bind(chat_id)
+            .execute(&mut *tx)
+            .await?;
         }
 
         // 4. Edits, in queue order; an older edit never overwrites a newer one.
@@ -213,17 +221,19 @@ impl MysqlStore {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                    if removed > 0 {
-                        sqlx::query(
-                            "UPDATE chats SET messages_count = GREATEST(messages_count - ?, 0) \
-                             WHERE application_id = ? AND number = ?",
-                        )
-                        .bind(removed)
-                        .bind(app)
-                        .bind(chat)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    // The chat keeps the number as handed out (its create may have been
+                    // skipped, the delete covering it), so a re-seed never hands it out again.
+                    sqlx::query(
+                        "UPDATE chats SET messages_count = GREATEST(messages_count - ?, 0), \
+                         last_message_number = GREATEST(last_message_number, ?) \
+                         WHERE application_id = ? AND number = ?",
+                    )
+                    .bind(removed)
+                    .bind(number)
+                    .bind(app)
+                    .bind(chat)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 Job::DeleteChat { app, chat } => {
                     sqlx::query(
@@ -241,16 +251,16 @@ impl MysqlStore {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
-                    if removed > 0 {
-                        sqlx::query(
-                            "UPDATE applications SET chats_count = GREATEST(chats_count - ?, 0) \
-                             WHERE id = ?",
-                        )
-                        .bind(removed)
-                        .bind(app)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    // As for messages: the application keeps the deleted chat's number.
+                    sqlx::query(
+                        "UPDATE applications SET chats_count = GREATEST(chats_count - ?, 0), \
+                         last_chat_number = GREATEST(last_chat_number, ?) WHERE id = ?",
+                    )
+                    .bind(removed)
+                    .bind(chat)
+                    .bind(app)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 Job::DeleteApp { app } => {
                     sqlx::query(
