@@ -1,7 +1,8 @@
 //! [`ChatService`]: [`ChatApi`] directly on the backends of a profile.
 //!
-//! It validates every input into the model's types, then hands it to the [`Backend`] chosen by
-//! the configuration's URLs. chat-server, chatctl's direct mode and any Rust program share it.
+//! It validates every input into the model's types, then hands it to the storage backend
+//! chosen by the configuration's URLs. chat-server, chatctl's direct mode and any Rust program
+//! share it.
 
 use std::sync::Arc;
 
