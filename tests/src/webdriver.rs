@@ -139,9 +139,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // The driver's group: chromedriver and every browser process it started.
+        // The driver's group: chromedriver and every browser process it started. The group
+        // goes after `--`: procps-ng 4.0's kill reads `-KILL -1234` as options and signals
+        // pid -1, every process there is.
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
