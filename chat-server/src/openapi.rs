@@ -124,7 +124,16 @@ fn constrain(doc: &mut Value) {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for op in item.values_mut() {
+        for (method, op) in item.iter_mut() {
+            // One handler serves PUT and PATCH: each operation gets its own id.
+            if method == "put" {
+                if let Some(id) = op["operationId"]
+                    .as_str()
+                    .and_then(|id| id.strip_prefix("update_"))
+                {
+                    op["operationId"] = json!(format!("replace_{id}"));
+                }
+            }
             if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
                 for p in params.iter_mut() {
                     constrain_parameter(path, p);
@@ -217,6 +226,27 @@ fn constrain_body(body: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_has_an_id_of_its_own() {
+        let served = serde_json::to_value(ApiDoc::openapi()).expect("serializable");
+        let mut ids = Vec::new();
+        for (path, item) in served["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                let id = op["operationId"].as_str();
+                assert!(id.is_some(), "{method} {path} has no operationId");
+                ids.push(id.unwrap_or_default().to_owned());
+            }
+        }
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operationIds repeat: {ids:?}");
+        assert!(
+            ids.contains(&"replace_message".to_owned())
+                && ids.contains(&"update_message".to_owned())
+        );
+    }
 
     #[test]
     fn the_constraints_are_in_the_document_and_read_back() {

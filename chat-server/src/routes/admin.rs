@@ -20,7 +20,7 @@ fn scope(body: Result<JsonObject, ApiError>) -> ApiResult<JobScope> {
 }
 
 /// Recompute `chats_count` / `messages_count` from the stored rows (admin).
-#[utoipa::path(post, path = "/api/v1/admin/recount", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/recount", operation_id = "recount", tag = "admin",
     request_body(content = Option<JobScope>, description = "Optional `{\"application\": token}`"),
     security(("admin" = [])),
     responses(
@@ -48,7 +48,7 @@ pub async fn recount(
 }
 
 /// Rebuild the search index from the stored messages (admin).
-#[utoipa::path(post, path = "/api/v1/admin/reindex", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/reindex", operation_id = "reindex", tag = "admin",
     request_body(content = Option<JobScope>, description = "Optional `{\"application\": token}`"),
     security(("admin" = [])),
     responses(
@@ -72,7 +72,7 @@ pub async fn reindex(
 }
 
 /// The write queue of the distributed profile: depth, pending, dead, oldest age (admin).
-#[utoipa::path(get, path = "/api/v1/admin/queue", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/queue", operation_id = "queue_status", tag = "admin",
     security(("admin" = [])),
     responses(
         (status = 200, description = "The queue now", body = QueueStatus),
@@ -85,7 +85,7 @@ pub async fn queue(_: Admin, State(s): State<AppState>) -> ApiResult<Json<QueueS
 }
 
 /// Move every dead-letter entry back to the queue (admin).
-#[utoipa::path(post, path = "/api/v1/admin/queue/retry-dead", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/queue/retry-dead", operation_id = "retry_dead", tag = "admin",
     security(("admin" = [])),
     responses(
         (status = 200, description = "How many entries went back to the queue", body = RetrySummary),

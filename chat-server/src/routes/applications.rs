@@ -14,7 +14,7 @@ use crate::AppState;
 const WRAPPERS: &[&str] = &["application", "chat_application"];
 
 /// Create an application with a fresh token.
-#[utoipa::path(post, path = "/api/v1/applications", tag = "applications",
+#[utoipa::path(post, path = "/api/v1/applications", operation_id = "create_application", tag = "applications",
     request_body(content = chat_core::wire::NameBody, description = "`{\"name\": …}`, also wrapped as `{\"application\": {…}}` or `{\"chat_application\": {…}}`"),
     responses(
         (status = 201, description = "Created", body = Application),
@@ -34,7 +34,7 @@ pub async fn create(
 }
 
 /// List every application, in creation order (admin).
-#[utoipa::path(get, path = "/api/v1/applications", tag = "applications",
+#[utoipa::path(get, path = "/api/v1/applications", operation_id = "list_applications", tag = "applications",
     params(("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
            ("after" = Option<String>, Query, description = "Token of the last application of the previous page")),
     security(("admin" = [])),
@@ -57,7 +57,7 @@ pub async fn list(
 }
 
 /// Read one application.
-#[utoipa::path(get, path = "/api/v1/applications/{token}", tag = "applications",
+#[utoipa::path(get, path = "/api/v1/applications/{token}", operation_id = "show_application", tag = "applications",
     params(("token" = String, Path, description = "The application's token")),
     responses(
         (status = 200, description = "The application", body = Application),
@@ -71,7 +71,7 @@ pub async fn show(
 }
 
 /// Rename an application.
-#[utoipa::path(method(put, patch), path = "/api/v1/applications/{token}", tag = "applications",
+#[utoipa::path(method(put, patch), path = "/api/v1/applications/{token}", operation_id = "update_application", tag = "applications",
     params(("token" = String, Path, description = "The application's token")),
     request_body(content = chat_core::wire::NameBody, description = "Same shapes as create"),
     responses(

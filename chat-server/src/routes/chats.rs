@@ -11,7 +11,7 @@ use crate::extract::{AppPath, ChatPath, JsonObject, PageQuery};
 use crate::AppState;
 
 /// Create the application's next chat. Answers once the chat is durably stored.
-#[utoipa::path(post, path = "/api/v1/applications/{token}/chats", tag = "chats",
+#[utoipa::path(post, path = "/api/v1/applications/{token}/chats", operation_id = "create_chat", tag = "chats",
     params(("token" = String, Path, description = "The application's token")),
     request_body(content = Option<Object>, description = "None, or `{}`"),
     responses(
@@ -37,7 +37,7 @@ pub async fn create(
 }
 
 /// List an application's chats by number.
-#[utoipa::path(get, path = "/api/v1/applications/{token}/chats", tag = "chats",
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats", operation_id = "list_chats", tag = "chats",
     params(("token" = String, Path, description = "The application's token"),
            ("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
            ("after" = Option<u32>, Query, description = "Number of the last chat of the previous page"),
@@ -59,7 +59,7 @@ pub async fn list(
 }
 
 /// Read one chat.
-#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}", tag = "chats",
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}", operation_id = "show_chat", tag = "chats",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number")),
     responses(

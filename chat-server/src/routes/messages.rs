@@ -13,7 +13,7 @@ use crate::AppState;
 const WRAPPERS: &[&str] = &["message"];
 
 /// Create the chat's next message. Answers once the message is durably stored and searchable.
-#[utoipa::path(post, path = "/api/v1/applications/{token}/chats/{number}/messages", tag = "messages",
+#[utoipa::path(post, path = "/api/v1/applications/{token}/chats/{number}/messages", operation_id = "create_message", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number")),
     request_body(content = chat_core::wire::BodyBody, description = "`{\"body\": …}`, also wrapped as `{\"message\": {…}}`"),
@@ -42,7 +42,7 @@ pub async fn create(
 
 /// Create several messages of the chat, numbered in the order given. Answers once all are
 /// durably stored and searchable.
-#[utoipa::path(post, path = "/api/v1/applications/{token}/chats/{number}/messages/batch", tag = "messages",
+#[utoipa::path(post, path = "/api/v1/applications/{token}/chats/{number}/messages/batch", operation_id = "create_messages", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number")),
     request_body(content = chat_core::wire::BatchBody, description = "`{\"messages\": [{\"body\": …}, …]}`: 1 to 1,000 messages, JSON only"),
@@ -66,7 +66,7 @@ pub async fn create_batch(
 }
 
 /// List a chat's messages by number.
-#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages", operation_id = "list_messages", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("limit" = Option<u32>, Query, description = "Page size, 1..=1000 (default 50)"),
@@ -89,7 +89,7 @@ pub async fn list(
 }
 
 /// Read one message.
-#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", operation_id = "show_message", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("message" = u32, Path, description = "The message's number")),
@@ -105,7 +105,7 @@ pub async fn show(
 }
 
 /// Replace a message's body.
-#[utoipa::path(method(put, patch), path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", tag = "messages",
+#[utoipa::path(method(put, patch), path = "/api/v1/applications/{token}/chats/{number}/messages/{message}", operation_id = "update_message", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("message" = u32, Path, description = "The message's number")),
@@ -151,7 +151,7 @@ pub async fn delete(
 }
 
 /// Search a chat's messages for a substring (case-insensitive, literal), newest first by default.
-#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/search", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/search", operation_id = "search_messages", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("query" = Option<String>, Query, description = "The text to find, 1..=1024 characters after trimming (`q` also accepted)"),

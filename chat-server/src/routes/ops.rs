@@ -27,14 +27,14 @@ pub struct Ready {
 }
 
 /// Liveness: the process serves requests.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "operations",
     responses((status = 200, description = "Alive", body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// Readiness: every backend answers.
-#[utoipa::path(get, path = "/ready", tag = "operations",
+#[utoipa::path(get, path = "/ready", operation_id = "ready", tag = "operations",
     responses((status = 200, description = "Every backend answers", body = Ready),
               (status = 503, description = "A backend is down (named in `backends`)", body = Ready)))]
 pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
@@ -53,7 +53,7 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     // The distributed profile's queue, read from Redis at scrape time (one round trip, bounded
@@ -81,7 +81,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// The OpenAPI 3 document of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub async fn openapi() -> impl IntoResponse {
     Json(crate::openapi::ApiDoc::openapi())

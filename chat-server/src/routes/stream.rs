@@ -28,7 +28,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// `Last-Event-ID: N` (or `?after=N`) resumes after message N, with no gap and no duplicate.
 /// A comment line is sent every 15 s. A follower too slow to keep up is disconnected and
 /// resumes by its last id.
-#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/stream", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/applications/{token}/chats/{number}/messages/stream", operation_id = "follow_messages", tag = "messages",
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("after" = Option<u32>, Query, description = "Resume after this message number (0: from the first); `Last-Event-ID` takes precedence"),
