@@ -22,6 +22,26 @@ use crate::AppState;
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The request's media type (`Content-Type` without its parameters), lowercased.
+fn media_type(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// `application/json` or a `+json` type.
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
 /// Largest accepted body of `POST …/messages/batch` (1,000 messages of a few KiB each).
 pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
@@ -33,16 +53,7 @@ impl<S: Send + Sync> FromRequest<S> for BatchBodies {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|ct| ct.split(';').next())
-            .map(|ct| ct.trim().to_ascii_lowercase())
-            .is_some_and(|ct| {
-                ct == "application/json"
-                    || (ct.starts_with("application/") && ct.ends_with("+json"))
-            });
+        let json = media_type(&req).as_deref().is_some_and(is_json);
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::http(
@@ -101,17 +112,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|ct| {
-                ct.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+        let content_type = media_type(&req);
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::http(
@@ -128,12 +129,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         match content_type.as_deref() {
             Some("application/x-www-form-urlencoded") => Ok(JsonObject(Fields::from_form(&bytes)?)),
-            Some(ct)
-                if ct == "application/json"
-                    || (ct.starts_with("application/") && ct.ends_with("+json")) =>
-            {
-                Ok(JsonObject(Fields::from_json(&bytes)?))
-            }
+            Some(ct) if is_json(ct) => Ok(JsonObject(Fields::from_json(&bytes)?)),
             _ => Err(ApiError::http(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

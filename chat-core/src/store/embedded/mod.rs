@@ -69,6 +69,11 @@ pub struct SqliteBackend {
     watcher: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
+/// The writer's reply to a request [`SqliteBackend::enqueue`] handed it.
+async fn answer(rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
+    rx.await.map_err(|_| shutting_down())?
+}
+
 impl SqliteBackend {
     /// Opens (creating when missing) the database of `config.database_url`, migrates it and
     /// starts the writer.
@@ -143,12 +148,30 @@ impl SqliteBackend {
     }
 
     async fn write(&self, op: Op) -> Result<Reply> {
+        answer(self.enqueue(op).await?).await
+    }
+
+    /// Hands `op` to the writer, which takes requests in the order they reach it; the
+    /// receiver of its reply ([`answer`]).
+    async fn enqueue(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Command::Write(Pending { op, reply }))
             .await
             .map_err(|_| shutting_down())?;
-        rx.await.map_err(|_| shutting_down())?
+        Ok(rx)
+    }
+
+    /// The error for a chat the writer found gone: the cached ids are checked again, so a
+    /// deleted application is named as such.
+    async fn chat_gone(&self, token: &Token, chat: ChatNumber) -> Error {
+        match self.recheck(token, Some(chat)).await {
+            Err(e) => e,
+            Ok(()) => Error::NotFound(Missing::Chat {
+                token: token.clone(),
+                chat,
+            }),
+        }
     }
 
     async fn app_id(&self, token: &Token) -> Result<i64> {
@@ -417,13 +440,7 @@ impl Backend for SqliteBackend {
             .await?
         {
             Reply::Message(m) => Ok(m),
-            Reply::Gone => {
-                self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Chat {
-                    token: token.clone(),
-                    chat,
-                }))
-            }
+            Reply::Gone => Err(self.chat_gone(token, chat).await),
             _ => Err(unexpected()),
         }
     }
@@ -439,27 +456,14 @@ impl Backend for SqliteBackend {
         // order first (they share group commits), then collect the answers.
         let mut replies = Vec::with_capacity(bodies.len());
         for body in bodies {
-            let (reply, rx) = oneshot::channel();
-            let op = Op::CreateMessage {
-                chat_id,
-                body: body.into_string(),
-            };
-            self.writer
-                .send(Command::Write(Pending { op, reply }))
-                .await
-                .map_err(|_| shutting_down())?;
-            replies.push(rx);
+            let body = body.into_string();
+            replies.push(self.enqueue(Op::CreateMessage { chat_id, body }).await?);
         }
         let mut created = Vec::with_capacity(replies.len());
         for rx in replies {
-            match rx.await.map_err(|_| shutting_down())?? {
+            match answer(rx).await? {
                 Reply::Message(m) => created.push(m),
-                Reply::Gone => {
-                    return Err(Error::NotFound(Missing::Chat {
-                        token: token.clone(),
-                        chat,
-                    }))
-                }
+                Reply::Gone => return Err(self.chat_gone(token, chat).await),
                 _ => return Err(unexpected()),
             }
         }
@@ -599,13 +603,7 @@ impl Backend for SqliteBackend {
                 }
                 Ok(())
             }
-            Reply::Gone => {
-                self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Chat {
-                    token: token.clone(),
-                    chat,
-                }))
-            }
+            Reply::Gone => Err(self.chat_gone(token, chat).await),
             _ => Err(unexpected()),
         }
     }
