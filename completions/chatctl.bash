@@ -19,6 +19,9 @@ _chatctl() {
             chatctl,app)
                 cmd="chatctl__subcmd__app"
                 ;;
+            chatctl,backup)
+                cmd="chatctl__subcmd__backup"
+                ;;
             chatctl,bench)
                 cmd="chatctl__subcmd__bench"
                 ;;
@@ -30,6 +33,9 @@ _chatctl() {
                 ;;
             chatctl,demo)
                 cmd="chatctl__subcmd__demo"
+                ;;
+            chatctl,export)
+                cmd="chatctl__subcmd__export"
                 ;;
             chatctl,help)
                 cmd="chatctl__subcmd__help"
@@ -51,6 +57,9 @@ _chatctl() {
                 ;;
             chatctl,reindex)
                 cmd="chatctl__subcmd__reindex"
+                ;;
+            chatctl,restore)
+                cmd="chatctl__subcmd__restore"
                 ;;
             chatctl,search)
                 cmd="chatctl__subcmd__search"
@@ -124,6 +133,9 @@ _chatctl() {
             chatctl__subcmd__help,app)
                 cmd="chatctl__subcmd__help__subcmd__app"
                 ;;
+            chatctl__subcmd__help,backup)
+                cmd="chatctl__subcmd__help__subcmd__backup"
+                ;;
             chatctl__subcmd__help,bench)
                 cmd="chatctl__subcmd__help__subcmd__bench"
                 ;;
@@ -135,6 +147,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__help,demo)
                 cmd="chatctl__subcmd__help__subcmd__demo"
+                ;;
+            chatctl__subcmd__help,export)
+                cmd="chatctl__subcmd__help__subcmd__export"
                 ;;
             chatctl__subcmd__help,help)
                 cmd="chatctl__subcmd__help__subcmd__help"
@@ -156,6 +171,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__help,reindex)
                 cmd="chatctl__subcmd__help__subcmd__reindex"
+                ;;
+            chatctl__subcmd__help,restore)
+                cmd="chatctl__subcmd__help__subcmd__restore"
                 ;;
             chatctl__subcmd__help,search)
                 cmd="chatctl__subcmd__help__subcmd__search"
@@ -210,6 +228,9 @@ _chatctl() {
                 ;;
             chatctl__subcmd__help__subcmd__queue,status)
                 cmd="chatctl__subcmd__help__subcmd__queue__subcmd__status"
+                ;;
+            chatctl__subcmd__message,create)
+                cmd="chatctl__subcmd__message__subcmd__send"
                 ;;
             chatctl__subcmd__message,delete)
                 cmd="chatctl__subcmd__message__subcmd__delete"
@@ -278,7 +299,7 @@ _chatctl() {
 
     case "${cmd}" in
         chatctl)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version app chat message search recount reindex queue import demo bench completions man help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version app chat message search recount reindex queue import export restore backup demo bench completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -308,6 +329,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -321,6 +354,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -344,7 +381,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show rename delete help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version create list show rename delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -374,6 +411,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -387,6 +436,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -410,7 +463,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__create)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +493,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -453,6 +518,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -476,7 +545,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__delete)
-            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -506,6 +575,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -519,6 +600,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -640,7 +725,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -678,6 +763,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -691,6 +788,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -714,7 +815,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__rename)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +845,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -757,6 +870,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -780,7 +897,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__app__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -810,6 +927,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -823,6 +952,92 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__backup)
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -846,7 +1061,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__bench)
-            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -944,6 +1159,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -957,6 +1184,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -980,7 +1211,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version create list show delete help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version create list show delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1010,6 +1241,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1023,6 +1266,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1046,7 +1293,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__create)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1076,6 +1323,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1089,6 +1348,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1112,7 +1375,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__delete)
-            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1142,6 +1405,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1155,6 +1430,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1262,7 +1541,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --last --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --last --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1304,6 +1583,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1317,6 +1608,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1340,7 +1635,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__chat__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1370,6 +1665,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1383,6 +1690,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1406,7 +1717,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__completions)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version bash elvish fish powershell zsh"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1436,6 +1747,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1449,6 +1772,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1472,7 +1799,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__demo)
-            opts="-o -q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --name --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1506,6 +1833,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1519,6 +1858,100 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__export)
+            opts="-o -q -h -V --app --checksum-only --drain-timeout --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1542,7 +1975,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help)
-            opts="app chat message search recount reindex queue import demo bench completions man help"
+            opts="app chat message search recount reindex queue import export restore backup demo bench completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1628,6 +2061,20 @@ _chatctl() {
         chatctl__subcmd__help__subcmd__app__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1738,6 +2185,20 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1961,6 +2422,20 @@ _chatctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatctl__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatctl__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1976,7 +2451,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__import)
-            opts="-o -q -h -V --format --batch --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --format --batch --skip --resume --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1987,6 +2462,10 @@ _chatctl() {
                     return 0
                     ;;
                 --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --skip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2014,6 +2493,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2027,6 +2518,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2050,7 +2545,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__man)
-            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --dir --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2084,6 +2579,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2097,6 +2604,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2120,7 +2631,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version send list show edit delete tail help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version send create list show edit delete tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2150,6 +2661,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2163,6 +2686,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2186,7 +2713,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__delete)
-            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-y -o -q -h -V --yes --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2216,6 +2743,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2229,6 +2768,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2252,7 +2795,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__edit)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2282,6 +2825,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2295,6 +2850,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2430,7 +2989,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__list)
-            opts="-o -q -h -V --limit --after --all --last --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --limit --after --all --last --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2472,6 +3031,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2485,6 +3056,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2508,7 +3083,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__send)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2538,6 +3113,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2551,6 +3138,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2574,7 +3165,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__show)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2604,6 +3195,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2617,6 +3220,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2640,7 +3247,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__message__subcmd__tail)
-            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --from --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2674,6 +3281,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2687,6 +3306,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2710,7 +3333,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version status retry-dead help"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version status retry-dead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2740,6 +3363,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2753,6 +3388,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2832,7 +3471,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__retry__subcmd__dead)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2862,6 +3501,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2875,6 +3526,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2898,7 +3553,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__queue__subcmd__status)
-            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2928,6 +3583,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2941,6 +3608,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2964,7 +3635,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__recount)
-            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2998,6 +3669,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3011,6 +3694,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3034,7 +3721,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__reindex)
-            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --app --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3068,6 +3755,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3081,6 +3780,92 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fsync)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json name" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatctl__subcmd__restore)
+            opts="-o -q -h -V --merge --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --elasticsearch-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3104,7 +3889,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__search)
-            opts="-o -q -h -V --sort --limit --after --offset --all --server --admin-token --timeout --job-timeout --database-url --redis-url --elasticsearch-url --redis-prefix --index-prefix --index-replicas --fsync --output --json --quiet --help --version"
+            opts="-o -q -h -V --sort --limit --after --offset --all --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3150,6 +3935,18 @@ _chatctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --redis-shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ack-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --elasticsearch-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3163,6 +3960,10 @@ _chatctl() {
                     return 0
                     ;;
                 --index-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --index-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

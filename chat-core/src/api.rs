@@ -1,5 +1,5 @@
 //! [`ChatApi`]: the one list of operations of the system, implemented in-process by
-//! [`crate::ChatService`] and over HTTP by [`crate::HttpClient`], plus the progress reporting
+//! [`crate::ChatService`] and over HTTP by `HttpClient` (feature `client`), plus the progress reporting
 //! and summaries of the long-running admin jobs.
 
 use std::sync::Arc;
@@ -115,7 +115,7 @@ pub trait ChatApi: Send + Sync {
     /// profile). Fails at once for an unknown chat; the stream ends when the chat is deleted
     /// (on the distributed profile: the chat itself, not its application). A follower too slow
     /// to keep up gets [`crate::Error::Unavailable`] (backend `live`) and can follow again
-    /// after the last number it received; [`crate::HttpClient`] does that by itself.
+    /// after the last number it received; `HttpClient` (feature `client`) does that by itself.
     async fn follow(
         &self,
         token: &Token,
@@ -147,8 +147,9 @@ pub trait ChatApi: Send + Sync {
     async fn retry_dead(&self) -> Result<RetrySummary>;
 }
 
-/// The state of the distributed profile's write queue at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// The state of the distributed profile's write queue at one moment: the totals over its
+/// shards, and each shard's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueStatus {
     /// Entries in the stream: waiting, or delivered to a worker and not yet acknowledged.
     pub depth: u64,
@@ -157,6 +158,25 @@ pub struct QueueStatus {
     /// Entries in the dead-letter stream (failed too often; see [`ChatApi::retry_dead`]).
     pub dead: u64,
     /// Age of the oldest entry in the stream in milliseconds, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub oldest_age_ms: Option<u64>,
+    /// Each shard's share (the queue is several streams; a chat's jobs are all in one).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub shards: Vec<ShardStatus>,
+}
+
+/// One queue shard's state (see [`QueueStatus`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShardStatus {
+    /// The shard's position, from 0.
+    pub shard: u32,
+    /// Entries in the shard's stream.
+    pub depth: u64,
+    /// Entries delivered to a worker and not yet acknowledged.
+    pub pending: u64,
+    /// Entries in the shard's dead-letter stream.
+    pub dead: u64,
+    /// Age of the shard's oldest entry in milliseconds, when there is one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub oldest_age_ms: Option<u64>,
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 use crate::api::{ChatApi, Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
@@ -129,14 +129,42 @@ impl HttpClient {
         let text = response.text().await.unwrap_or_default();
         match serde_json::from_str::<ErrorBody>(&text) {
             Ok(body) => Err(Error::from_body(status.as_u16(), body)),
-            Err(_) if status == StatusCode::SERVICE_UNAVAILABLE => Err(Error::unavailable(
+            Err(_) => Err(self.foreign(&status.to_string(), &text).await),
+        }
+    }
+
+    /// The error for an answer that is not in the API's shape: when `GET /health` does not
+    /// answer like a chat-server either, the URL points elsewhere and the error says so (without
+    /// the page it got); otherwise the server's own answer, cut short.
+    async fn foreign(&self, status: &str, text: &str) -> Error {
+        let root = self.base.strip_suffix("/api/v1").unwrap_or(&self.base);
+        let health = self
+            .http
+            .get(format!("{root}/health"))
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let like_one = match health {
+            Ok(r) if r.status().is_success() => r
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|v| v["status"] == "ok"),
+            _ => false,
+        };
+        if !like_one {
+            return Error::unavailable(
                 "server",
-                format!("{status}: {}", snippet(&text)),
-            )),
-            Err(_) => Err(Error::Internal(format!(
-                "server answered {status}: {}",
-                snippet(&text)
-            ))),
+                format!(
+                    "{root} answered {status}: is this a chat-server? (GET /health did not \
+                     answer like one)"
+                ),
+            );
+        }
+        match status {
+            s if s.starts_with("503") => {
+                Error::unavailable("server", format!("{status}: {}", snippet(text)))
+            }
+            _ => Error::Internal(format!("server answered {status}: {}", snippet(text))),
         }
     }
 
@@ -147,10 +175,22 @@ impl HttpClient {
             .get_all(reqwest::header::LINK)
             .iter()
             .any(|v| v.to_str().is_ok_and(|v| v.contains("rel=\"next\"")));
-        let value = response
-            .json::<T>()
+        let status = response.status().to_string();
+        let text = response
+            .text()
             .await
-            .map_err(|e| Error::Internal(format!("unexpected response from the server: {e}")))?;
+            .map_err(|e| Error::unavailable("server", format!("reading the answer: {e}")))?;
+        let value = match serde_json::from_str::<T>(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(match self.foreign(&status, &text).await {
+                    Error::Internal(_) => {
+                        Error::Internal(format!("unexpected response from the server: {e}"))
+                    }
+                    other => other,
+                })
+            }
+        };
         Ok((value, more))
     }
 
@@ -203,6 +243,30 @@ impl HttpClient {
             .await;
         progress.finish();
         Ok(r?.0)
+    }
+}
+
+impl HttpClient {
+    /// The server's export stream (`GET /admin/export`, admin): the records of a consistent
+    /// snapshot, checked as they arrive ([`crate::transfer::validated`]), so a stream the
+    /// connection cut short ends with an error instead of looking complete.
+    pub async fn export(&self, scope: Option<&Token>) -> Result<crate::transfer::RecordStream> {
+        let mut request = self.stream_request(Method::GET, "/admin/export");
+        if let Some(token) = scope {
+            request = request.query(&[("application", token.as_str())]);
+        }
+        let response = self.send(request).await?;
+        let chunks = futures::stream::unfold(response, |mut response| async move {
+            match response.chunk().await {
+                Ok(Some(bytes)) => Some((Ok(bytes.to_vec()), response)),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(source_chain(&e))), response)),
+            }
+        });
+        let reader = crate::transfer::ChunkReader::new(Box::pin(chunks));
+        Ok(crate::transfer::validated(crate::transfer::read_records(
+            reader,
+        )))
     }
 }
 

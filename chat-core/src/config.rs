@@ -16,6 +16,16 @@ pub const DEFAULT_INDEX_PREFIX: &str = "chat";
 /// The default number of replicas of the search index (distributed profile).
 pub const DEFAULT_INDEX_REPLICAS: u32 = 1;
 
+/// The default number of primary shards of the search index (distributed profile): one, right
+/// for one node; a cluster of N nodes wants at least N (documents are routed by chat, so a
+/// search reads one shard whatever the count).
+pub const DEFAULT_INDEX_SHARDS: u32 = 1;
+/// The default number of queue shards of the distributed profile.
+pub const DEFAULT_REDIS_SHARDS: u16 = 16;
+
+/// How long a write waits for its Redis replicas by default (with `redis_ack_replicas` > 0).
+pub const DEFAULT_REDIS_ACK_TIMEOUT: Duration = Duration::from_millis(1000);
+
 /// The default time a queue entry may stay with a silent worker before another takes it over.
 pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
 
@@ -24,9 +34,18 @@ pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
 pub struct Config {
     /// `sqlite://path` (embedded profile) or `mysql://…` (distributed profile).
     pub database_url: String,
-    /// `redis://…`: numbering and queue of the distributed profile.
+    /// `redis://…`: numbering and queue of the distributed profile; a comma-separated list of
+    /// node URLs means a Redis Cluster.
     pub redis_url: Option<String>,
-    /// `http://…`: Elasticsearch / OpenSearch of the distributed profile.
+    /// Distributed profile: the number of queue shards (streams); fixed for a deployment.
+    pub redis_shards: u16,
+    /// Distributed profile: a create, edit or delete answers only once this many Redis
+    /// replicas hold it (`WAIT`); 0 answers once the Redis master has it.
+    pub redis_ack_replicas: u32,
+    /// Distributed profile: how long a write waits for those replicas before it fails.
+    pub redis_ack_timeout: Duration,
+    /// `http://…`: Elasticsearch / OpenSearch of the distributed profile; a comma-separated
+    /// list names several nodes of one cluster.
     pub elasticsearch_url: Option<String>,
     /// Most write requests committed in one transaction.
     pub max_batch: usize,
@@ -58,6 +77,9 @@ pub struct Config {
     pub index_prefix: String,
     /// Distributed profile: replicas of the search index (0 on a one-node cluster).
     pub index_replicas: u32,
+    /// Distributed profile: primary shards of the search index (applies to indices created
+    /// from now on: the first one, and each full reindex's).
+    pub index_shards: u32,
 }
 
 /// The default interval of the distributed profile's periodic recount.
@@ -68,6 +90,9 @@ impl Default for Config {
         Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             redis_url: None,
+            redis_shards: DEFAULT_REDIS_SHARDS,
+            redis_ack_replicas: 0,
+            redis_ack_timeout: DEFAULT_REDIS_ACK_TIMEOUT,
             elasticsearch_url: None,
             max_batch: 1024,
             read_connections: 4,
@@ -80,6 +105,7 @@ impl Default for Config {
             claim_idle: DEFAULT_CLAIM_IDLE,
             index_prefix: DEFAULT_INDEX_PREFIX.to_owned(),
             index_replicas: DEFAULT_INDEX_REPLICAS,
+            index_shards: DEFAULT_INDEX_SHARDS,
         }
     }
 }
@@ -93,8 +119,9 @@ impl Config {
         }
     }
 
-    /// The defaults overridden by `CHAT_DATABASE_URL`, `CHAT_REDIS_URL`,
-    /// `CHAT_ELASTICSEARCH_URL`, `CHAT_REDIS_PREFIX`, `CHAT_INDEX_PREFIX`, `CHAT_INDEX_REPLICAS` and `CHAT_FSYNC` (`0`/`false` turns
+    /// The defaults overridden by `CHAT_DATABASE_URL`, `CHAT_REDIS_URL`, `CHAT_REDIS_SHARDS`,
+    /// `CHAT_REDIS_ACK_REPLICAS`, `CHAT_REDIS_ACK_TIMEOUT_MS`,
+    /// `CHAT_ELASTICSEARCH_URL`, `CHAT_REDIS_PREFIX`, `CHAT_INDEX_PREFIX`, `CHAT_INDEX_REPLICAS`, `CHAT_INDEX_SHARDS` and `CHAT_FSYNC` (`0`/`false` turns
     /// waiting for the disk off).
     pub fn from_env() -> Self {
         let mut c = Config::default();
@@ -102,6 +129,15 @@ impl Config {
             c.database_url = v;
         }
         c.redis_url = env("CHAT_REDIS_URL");
+        if let Some(n) = env("CHAT_REDIS_SHARDS").and_then(|v| v.parse().ok()) {
+            c.redis_shards = n;
+        }
+        if let Some(n) = env("CHAT_REDIS_ACK_REPLICAS").and_then(|v| v.parse().ok()) {
+            c.redis_ack_replicas = n;
+        }
+        if let Some(n) = env("CHAT_REDIS_ACK_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
+            c.redis_ack_timeout = Duration::from_millis(n);
+        }
         c.elasticsearch_url = env("CHAT_ELASTICSEARCH_URL");
         if let Some(v) = env("CHAT_REDIS_PREFIX") {
             c.redis_prefix = v;
@@ -111,6 +147,9 @@ impl Config {
         }
         if let Some(n) = env("CHAT_INDEX_REPLICAS").and_then(|v| v.parse().ok()) {
             c.index_replicas = n;
+        }
+        if let Some(n) = env("CHAT_INDEX_SHARDS").and_then(|v| v.parse().ok()) {
+            c.index_shards = n;
         }
         if let Some(v) = env("CHAT_FSYNC") {
             c.fsync = !matches!(v.as_str(), "0" | "false" | "off" | "no");
@@ -130,9 +169,12 @@ impl Config {
             out.extend([
                 ("redis_url", url(&self.redis_url)),
                 ("redis_prefix", self.redis_prefix.clone()),
+                ("redis_shards", self.redis_shards.to_string()),
+                ("redis_ack_replicas", self.redis_ack_replicas.to_string()),
                 ("elasticsearch_url", url(&self.elasticsearch_url)),
                 ("index_prefix", self.index_prefix.clone()),
                 ("index_replicas", self.index_replicas.to_string()),
+                ("index_shards", self.index_shards.to_string()),
                 ("worker", self.worker.to_string()),
                 ("claim_idle", format!("{}s", self.claim_idle.as_secs())),
                 (
@@ -168,7 +210,8 @@ pub struct StorageArgs {
           default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
 
-    /// Redis of the distributed profile (numbering and write queue): redis://HOST:PORT
+    /// Redis of the distributed profile (numbering and write queue): redis://HOST:PORT, or a
+    /// comma-separated list of a Redis Cluster's nodes
     #[arg(
         long,
         env = "CHAT_REDIS_URL",
@@ -178,7 +221,30 @@ pub struct StorageArgs {
     )]
     pub redis_url: Option<String>,
 
-    /// Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT
+    /// Queue shards (streams) of the distributed profile; fixed once a deployment has used it
+    #[arg(long, env = "CHAT_REDIS_SHARDS", value_name = "S",
+          default_value_t = DEFAULT_REDIS_SHARDS,
+          value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
+    pub redis_shards: u16,
+
+    /// Answer a create, edit or delete only once N Redis replicas hold it (WAIT); 0: once the
+    /// master has it
+    #[arg(
+        long,
+        env = "CHAT_REDIS_ACK_REPLICAS",
+        value_name = "N",
+        default_value_t = 0,
+        global = true
+    )]
+    pub redis_ack_replicas: u32,
+
+    /// How long a write waits for those replicas before it fails with 503, in milliseconds
+    #[arg(long, env = "CHAT_REDIS_ACK_TIMEOUT_MS", value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub redis_ack_timeout_ms: u64,
+
+    /// Elasticsearch or OpenSearch of the distributed profile (search): http://HOST:PORT, or a
+    /// comma-separated list of the nodes of one cluster
     #[arg(
         long,
         env = "CHAT_ELASTICSEARCH_URL",
@@ -203,6 +269,13 @@ pub struct StorageArgs {
           default_value_t = DEFAULT_INDEX_REPLICAS, global = true)]
     pub index_replicas: u32,
 
+    /// Primary shards of the search index (1 suits one node; a cluster of N nodes wants N or
+    /// more). Applies to indices created from now on: the first, and each full reindex's
+    #[arg(long, env = "CHAT_INDEX_SHARDS", value_name = "N",
+          default_value_t = DEFAULT_INDEX_SHARDS, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub index_shards: u32,
+
     /// Wait for the disk on every commit (survives power loss); off still survives a killed
     /// process. Accepts true/false, 1/0, yes/no, on/off
     #[arg(long, env = "CHAT_FSYNC", value_name = "BOOL", default_value_t = true,
@@ -218,10 +291,14 @@ impl StorageArgs {
         Config {
             fsync: self.fsync,
             redis_url: self.redis_url.clone(),
+            redis_shards: self.redis_shards,
+            redis_ack_replicas: self.redis_ack_replicas,
+            redis_ack_timeout: Duration::from_millis(self.redis_ack_timeout_ms),
             redis_prefix: self.redis_prefix.clone(),
             elasticsearch_url: self.elasticsearch_url.clone(),
             index_prefix: self.index_prefix.clone(),
             index_replicas: self.index_replicas,
+            index_shards: self.index_shards,
             ..Config::with_database_url(&self.database_url)
         }
     }
@@ -259,10 +336,14 @@ impl fmt::Debug for Config {
             .field("create_if_missing", &self.create_if_missing)
             .field("worker", &self.worker)
             .field("redis_prefix", &self.redis_prefix)
+            .field("redis_shards", &self.redis_shards)
+            .field("redis_ack_replicas", &self.redis_ack_replicas)
+            .field("redis_ack_timeout", &self.redis_ack_timeout)
             .field("recount_interval", &self.recount_interval)
             .field("claim_idle", &self.claim_idle)
             .field("index_prefix", &self.index_prefix)
             .field("index_replicas", &self.index_replicas)
+            .field("index_shards", &self.index_shards)
             .finish()
     }
 }

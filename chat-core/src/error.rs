@@ -1,7 +1,7 @@
 //! The one error type of the library, its stable codes and HTTP statuses, and its JSON shape.
 //!
 //! Every failure a caller can see is an [`Error`]. chat-server turns it into a response in one
-//! place ([`Error::status`] + [`ErrorBody`]) and [`crate::HttpClient`] decodes that body back
+//! place ([`Error::status`] + [`ErrorBody`]) and `HttpClient` (feature `client`) decodes that body back
 //! into the same variant, so a failure looks the same in-process and over HTTP.
 
 use serde::{Deserialize, Serialize};

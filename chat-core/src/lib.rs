@@ -7,7 +7,7 @@
 //! ## Design
 //!
 //! * [`ChatApi`] is the one list of operations. [`ChatService`] implements it directly on the
-//!   backends; [`HttpClient`] (feature `client`) implements it over HTTP against a chat-server.
+//!   backends; `HttpClient` (feature `client`) implements it over HTTP against a chat-server.
 //!   Code written against `ChatApi` runs unchanged either way, and one conformance suite checks
 //!   every implementation.
 //! * Input is validated once, into the types of [`model`] ([`Token`], [`ChatNumber`], [`Name`],
@@ -17,14 +17,32 @@
 //!   default) keeps everything in one SQLite file: a single writer task commits every waiting
 //!   creation in one transaction (group commit) and answers only after the commit, so an
 //!   acknowledged write is durable and readable at once; numbers are taken inside that
-//!   transaction, so several processes can share the file; counts and the FTS5 trigram search
-//!   index move in the same transaction, so they are always exact.
+//!   transaction, so several processes can share the file; counts move in the same
+//!   transaction, so they are always exact. Search uses an FTS5 trigram index filled in bulk,
+//!   off the acknowledgement path: the acknowledging transaction records the message in a
+//!   search backlog, the writer indexes the backlog in chunks between batches, and a search
+//!   also scans the chat's not-yet-indexed messages, so a message is found by the very next
+//!   search after its acknowledgement.
 //! * The distributed profile (`mysql://…` with a Redis URL, feature `distributed`) never
 //!   touches MySQL when creating: one Redis script checks the parent, takes the number with
 //!   `INCR`, appends the job to a stream and keeps a pending record that reads consult, so a
 //!   `201` is readable at once from any process; workers persist the stream in idempotent
 //!   batches and index them in Elasticsearch / OpenSearch when one is configured
 //!   (`store/distributed/`: its `redis`, `mysql` and `search` parts).
+//!
+//! ## Features
+//!
+//! | features                                        | what it brings                                      |
+//! |-------------------------------------------------|-----------------------------------------------------|
+//! | default (`sqlite`)                              | the embedded profile: `ChatService` on an SQLite file |
+//! | `default-features = false, features = ["client"]` | `HttpClient` alone: `ChatApi` over HTTP, no database |
+//! | `["sqlite", "client"]`                          | both of the above                                   |
+//! | `["distributed"]`                               | the distributed profile: MySQL/MariaDB + Redis (+ Elasticsearch/OpenSearch) |
+//! | `["sqlite", "client", "distributed", "cli"]`    | everything, as this workspace's binaries build it (`cli`: the shared storage flags) |
+//!
+//! Each of these sets builds with no warning (the workspace's suite checks them with
+//! clippy); `ChatService::open` on a URL whose profile is not built in answers
+//! [`Error::BadRequest`] naming the feature.
 //!
 //! ```no_run
 //! use chat_core::{ChatApi, ChatService, Config, SearchRequest};
@@ -65,11 +83,12 @@ mod store;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod store;
+pub mod transfer;
 pub mod wire;
 
 pub use api::{
     collect_pages, ChatApi, Correction, NoProgress, Progress, QueueStatus, RecountSummary,
-    ReindexSummary, RetrySummary,
+    ReindexSummary, RetrySummary, ShardStatus,
 };
 #[cfg(feature = "client")]
 pub use client::HttpClient;

@@ -41,6 +41,8 @@ pub struct MetricsSnapshot {
     pub indexing_micros: u64,
 }
 
+// What the backends record; a build without either backend has nothing to record.
+#[cfg(any(feature = "sqlite", feature = "distributed"))]
 impl Metrics {
     pub(crate) fn record_batch(&self, size: usize, ok: bool) {
         if !ok {
@@ -57,14 +59,17 @@ impl Metrics {
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn add_search_backlog(&self, n: u64) {
         self.search_backlog.fetch_add(n, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn set_search_backlog(&self, n: u64) {
         self.search_backlog.store(n, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn record_indexed(&self, n: u64, remaining: u64, took: std::time::Duration) {
         self.indexed.fetch_add(n, Ordering::Relaxed);
         self.indexing_micros
@@ -75,7 +80,9 @@ impl Metrics {
     pub(crate) fn set_queue_depth(&self, depth: usize) {
         self.queue_depth.store(depth as u64, Ordering::Relaxed);
     }
+}
 
+impl Metrics {
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let mut cumulative = 0;

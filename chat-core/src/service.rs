@@ -18,6 +18,7 @@ use crate::model::{
     SearchPage, SearchRequest, SearchSort, Token, RELEVANCE_WINDOW,
 };
 use crate::store::{Backend, BackendHealth, SearchSpec};
+use crate::transfer::{BackupSummary, ExportOptions, RecordStream, RestoreOptions, RestoreSummary};
 
 /// The chat system, in-process. Cheap to clone; clones share the backend.
 #[derive(Clone)]
@@ -41,40 +42,43 @@ impl ChatService {
             .split_once(':')
             .map(|(s, _)| s)
             .unwrap_or_default();
-        let backend: Arc<dyn Backend> = match scheme {
+        let backend: Result<Arc<dyn Backend>> = match scheme {
             #[cfg(feature = "sqlite")]
-            "sqlite" => Arc::new(crate::store::embedded::SqliteBackend::open(config).await?),
+            "sqlite" => crate::store::embedded::SqliteBackend::open(config)
+                .await
+                .map(|b| Arc::new(b) as Arc<dyn Backend>),
             #[cfg(feature = "distributed")]
-            "mysql" => Arc::new(
-                crate::store::distributed::DistributedBackend::open(
-                    config,
-                    crate::store::distributed::DistributedOptions::from_config(config),
-                )
-                .await?,
-            ),
+            "mysql" => crate::store::distributed::DistributedBackend::open(
+                config,
+                crate::store::distributed::DistributedOptions::from_config(config),
+            )
+            .await
+            .map(|b| Arc::new(b) as Arc<dyn Backend>),
             #[cfg(not(feature = "distributed"))]
-            "mysql" => {
-                return Err(Error::BadRequest(
-                    "mysql:// URLs need chat-core's `distributed` feature".to_owned(),
-                ))
-            }
-            other => {
-                return Err(Error::BadRequest(format!(
-                    "unsupported database URL scheme {other:?}: use sqlite://PATH{}{}",
-                    if cfg!(feature = "sqlite") {
-                        ""
-                    } else {
-                        " (build chat-core with the `sqlite` feature)"
-                    },
-                    if cfg!(feature = "distributed") {
-                        " or mysql://USER:PASSWORD@HOST:PORT/DATABASE with a Redis URL"
-                    } else {
-                        ""
-                    }
-                )))
-            }
+            "mysql" => Err(Error::BadRequest(
+                "mysql:// URLs need chat-core's `distributed` feature".to_owned(),
+            )),
+            #[cfg(not(feature = "sqlite"))]
+            "sqlite" => Err(Error::BadRequest(
+                "sqlite:// URLs need chat-core's `sqlite` feature (with `client` alone, \
+                 `HttpClient` reaches a chat-server)"
+                    .to_owned(),
+            )),
+            other => Err(Error::BadRequest(format!(
+                "unsupported database URL scheme {other:?}: use sqlite://PATH{}{}",
+                if cfg!(feature = "sqlite") {
+                    ""
+                } else {
+                    " (build chat-core with the `sqlite` feature)"
+                },
+                if cfg!(feature = "distributed") {
+                    " or mysql://USER:PASSWORD@HOST:PORT/DATABASE with a Redis URL"
+                } else {
+                    ""
+                }
+            ))),
         };
-        Ok(ChatService { backend })
+        Ok(ChatService { backend: backend? })
     }
 
     /// Wraps a backend that the caller opened itself (tests that need the backend's own
@@ -93,6 +97,49 @@ impl ChatService {
     /// Write-path counters.
     pub fn metrics(&self) -> &Metrics {
         self.backend.metrics()
+    }
+
+    /// A consistent snapshot of the deployment (or of `options.scope`) as a stream of
+    /// [`crate::transfer::Record`]s: header, applications with their chats and messages in
+    /// number order, end line with the checksum. See [`crate::transfer`] for what consistent
+    /// means on each profile. The stream ends early with the error if reading fails.
+    pub async fn export(&self, options: &ExportOptions) -> Result<RecordStream> {
+        let (tx, rx) = tokio::sync::mpsc::channel(crate::transfer::EXPORT_CHANNEL);
+        self.backend
+            .export(options.scope.as_ref(), options, tx)
+            .await?;
+        Ok(crate::transfer::export_stream(rx))
+    }
+
+    /// Loads an export stream in bulk: tokens, numbers, bodies, timestamps, counts and the
+    /// highest-number marks unchanged. The stream is checked as it is read
+    /// ([`crate::transfer::Validator`]); a refused stream ([`Error::Invalid`] naming the line),
+    /// a token the target already holds or a target with applications without
+    /// [`RestoreOptions::merge`] ([`Error::Conflict`]) leave the target unchanged.
+    pub async fn restore(
+        &self,
+        records: RecordStream,
+        options: &RestoreOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RestoreSummary> {
+        self.backend
+            .restore(
+                crate::transfer::validated_ahead(records),
+                options,
+                progress.as_ref(),
+            )
+            .await
+    }
+
+    /// Embedded profile: an online, consistent copy of the database file at `path` (which
+    /// must not exist). The distributed profile refuses with [`Error::BadRequest`] naming the
+    /// tools that back up MySQL and Redis.
+    pub async fn backup(
+        &self,
+        path: &std::path::Path,
+        progress: Arc<dyn Progress>,
+    ) -> Result<BackupSummary> {
+        self.backend.backup(path, progress.as_ref()).await
     }
 
     /// Stops accepting writes, commits every write already accepted and closes connections.

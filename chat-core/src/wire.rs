@@ -1,4 +1,4 @@
-//! Request bodies shared by chat-server and [`crate::HttpClient`], so both sides agree on the
+//! Request bodies shared by chat-server and `HttpClient` (feature `client`), so both sides agree on the
 //! wire format by construction, and [`Fields`], how the server reads them (JSON or form).
 
 use serde::{Deserialize, Serialize};
@@ -106,6 +106,18 @@ impl Fields {
                 "{field} must be a string, got {}",
                 kind(other)
             ))),
+        }
+    }
+
+    /// The top-level string field `field` where only its absence means "not given": missing is
+    /// `None`; `null` or any other type is a [`Error::BadRequest`] (an admin job's
+    /// `application`, whose absence means every application).
+    pub fn optional(&self, field: &str) -> Result<Option<String>> {
+        match self.0.get(field) {
+            Some(Value::Null) => Err(Error::BadRequest(format!(
+                "{field} must be a string, got null (leave {field} out to mean all)"
+            ))),
+            _ => self.string(field, &[]),
         }
     }
 

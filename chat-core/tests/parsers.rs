@@ -6,7 +6,7 @@
 
 use chat_core::model::{
     fold_case, parse_limit, parse_offset, MAX_BODY_BYTES, MAX_LIMIT, MAX_NAME_CHARS, MAX_NUMBER,
-    MAX_QUERY_CHARS,
+    MAX_QUERY_CHARS, RELEVANCE_WINDOW,
 };
 use chat_core::wire::{form_pairs, Fields};
 use chat_core::{Body, ChatNumber, Error, MessageNumber, Missing, Name, Query, Token};
@@ -101,7 +101,7 @@ proptest! {
         let limit_ok = value.is_some_and(|n| (1..=u128::from(MAX_LIMIT)).contains(&n));
         prop_assert_eq!(parse_limit(&s).is_ok(), limit_ok);
         if let Ok(n) = parse_limit(&s) { prop_assert_eq!(Some(u128::from(n)), value); }
-        let offset_ok = value.is_some_and(|n| n <= u128::from(u32::MAX));
+        let offset_ok = value.is_some_and(|n| n < u128::from(RELEVANCE_WINDOW));
         prop_assert_eq!(parse_offset(&s).is_ok(), offset_ok);
         for r in [parse_limit(&s).map(|_| ()), parse_offset(&s).map(|_| ())] {
             if let Err(e) = r { prop_assert!(matches!(e, Error::BadRequest(_))); }

@@ -1,12 +1,13 @@
 // The console: a client of the public API and nothing else. Four views (applications, an
-// application's chats, a chat's messages, a chat's search) and the performance panel.
+// application's chats, a chat's messages, a chat's search); the performance panel is perf.js.
 //
 // Tokens never enter the page's URL: the address stays "/", the current view (which holds the
 // application's token) lives in this tab's history state and sessionStorage, and the admin
 // token only in sessionStorage. Every string from the server is set with textContent.
 
-import { request, appPath, onTiming, timings } from "./api.js";
-import { LineChart } from "./chart.js";
+import { request, appPath } from "./api.js";
+import { startPerf } from "./perf.js";
+import { $, el, when, timeEl, status, fail, busy, deleteButton, copyButton } from "./ui.js";
 
 const ADMIN_KEY = "chat-console.admin";
 const VIEW_KEY = "chat-console.view";
@@ -17,62 +18,6 @@ const SORTS = [
   ["oldest", "Oldest first"],
   ["relevance", "Best match first"],
 ];
-
-// ---------------------------------------------------------------------------------------------
-// DOM helpers
-
-const $ = (id) => document.getElementById(id);
-
-/** An element: `props` sets `text` (as text), `class`, `on<event>` handlers and attributes. */
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "text") e.textContent = String(v);
-    else if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else if (k === "dataset") Object.assign(e.dataset, v);
-    else e.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
-
-function when(iso) {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
-}
-
-function timeEl(iso) {
-  return el("time", { datetime: iso, text: when(iso) });
-}
-
-/** Shows a message under the header: the API's own words for errors. */
-function status(text, kind = "info") {
-  const s = $("status");
-  s.textContent = text;
-  s.className = kind;
-  s.setAttribute("role", kind === "error" ? "alert" : "status");
-  s.hidden = !text;
-}
-
-function fail(e) {
-  status(e && e.message ? e.message : String(e), "error");
-}
-
-/** Runs `fn`, showing its error; disables `button` meanwhile. */
-async function busy(button, fn) {
-  if (button) button.disabled = true;
-  try {
-    status("");
-    return await fn();
-  } catch (e) {
-    fail(e);
-    return undefined;
-  } finally {
-    if (button) button.disabled = false;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Navigation: the URL stays "/"; the view is in history.state and sessionStorage.
@@ -244,7 +189,16 @@ function appView(view) {
     })),
     el("td", { class: "num", text: c.messages_count }),
     el("td", {}, timeEl(c.created_at)),
-    el("td", {}, timeEl(c.updated_at)));
+    el("td", {}, timeEl(c.updated_at)),
+    el("td", {}, deleteButton({
+      label: `Delete chat ${c.number}`,
+      question: `Delete chat ${c.number} and its ${c.messages_count} messages?`,
+      action: async () => {
+        await request("DELETE", `${appPath(token)}/chats/${c.number}`, { label: "/applications/{token}/chats/{number}" });
+        tbody.querySelector(`tr[data-number="${Number(c.number)}"]`)?.remove();
+        status(`Deleted chat ${c.number}`);
+      },
+    })));
 
   const loadChats = async (fresh) => {
     const { data, next: n } = await request("GET", fresh ? `${appPath(token)}/chats` : next, {
@@ -261,10 +215,24 @@ function appView(view) {
   }));
   more.addEventListener("click", () => busy(more, () => loadChats(false)));
 
+  const deleteApp = deleteButton({
+    label: "Delete this application",
+    question: "Delete this application, its chats and their messages?",
+    linkStyle: false,
+    action: async () => {
+      const name = current.name || "";
+      await request("DELETE", appPath(token), {
+        admin: sessionStorage.getItem(ADMIN_KEY) || undefined, label: "/applications/{token}",
+      });
+      navigate({ view: "home" });
+      status(`Deleted application ${name}`.trim());
+    },
+  });
+  deleteApp.id = "delete-app";
   view.append(title, facts,
-    el("div", { class: "actions" }, newChat),
+    el("div", { class: "actions" }, newChat, " ", deleteApp),
     el("table", { id: "chats-table" },
-      el("thead", {}, el("tr", {}, ...["Chat", "Messages", "Created", "Updated"].map((h) => el("th", { scope: "col", text: h })))),
+      el("thead", {}, el("tr", {}, ...["Chat", "Messages", "Created", "Updated", ""].map((h) => el("th", { scope: "col", text: h })))),
       tbody),
     more);
 
@@ -277,8 +245,11 @@ function appView(view) {
       crumbs();
     }
     title.textContent = app.name;
+    const code = el("code", { id: "app-token", text: app.token });
     facts.replaceChildren(
-      el("dt", { text: "Token" }), el("dd", {}, el("code", { id: "app-token", text: app.token })),
+      el("dt", { text: "Token" }),
+      el("dd", {}, code, " ", copyButton("copy-token", () => app.token, code),
+        el("p", { class: "note", id: "token-note", text: "The token is this application's key: keep it, as anyone who has it can use the application. To find it again, list all applications with the admin token (Applications, or chatctl app list)." })),
       el("dt", { text: "Chats" }), el("dd", { id: "app-chats", text: app.chats_count }),
       el("dt", { text: "Created" }), el("dd", {}, timeEl(app.created_at)));
     await loadChats(true);
@@ -288,21 +259,23 @@ function appView(view) {
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-/** A message's list item; `edit(li, m)` is offered when given. */
-function messageItem(m, edit) {
+/** A message's list item; `actions.edit(li, m)` and `actions.remove(li, m)` are offered when given. */
+function messageItem(m, actions) {
   const li = el("li", { class: "msg", dataset: { number: m.number } });
-  fillMessage(li, m, edit);
+  fillMessage(li, m, actions);
   return li;
 }
 
-function fillMessage(li, m, edit) {
+function fillMessage(li, m, actions = {}) {
+  const { edit, remove } = actions;
   const edited = m.updated_at !== m.created_at;
   li.replaceChildren(
     el("div", { class: "meta" },
       el("span", { class: "number", text: `#${m.number}` }),
       timeEl(m.created_at),
       edited ? el("span", { class: "edited", title: `edited ${when(m.updated_at)}`, text: "edited" }) : null,
-      edit ? el("button", { type: "button", class: "link edit", text: "Edit", "aria-label": `Edit message ${m.number}`, onclick: () => edit(li, m) }) : null),
+      edit ? el("button", { type: "button", class: "link edit", text: "Edit", "aria-label": `Edit message ${m.number}`, onclick: () => edit(li, m) }) : null,
+      remove ? deleteButton({ label: `Delete message ${m.number}`, question: `Delete message ${m.number}?`, action: () => remove(li, m) }) : null),
     el("p", { class: "body", text: m.body }));
   li.dataset.updatedAt = m.updated_at;
   li.dataset.shownAt = String(Date.now());
@@ -339,7 +312,7 @@ function chatView(view) {
     const save = el("button", { type: "submit", text: "Save" });
     const form = el("form", { class: "edit-form" }, area,
       el("div", { class: "row" }, save,
-        el("button", { type: "button", text: "Cancel", onclick: () => fillMessage(li, m, editMessage) })));
+        el("button", { type: "button", text: "Cancel", onclick: () => fillMessage(li, m, actions) })));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       busy(save, async () => {
@@ -350,12 +323,19 @@ function chatView(view) {
       });
     });
     area.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape") fillMessage(li, m, editMessage);
+      if (ev.key === "Escape") fillMessage(li, m, actions);
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
     });
     li.querySelector(".body").replaceWith(form);
     area.focus();
   };
+
+  const deleteMessage = async (li, m) => {
+    await request("DELETE", `${base}/messages/${m.number}`, { label: `${label}/messages/{number}` });
+    // The stream's `deleted` event finds it gone already and counts nothing twice.
+    if (li.isConnected) { li.remove(); countEl.textContent = `${--count} messages`; }
+  };
+  const actions = { edit: editMessage, remove: deleteMessage };
 
   /** Shows a message in number order, or refreshes it in place. */
   const upsert = (m, onlyIfShown = false) => {
@@ -363,12 +343,12 @@ function chatView(view) {
     if (existing) {
       // An edit older than what is shown (a replay after a reconnect) changes nothing.
       if (Date.parse(existing.dataset.updatedAt) > Date.parse(m.updated_at)) return;
-      fillMessage(existing, m, editMessage);
+      fillMessage(existing, m, actions);
       return;
     }
     if (onlyIfShown) return;
     const stick = nearBottom();
-    const li = messageItem(m, editMessage);
+    const li = messageItem(m, actions);
     let after = null;
     for (let c = list.lastElementChild; c; c = c.previousElementSibling) {
       if (Number(c.dataset.number) < m.number) { after = c; break; }
@@ -532,107 +512,6 @@ function searchView(view) {
 
   view.append(heading(`Search chat ${chat}`), form, summary, results, more);
   if (query.value) busy(go, () => run(true));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Performance panel
-
-const seconds = [];
-const charts = {};
-
-/** `POST /api/v1/applications/{token}/chats` → `POST …/chats`: short enough for a legend. */
-function shortRoute(route) {
-  return route
-    .replace("/api/v1/", "/")
-    .replace(/\/(chat_)?applications\/\{token\}/, " …")
-    .replace(/ +/g, " ");
-}
-
-/** Each route keeps its colour in every chart, in the order the page first saw them. */
-const routeColors = new Map();
-function colorOf(route) {
-  if (!routeColors.has(route)) routeColors.set(route, routeColors.size);
-  return routeColors.get(route);
-}
-
-/** The console's own files and the stats stream: in "all routes", not charted one by one. */
-const ownRoute = (route) => / \/(console\/|$)|\/stats\/stream$/.test(route);
-
-function topRoutes(n) {
-  const totals = new Map();
-  for (const s of seconds) {
-    for (const r of s.routes) if (!ownRoute(r.route)) totals.set(r.route, (totals.get(r.route) || 0) + r.requests);
-  }
-  return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([r]) => r);
-}
-
-function drawServer() {
-  if (!seconds.length) return;
-  const now = seconds[seconds.length - 1].at_ms;
-  const routes = topRoutes(5);
-  const per = (route, field, zero) => ({
-    name: shortRoute(route),
-    title: route,
-    color: colorOf(route),
-    points: seconds.flatMap((s) => {
-      const r = s.routes.find((x) => x.route === route);
-      if (r) return [[s.at_ms, r[field]]];
-      return zero ? [[s.at_ms, 0]] : [];
-    }),
-  });
-  charts.rps.update([
-    { name: "all routes", color: "all", points: seconds.map((s) => [s.at_ms, s.requests]) },
-    ...routes.slice(0, 4).map((r) => per(r, "requests", true)),
-  ], now);
-  charts.p50.update(routes.map((r) => per(r, "p50_ms", false)), now);
-  charts.p99.update(routes.map((r) => per(r, "p99_ms", false)), now);
-}
-
-function drawPage() {
-  const now = Date.now();
-  const byRoute = new Map();
-  for (const t of timings) {
-    // "GET /applications/{token}" is the server's route "GET /api/v1/applications/{token}":
-    // one colour for both.
-    const route = t.label.replace(" /", " /api/v1/");
-    if (!byRoute.has(route)) byRoute.set(route, []);
-    byRoute.get(route).push([t.at, t.ms]);
-  }
-  const series = [...byRoute.entries()]
-    .sort((a, b) => b[1].length - a[1].length)
-    .slice(0, 6)
-    .map(([route, points]) => ({ name: shortRoute(route), title: route, points, color: colorOf(route) }));
-  charts.page.update(series, now);
-  const last = timings[timings.length - 1];
-  $("page-last").textContent = last
-    ? `last: ${shortRoute(last.label)} ${last.ms.toFixed(1)} ms (${last.status || "no answer"}); ${timings.length} requests timed`
-    : "";
-}
-
-function startPerf() {
-  charts.rps = new LineChart($("chart-rps"), { label: "Server requests per second over the last minute", unit: "req/s" });
-  charts.p50 = new LineChart($("chart-p50"), { label: "Server p50 latency by route over the last minute", unit: "ms" });
-  charts.p99 = new LineChart($("chart-p99"), { label: "Server p99 latency by route over the last minute", unit: "ms" });
-  charts.page = new LineChart($("chart-page"), { label: "Latency of this page's own requests over the last minute", unit: "ms" });
-  const stateEl = $("perf-state");
-  const source = new EventSource("/api/v1/stats/stream");
-  source.addEventListener("open", () => { stateEl.textContent = "live"; });
-  source.addEventListener("error", () => { stateEl.textContent = "reconnecting…"; });
-  source.addEventListener("second", (ev) => {
-    const s = JSON.parse(ev.data);
-    // A reconnect replays the history: keep each second once.
-    if (seconds.length && s.at_ms <= seconds[seconds.length - 1].at_ms) return;
-    seconds.push(s);
-    if (seconds.length > 120) seconds.splice(0, seconds.length - 120);
-    drawServer();
-    drawPage();
-  });
-  let pending = false;
-  onTiming(() => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => { pending = false; drawPage(); });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

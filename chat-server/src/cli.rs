@@ -107,6 +107,11 @@ pub struct Cli {
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = "Logging")]
     pub log_format: LogFormat,
 
+    /// Log one line per request (method, route, status, latency) at `info`. Without it request
+    /// lines are logged at `debug` (`--log debug` shows them too).
+    #[arg(long, env = "CHAT_ACCESS_LOG", help_heading = "Logging")]
+    pub access_log: bool,
+
     /// Log filter (tracing syntax, e.g. `info`, `chat_server=debug`).
     #[arg(
         long,
@@ -173,6 +178,7 @@ impl Cli {
             rate_limit: self.rate_limit,
             max_streams: self.max_streams,
             limits: self.limits(),
+            access_log: self.access_log,
         }
     }
 

@@ -36,6 +36,13 @@ fn media_type(req: &Request) -> Option<String> {
         })
 }
 
+/// Whether a body is one JSON object or array (what `curl -d '{…}'` sends as a form): no
+/// form that any operation reads looks like that.
+fn is_json_document(bytes: &[u8]) -> bool {
+    let start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    matches!(start, Some(b'{' | b'[')) && serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+}
+
 /// `application/json` or a `+json` type.
 fn is_json(media_type: &str) -> bool {
     media_type == "application/json"
@@ -128,6 +135,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             return Ok(JsonObject(Fields::default()));
         }
         match content_type.as_deref() {
+            Some("application/x-www-form-urlencoded") if is_json_document(&bytes) => {
+                Err(ApiError::http(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the body is JSON but was sent as a form \
+                     (Content-Type: application/x-www-form-urlencoded, what curl -d sends): \
+                     send it with Content-Type: application/json \
+                     (curl -H 'Content-Type: application/json' -d …, or curl --json …)",
+                ))
+            }
             Some("application/x-www-form-urlencoded") => Ok(JsonObject(Fields::from_form(&bytes)?)),
             Some(ct) if is_json(ct) => Ok(JsonObject(Fields::from_json(&bytes)?)),
             _ => Err(ApiError::http(

@@ -52,6 +52,8 @@ pub struct AppState {
     pub live: Arc<live::LiveStreams>,
     /// Requests second by second, for `/api/v1/stats/stream`.
     pub stats: Arc<stats::Stats>,
+    /// Whether each request is logged at `info` (`--access-log`); otherwise at `debug`.
+    pub access_log: bool,
 }
 
 /// How one chat-server is set up besides its storage ([`chat_core::Config`]): where it listens,
@@ -70,6 +72,9 @@ pub struct Settings {
     pub max_streams: usize,
     /// Timeouts and concurrency around the routes.
     pub limits: Limits,
+    /// One log line per request at `info` (`--access-log`); without it they are logged at
+    /// `debug`, so a server sharing a terminal does not fill it.
+    pub access_log: bool,
 }
 
 /// The default listen address: loopback, port 3000.
@@ -84,6 +89,7 @@ impl Default for Settings {
             rate_limit: 0,
             max_streams: live::DEFAULT_MAX_STREAMS,
             limits: Limits::default(),
+            access_log: false,
         }
     }
 }
@@ -114,7 +120,13 @@ impl Application {
         let service = ChatService::open(config).await.map_err(|e| e.to_string())?;
         Application::with_service(service, settings)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {}: {e}: choose another address with --listen HOST:PORT \
+                     (or CHAT_LISTEN)",
+                    settings.listen
+                )
+            })
     }
 
     /// Builds the server of `settings` around an open service.
@@ -127,6 +139,7 @@ impl Application {
                 .then(|| Arc::new(limits::RateLimiter::new(settings.rate_limit))),
             live: Arc::new(live::LiveStreams::new(settings.max_streams)),
             stats: Arc::default(),
+            access_log: settings.access_log,
         };
         let router = match settings.role {
             cli::Role::Worker => ops_app(state.clone(), &settings.limits),
@@ -242,6 +255,7 @@ fn api_routes() -> Router<AppState> {
         .route("/admin/recount", post(admin::recount))
         .route("/admin/reindex", post(admin::reindex))
         .route("/admin/queue", get(admin::queue))
+        .route("/admin/export", get(admin::export))
         .route("/admin/queue/retry-dead", post(admin::retry_dead))
         .route("/stats/stream", get(stats::stream))
 }
@@ -305,7 +319,7 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// One log line and one metrics sample per request. Logs the route template, never the URI
+/// One log line (at `info` with `--access-log`, else `debug`) and one metrics sample per request. Logs the route template, never the URI
 /// (it holds tokens) and never a body.
 async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = std::time::Instant::now();
@@ -320,13 +334,12 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let status = response.status().as_u16();
     s.metrics.record(method.as_str(), &route, status, elapsed);
     s.stats.record(method.as_str(), &route, elapsed);
-    tracing::info!(
-        method = %method,
-        route = %route,
-        status,
-        latency_us = elapsed.as_micros() as u64,
-        "request"
-    );
+    let latency_us = elapsed.as_micros() as u64;
+    if s.access_log {
+        tracing::info!(method = %method, route = %route, status, latency_us, "request");
+    } else {
+        tracing::debug!(method = %method, route = %route, status, latency_us, "request");
+    }
     response
 }
 

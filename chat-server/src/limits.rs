@@ -84,8 +84,9 @@ impl RateLimiter {
     }
 }
 
-/// The application token of an API path, if any.
-fn token_of(path: &str) -> Option<&str> {
+/// The application token of an API path (or route template), if any: the requests the rate
+/// limit counts.
+pub(crate) fn token_of(path: &str) -> Option<&str> {
     let rest = path
         .strip_prefix("/api/v1/applications/")
         .or_else(|| path.strip_prefix("/api/v1/chat_applications/"))?;

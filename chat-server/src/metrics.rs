@@ -151,6 +151,44 @@ impl HttpMetrics {
                 q.dead,
                 q.oldest_age_ms.unwrap_or(0) as f64 / 1000.0
             );
+            if !q.shards.is_empty() {
+                let _ = write!(
+                    out,
+                    "# HELP chat_queue_shard_depth Entries in one shard of the write queue.\n\
+                     # TYPE chat_queue_shard_depth gauge\n"
+                );
+                for s in &q.shards {
+                    let _ = writeln!(
+                        out,
+                        "chat_queue_shard_depth{{shard=\"{}\"}} {}",
+                        s.shard, s.depth
+                    );
+                }
+                let _ = write!(
+                    out,
+                    "# HELP chat_queue_shard_pending Entries of one shard held by a worker.\n\
+                     # TYPE chat_queue_shard_pending gauge\n"
+                );
+                for s in &q.shards {
+                    let _ = writeln!(
+                        out,
+                        "chat_queue_shard_pending{{shard=\"{}\"}} {}",
+                        s.shard, s.pending
+                    );
+                }
+                let _ = write!(
+                    out,
+                    "# HELP chat_queue_shard_dead Entries in one shard's dead-letter stream.\n\
+                     # TYPE chat_queue_shard_dead gauge\n"
+                );
+                for s in &q.shards {
+                    let _ = writeln!(
+                        out,
+                        "chat_queue_shard_dead{{shard=\"{}\"}} {}",
+                        s.shard, s.dead
+                    );
+                }
+            }
         }
         out
     }

@@ -26,9 +26,11 @@ use crate::routes::{admin, applications, chats, messages, ops, stats, stream};
         messages::create, messages::create_batch, messages::list, messages::show, messages::update,
         messages::delete, messages::search,
         stream::stream, stats::stream,
-        admin::recount, admin::reindex, admin::queue, admin::retry_dead,
+        admin::recount, admin::reindex, admin::queue, admin::retry_dead, admin::export,
         ops::health, ops::ready, ops::metrics, ops::openapi,
     ),
+    // The `data` of the event streams' events (the streams themselves are strings).
+    components(schemas(chat_core::Message, crate::stats::Second)),
     modifiers(&AdminAuth, &Constraints),
 )]
 pub struct ApiDoc;
@@ -90,6 +92,15 @@ fn query_schema() -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": TEXT_PATTERN})
 }
 
+/// The answer of the per-application rate limit (`--rate-limit`).
+fn rate_limited() -> Value {
+    json!({
+        "description": "This application is over its rate limit (`--rate-limit` requests per second)",
+        "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
+                                    "schema": {"type": "integer", "minimum": 1}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+}
+
 /// `{"type": "object", "required": [field], "properties": {field: schema}}`.
 fn object(field: &str, schema: Value) -> Value {
     json!({"type": "object", "required": [field], "properties": {field: schema}})
@@ -101,6 +112,9 @@ fn constrain(doc: &mut Value) {
     schemas["BodyBody"]["properties"]["body"] = body_schema();
     schemas["Application"]["properties"]["token"] = token_schema();
     schemas["JobScope"]["properties"]["application"] = token_schema();
+    schemas["MessageDeleted"] = json!({
+        "description": "The `data` of a message stream's `event: deleted`: the deleted message's number",
+        "type": "object", "required": ["number"], "properties": {"number": number_schema()}});
     let name_ref = json!({"$ref": "#/components/schemas/NameBody"});
     let body_ref = json!({"$ref": "#/components/schemas/BodyBody"});
     schemas["NameRequest"] = json!({
@@ -142,6 +156,10 @@ fn constrain(doc: &mut Value) {
             if let Some(body) = op.get_mut("requestBody") {
                 constrain_body(body);
             }
+            // The per-application rate limit refuses any request under an application's path.
+            if crate::limits::token_of(path).is_some() {
+                op["responses"]["429"] = rate_limited();
+            }
         }
     }
 }
@@ -153,11 +171,8 @@ fn constrain_parameter(path: &str, p: &mut Value) {
         (Some("query"), Some("limit")) => {
             json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50})
         }
-        (Some("query"), Some("offset")) if path.ends_with("/search") => {
-            json!({"type": "integer", "minimum": 0, "maximum": RELEVANCE_WINDOW - 1, "default": 0})
-        }
         (Some("query"), Some("offset")) => {
-            json!({"type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 0})
+            json!({"type": "integer", "minimum": 0, "maximum": RELEVANCE_WINDOW - 1, "default": 0})
         }
         (Some("query"), Some("sort")) if path.ends_with("/search") => {
             json!({"type": "string", "enum": SearchSort::ALL.map(SearchSort::as_str), "default": "newest"})
@@ -246,6 +261,86 @@ mod tests {
             ids.contains(&"replace_message".to_owned())
                 && ids.contains(&"update_message".to_owned())
         );
+    }
+
+    /// The operations of every path the per-application rate limit covers.
+    fn rate_limited(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            if !path.starts_with("/api/v1/applications/{token}") {
+                continue;
+            }
+            for (method, op) in item.as_object().expect("operations") {
+                out.push((method.clone(), path.clone(), op["responses"].clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_operation_the_rate_limit_covers_lists_429_with_retry_after() {
+        let served = serde_json::to_value(ApiDoc::openapi()).expect("serializable");
+        let ops = rate_limited(&served);
+        assert!(ops.len() >= 15, "{}", ops.len());
+        for (method, path, responses) in ops {
+            let r = &responses["429"];
+            assert!(r.is_object(), "{method} {path} does not list 429");
+            assert!(
+                r["headers"]["Retry-After"]["schema"]["type"] == "integer",
+                "{method} {path}: {r}"
+            );
+            assert_eq!(
+                r["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody"
+            );
+        }
+        // Routes outside an application are not limited, and do not claim to be.
+        let create = &served["paths"]["/api/v1/applications"]["post"]["responses"];
+        assert!(create["429"].is_null(), "{create}");
+    }
+
+    #[test]
+    fn event_streams_are_strings_whose_events_name_their_data_schema() {
+        let served = serde_json::to_value(ApiDoc::openapi()).expect("serializable");
+        let mut streams = 0;
+        for (path, item) in served["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                for (status, response) in op["responses"].as_object().expect("responses") {
+                    let Some(sse) = response["content"].get("text/event-stream") else {
+                        continue;
+                    };
+                    streams += 1;
+                    let at = format!("{method} {path} {status}");
+                    assert_eq!(sse["schema"], json!({"type": "string"}), "{at}");
+                    assert_eq!(
+                        response["content"].as_object().map(|c| c.len()),
+                        Some(1),
+                        "{at}"
+                    );
+                    let description = response["description"].as_str().unwrap_or_default();
+                    let named: Vec<&str> = description
+                        .split("#/components/schemas/")
+                        .skip(1)
+                        .map(|rest| {
+                            rest.split(|c: char| !c.is_ascii_alphanumeric())
+                                .next()
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    assert!(
+                        !named.is_empty(),
+                        "{at}: no data schema named: {description}"
+                    );
+                    for name in named {
+                        assert!(
+                            served["components"]["schemas"][name].is_object(),
+                            "{at} names {name}, which the document lacks"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(streams, 2, "the messages' stream and the stats stream");
     }
 
     #[test]

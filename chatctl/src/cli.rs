@@ -16,7 +16,7 @@ SQLite file by default). With --server URL it talks to a running chat-server ove
 command behaves the same either way.
 
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 invalid input, 5 backend or server
-unavailable.";
+unavailable, 130 interrupted (Ctrl-C).";
 
 const AFTER_HELP: &str = "\
 Start with `chatctl demo`, which creates a small application and shows it.";
@@ -151,6 +151,12 @@ pub enum Command {
     Queue(commands::queue::QueueCommand),
     /// Create many messages in a chat from a file (JSON Lines or one body per line)
     Import(commands::import::ImportArgs),
+    /// Write a consistent snapshot of everything (or one application) as an NDJSON stream
+    Export(commands::export::ExportArgs),
+    /// Load an export stream into these stores, tokens and numbers unchanged
+    Restore(commands::restore::RestoreArgs),
+    /// Copy the embedded profile's database file online, while servers keep writing
+    Backup(commands::backup::BackupArgs),
     /// Create a small application with chats and messages, search it, and show it all
     Demo(commands::demo::DemoArgs),
     /// Drive load (create, read, search, mixed) and report throughput, latency and errors
@@ -180,7 +186,15 @@ impl Command {
                 | Command::Recount(_)
                 | Command::Reindex(_)
                 | Command::Queue(_)
+                | Command::Export(_)
+                | Command::Backup(_)
         )
+    }
+
+    /// Whether the command needs the distributed profile's queue drained, and so runs a
+    /// worker of its own in direct mode (beside any the deployment runs).
+    pub fn runs_worker(&self) -> bool {
+        matches!(self, Command::Export(_))
     }
 }
 
@@ -220,7 +234,7 @@ fn execute(global: &GlobalArgs, command: Command) -> CliResult {
         .build()
         .map_err(|e| crate::exit::CliError::io("starting the async runtime", e))?;
     runtime.block_on(async {
-        let ctx = Context::open(global, !command.only_reads()).await?;
+        let ctx = Context::open(global, !command.only_reads(), command.runs_worker()).await?;
         let result = commands::run(&ctx, command).await;
         // Direct mode: flush the writer and close the database before exiting, success or not.
         ctx.close().await;
@@ -380,8 +394,21 @@ fn examples(path: &str) -> Option<&'static str> {
         "import" => {
             "seq 1 10000 | chatctl import $TOKEN 1 -\n\
                      chatctl import $TOKEN 1 messages.jsonl --format jsonl\n\
-                     chatctl --server http://127.0.0.1:3000 import $TOKEN 1 bodies.txt"
+                     chatctl --server http://127.0.0.1:3000 import $TOKEN 1 bodies.txt\n\
+                     chatctl import $TOKEN 1 bodies.txt --skip 4000 --resume"
         }
+        "export" => {
+            "chatctl export backup.ndjson\n\
+                     chatctl export --app $TOKEN > one-app.ndjson\n\
+                     chatctl export --checksum-only\n\
+                     chatctl --server http://127.0.0.1:3000 --admin-token \"$ADMIN\" export > all.ndjson"
+        }
+        "restore" => {
+            "CHAT_DATABASE_URL=sqlite://new/chat.db chatctl restore all.ndjson\n\
+                      chatctl export | CHAT_DATABASE_URL=mysql://chat:secret@db/chat CHAT_REDIS_URL=redis://cache chatctl restore -\n\
+                      chatctl restore --merge one-app.ndjson"
+        }
+        "backup" => "chatctl backup chat-data/backup-$(date +%F).db",
         "demo" => {
             "chatctl demo\n\
                    TOKEN=$(chatctl demo -o name)"

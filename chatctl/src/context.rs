@@ -31,6 +31,8 @@ pub struct Context {
     pub target: Target,
     /// In direct mode, the service to close before exiting.
     service: Option<ChatService>,
+    /// With `--server`, the HTTP client behind `api`.
+    client: Option<HttpClient>,
     /// `--timeout`, for hints.
     timeout: u64,
 }
@@ -39,7 +41,9 @@ impl Context {
     /// Opens the stores, or prepares the HTTP client when `--server` is given.
     /// `may_create`: whether the command writes, and so may create a missing SQLite database;
     /// a command that only reads refuses one.
-    pub async fn open(global: &GlobalArgs, may_create: bool) -> CliResult<Context> {
+    /// `worker`: whether to run a queue worker of this process's own in direct mode (a
+    /// command that waits for the distributed profile's queue to drain).
+    pub async fn open(global: &GlobalArgs, may_create: bool, worker: bool) -> CliResult<Context> {
         let out = Output::new(global.format(), global.quiet);
         if let Some(url) = global.server.as_deref().filter(|u| !u.trim().is_empty()) {
             let mut client = HttpClient::new(url)?
@@ -49,16 +53,17 @@ impl Context {
                 client = client.with_admin_token(t.clone());
             }
             return Ok(Context {
-                api: Arc::new(client),
+                api: Arc::new(client.clone()),
                 out,
                 target: Target::Server(url.to_owned()),
                 service: None,
+                client: Some(client),
                 timeout: global.timeout,
             });
         }
         let mut config = global.storage.config();
         // A short-lived command enqueues; the deployment's worker processes persist.
-        config.worker = false;
+        config.worker = worker;
         config.recount_interval = None;
         config.create_if_missing = may_create;
         let target = Target::Direct(chat_core::config::redact_url(&config.database_url));
@@ -88,8 +93,19 @@ impl Context {
             out,
             target,
             service: Some(service),
+            client: None,
             timeout: global.timeout,
         })
+    }
+
+    /// The service, in direct mode.
+    pub fn service(&self) -> Option<&ChatService> {
+        self.service.as_ref()
+    }
+
+    /// The HTTP client, with `--server`.
+    pub fn client(&self) -> Option<&HttpClient> {
+        self.client.as_ref()
     }
 
     /// A progress bar on stderr (hidden with `--quiet` or when stderr is not a terminal).
@@ -115,6 +131,12 @@ impl Context {
                      --job-timeout or CHAT_JOB_TIMEOUT bounds recount and reindex",
                     self.timeout
                 ))
+            }
+            (Some(Error::Unavailable { backend, reason }), Target::Server(_))
+                if backend == "server"
+                    && reason.contains("a chat-server? (GET /health did not") =>
+            {
+                Some("check --server or CHAT_SERVER".to_owned())
             }
             (Some(Error::Unavailable { backend, .. }), Target::Server(url))
                 if backend == "server" =>

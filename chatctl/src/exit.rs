@@ -8,6 +8,7 @@
 //! | 3    | not found: unknown application token, chat or message number     |
 //! | 4    | invalid input: malformed token or number, empty body or name…    |
 //! | 5    | unavailable: the database, a backend or the server can't be reached |
+//! | 130  | interrupted (Ctrl-C): `import` stops after what is in flight and says how to resume |
 
 use std::io::{self, IsTerminal};
 
@@ -27,6 +28,8 @@ pub enum Exit {
     Invalid = 4,
     /// A backend or the server cannot be reached.
     Unavailable = 5,
+    /// Stopped by an interrupt (SIGINT, Ctrl-C), as a shell reports it: 128 + 2.
+    Interrupted = 130,
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -52,6 +55,8 @@ enum Kind {
     Usage(String),
     /// Reading input or writing output failed.
     Io(String, io::Error),
+    /// Stopped by an interrupt; the message says what was done and how to go on.
+    Interrupted(String),
     /// Anything else.
     Failed(String),
 }
@@ -73,6 +78,11 @@ impl CliError {
     /// An I/O failure while doing `what`.
     pub fn io(what: impl Into<String>, err: io::Error) -> Self {
         Kind::Io(what.into(), err).into()
+    }
+
+    /// Stopped by an interrupt: exit code 130, `message` printed as is (no `error:`).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Kind::Interrupted(message.into()).into()
     }
 
     /// A failure with exit code 1.
@@ -102,6 +112,7 @@ impl CliError {
             Kind::Api(E::Invalid { .. } | E::BadRequest(_)) | Kind::Input(_) => Exit::Invalid,
             Kind::Api(E::Unavailable { .. }) => Exit::Unavailable,
             Kind::Usage(_) => Exit::Usage,
+            Kind::Interrupted(_) => Exit::Interrupted,
             Kind::Io(_, e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
             Kind::Api(_) | Kind::Io(..) | Kind::Failed(_) => Exit::Failure,
         }
@@ -113,9 +124,13 @@ impl CliError {
         if exit == Exit::Success {
             return exit;
         }
+        if let Kind::Interrupted(m) = &self.kind {
+            eprintln!("{m}");
+            return exit;
+        }
         let message = match &self.kind {
             Kind::Api(e) => e.to_string(),
-            Kind::Input(m) | Kind::Usage(m) | Kind::Failed(m) => m.clone(),
+            Kind::Input(m) | Kind::Usage(m) | Kind::Interrupted(m) | Kind::Failed(m) => m.clone(),
             Kind::Io(what, e) => format!("{what}: {e}"),
         };
         let prefix = if color_on(&io::stderr()) {
@@ -171,6 +186,7 @@ mod tests {
             (Error::Forbidden("admin token required".into()).into(), 1),
             (CliError::failed("boom"), 1),
             (CliError::usage("pass --yes"), 2),
+            (CliError::interrupted("import: interrupted"), 130),
             (
                 CliError::io("writing", io::Error::from(io::ErrorKind::BrokenPipe)),
                 0,

@@ -65,6 +65,11 @@ impl Output {
         self.format
     }
 
+    /// Whether stdout is a terminal (tables are drawn), not a pipe (tab-separated lines).
+    pub fn is_terminal(&self) -> bool {
+        self.width.is_some()
+    }
+
     /// Whether notes and progress are silenced.
     pub fn quiet(&self) -> bool {
         self.quiet

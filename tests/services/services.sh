@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs and runs the real backing services used by the distributed-profile
-# tests: MariaDB, Redis and a single-node OpenSearch; and installs the headless
-# browser of the web console's tests (Chromium and its WebDriver server).
+# tests: MariaDB, Redis, a single-node OpenSearch, a single-node Elasticsearch 8
+# and a three-node OpenSearch cluster; and installs the headless browser of the
+# web console's tests (Chromium and its WebDriver server).
 #
-#   services.sh start [mariadb|redis|opensearch|browser|all]   (default: all)
-#   services.sh stop  [mariadb|redis|opensearch|browser|all]   (default: all)
-#   services.sh status [mariadb|redis|opensearch|browser|all]
-#   services.sh env                                             prints export lines
+#   services.sh start  [SERVICE|all]   (default: all)
+#   services.sh stop   [SERVICE|all]   (default: all)
+#   services.sh status [SERVICE|all]
+#   services.sh env                    prints export lines
+#
+# SERVICE: mariadb, redis, redis-cluster, opensearch, elasticsearch,
+# opensearch-cluster, browser. `all` is every one but the OpenSearch cluster
+# (three JVMs), which is started only when named.
 #
 # Every service binds 127.0.0.1 on a non-default port and keeps its data in a
 # throwaway folder under the state dir, so it never collides with a system
@@ -18,20 +23,32 @@ STATE_DIR=${CHAT_SERVICES_DIR:-/tmp/chat-services}
 
 MYSQL_PORT=${CHAT_SERVICES_MYSQL_PORT:-33306}
 REDIS_PORT=${CHAT_SERVICES_REDIS_PORT:-36379}
+# The Redis Cluster: 3 masters and 3 replicas on six consecutive ports from this one.
+REDIS_CLUSTER_FIRST_PORT=${CHAT_SERVICES_REDIS_CLUSTER_PORT:-37001}
 OPENSEARCH_HTTP_PORT=${CHAT_SERVICES_OPENSEARCH_PORT:-39200}
 OPENSEARCH_TRANSPORT_PORT=${CHAT_SERVICES_OPENSEARCH_TRANSPORT_PORT:-39300}
+ES_HTTP_PORT=${CHAT_SERVICES_ES_PORT:-39201}
+ES_TRANSPORT_PORT=${CHAT_SERVICES_ES_TRANSPORT_PORT:-39301}
+# The cluster's node i (0, 1, 2) listens on base + i.
+CLUSTER_HTTP_PORT=${CHAT_SERVICES_CLUSTER_PORT:-39210}
+CLUSTER_TRANSPORT_PORT=${CHAT_SERVICES_CLUSTER_TRANSPORT_PORT:-39310}
+CLUSTER_NODES=3
 
 # Upper bounds for a service to answer after being launched, in seconds.
 MYSQL_START_TIMEOUT=${CHAT_SERVICES_MYSQL_TIMEOUT:-60}
 REDIS_START_TIMEOUT=${CHAT_SERVICES_REDIS_TIMEOUT:-30}
 OPENSEARCH_START_TIMEOUT=${CHAT_SERVICES_OPENSEARCH_TIMEOUT:-180}
+ES_START_TIMEOUT=${CHAT_SERVICES_ES_TIMEOUT:-180}
 STOP_TIMEOUT=30
 
 OPENSEARCH_MODULE="$SCRIPT_DIR/opensearch"
 OPENSEARCH_JAR="$OPENSEARCH_MODULE/target/opensearch-node-1.0.0.jar"
 OPENSEARCH_CLASSPATH_FILE="$OPENSEARCH_MODULE/target/classpath.txt"
+ES_MODULE="$SCRIPT_DIR/elasticsearch"
+ES_JAR="$ES_MODULE/target/elasticsearch-node-1.0.0.jar"
+ES_CLASSPATH_FILE="$ES_MODULE/target/classpath.txt"
 
-ALL_SERVICES=(mariadb redis opensearch browser)
+ALL_SERVICES=(mariadb redis redis-cluster opensearch elasticsearch browser)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -339,6 +356,118 @@ status_redis() {
 redis_url() { printf 'redis://127.0.0.1:%s' "$REDIS_PORT"; }
 
 # ---------------------------------------------------------------------------
+# Redis Cluster: 3 masters + 3 replicas (AOF on, a short cluster-node-timeout so
+# that a replica takes over a killed master within seconds)
+# ---------------------------------------------------------------------------
+
+REDIS_CLUSTER_DIR="$STATE_DIR/redis-cluster"
+REDIS_CLUSTER_NODE_TIMEOUT=${CHAT_SERVICES_REDIS_CLUSTER_NODE_TIMEOUT:-1000}
+
+redis_cluster_ports() {
+    local i
+    for ((i = 0; i < 6; i++)); do printf '%s\n' $((REDIS_CLUSTER_FIRST_PORT + i)); done
+}
+
+# redis_cluster_node_ok PORT: the node answers and sees the cluster as healthy.
+redis_cluster_node_ok() {
+    redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'
+}
+
+redis_cluster_ok() {
+    local port
+    for port in $(redis_cluster_ports); do
+        redis_cluster_node_ok "$port" || return 1
+    done
+}
+
+# launch_redis_cluster_node PORT: one node, with its own folder (data, AOF, nodes.conf).
+launch_redis_cluster_node() {
+    local port=$1 dir="$REDIS_CLUSTER_DIR/$1"
+    port_open "$port" && die "127.0.0.1:$port is taken by a process this script did not start"
+    mkdir -p "$dir"
+    rm -f "$dir/redis.pid"
+    if ! redis-server \
+        --bind 127.0.0.1 \
+        --port "$port" \
+        --dir "$dir" \
+        --cluster-enabled yes \
+        --cluster-config-file nodes.conf \
+        --cluster-node-timeout "$REDIS_CLUSTER_NODE_TIMEOUT" \
+        --appendonly yes \
+        --appendfsync everysec \
+        --daemonize yes \
+        --pidfile "$dir/redis.pid" \
+        --logfile "$dir/redis.log" </dev/null; then
+        show_log_tail "$dir/redis.log"
+        die "redis-server (cluster node $port) failed to launch"
+    fi
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $dir/redis.pid ]] && break
+        sleep 0.1
+    done
+}
+
+start_redis_cluster() {
+    apt_install redis-server redis-tools
+    local port fresh=0 deadline
+    for port in $(redis_cluster_ports); do
+        if pid_alive "$REDIS_CLUSTER_DIR/$port/redis.pid" redis-server; then
+            continue
+        fi
+        [[ -s $REDIS_CLUSTER_DIR/$port/nodes.conf ]] || fresh=1
+        log "starting redis cluster node on 127.0.0.1:$port"
+        launch_redis_cluster_node "$port"
+    done
+    deadline=$((SECONDS + REDIS_START_TIMEOUT))
+    for port in $(redis_cluster_ports); do
+        until [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; do
+            ((SECONDS < deadline)) || {
+                show_log_tail "$REDIS_CLUSTER_DIR/$port/redis.log"
+                die "redis cluster node $port did not answer within ${REDIS_START_TIMEOUT}s"
+            }
+            sleep 0.1
+        done
+    done
+    if ((fresh == 1)) && ! redis_cluster_ok; then
+        log "creating the redis cluster (3 masters, 3 replicas)"
+        local nodes=()
+        for port in $(redis_cluster_ports); do nodes+=("127.0.0.1:$port"); done
+        redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >&2 \
+            || die "redis-cli --cluster create failed"
+    fi
+    until redis_cluster_ok; do
+        ((SECONDS < deadline)) || die "the redis cluster is not ok after ${REDIS_START_TIMEOUT}s"
+        sleep 0.2
+    done
+    log "redis cluster ready: $(redis_cluster_urls)"
+}
+
+stop_redis_cluster() {
+    local port
+    for port in $(redis_cluster_ports); do
+        stop_pidfile "$REDIS_CLUSTER_DIR/$port/redis.pid" redis-server
+    done
+    rm -rf "$REDIS_CLUSTER_DIR"
+}
+
+status_redis_cluster() {
+    local port
+    for port in $(redis_cluster_ports); do
+        pid_alive "$REDIS_CLUSTER_DIR/$port/redis.pid" redis-server || return 1
+    done
+    redis_cluster_ok
+}
+
+redis_cluster_urls() {
+    local port sep=
+    for port in $(redis_cluster_ports); do
+        printf '%sredis://127.0.0.1:%s' "$sep" "$port"
+        sep=,
+    done
+}
+
+# ---------------------------------------------------------------------------
 # OpenSearch (embedded node built from opensearch/, see its pom.xml)
 # ---------------------------------------------------------------------------
 
@@ -352,23 +481,30 @@ opensearch_healthy() {
         "http://127.0.0.1:$OPENSEARCH_HTTP_PORT/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null
 }
 
-# Builds the launcher jar and its dependency classpath once; Maven caches the
+# build_launcher MODULE JAR CLASSPATH_FILE NAME: builds a launcher jar and its
+# dependency classpath when missing or older than its sources; Maven caches the
 # downloaded artifacts in ~/.m2, so later builds work offline too.
-build_opensearch() {
-    if [[ -f $OPENSEARCH_JAR && -s $OPENSEARCH_CLASSPATH_FILE ]]; then
+build_launcher() {
+    local module=$1 jar=$2 classpath_file=$3 name=$4
+    if [[ -f $jar && -s $classpath_file ]] &&
+        [[ -z $(find "$module/pom.xml" "$module/src" -newer "$jar" -print -quit) ]]; then
         return 0
     fi
     if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
         apt_install openjdk-17-jdk-headless maven
     fi
-    log "building the OpenSearch launcher (first run downloads its dependencies)"
-    local build_log="$OPENSEARCH_MODULE/target/build.log"
-    mkdir -p "$OPENSEARCH_MODULE/target"
-    if ! mvn -q -B -f "$OPENSEARCH_MODULE/pom.xml" package dependency:build-classpath \
-        -Dmdep.outputFile="$OPENSEARCH_CLASSPATH_FILE" >"$build_log" 2>&1; then
+    log "building the $name launcher (first run downloads its dependencies)"
+    local build_log="$module/target/build.log"
+    mkdir -p "$module/target"
+    if ! mvn -q -B -f "$module/pom.xml" package dependency:build-classpath \
+        -Dmdep.outputFile="$classpath_file" >"$build_log" 2>&1; then
         show_log_tail "$build_log"
-        die "building the OpenSearch launcher failed"
+        die "building the $name launcher failed"
     fi
+}
+
+build_opensearch() {
+    build_launcher "$OPENSEARCH_MODULE" "$OPENSEARCH_JAR" "$OPENSEARCH_CLASSPATH_FILE" OpenSearch
 }
 
 start_opensearch() {
@@ -414,6 +550,146 @@ status_opensearch() {
 opensearch_url() { printf 'http://127.0.0.1:%s' "$OPENSEARCH_HTTP_PORT"; }
 
 # ---------------------------------------------------------------------------
+# Elasticsearch 8 (embedded node built from elasticsearch/, see its pom.xml and
+# the README beside this script for what is Elasticsearch's code)
+# ---------------------------------------------------------------------------
+
+ES_DIR="$STATE_DIR/elasticsearch"
+ES_PIDFILE="$ES_DIR/elasticsearch.pid"
+ES_LOG="$ES_DIR/elasticsearch.log"
+
+es_healthy() {
+    curl -sf --max-time 10 \
+        "http://127.0.0.1:$ES_HTTP_PORT/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null
+}
+
+start_elasticsearch() {
+    if pid_alive "$ES_PIDFILE" java; then
+        log "elasticsearch already running on 127.0.0.1:$ES_HTTP_PORT"
+    else
+        launch_elasticsearch
+    fi
+    wait_until "$ES_START_TIMEOUT" "$ES_PIDFILE" "$ES_LOG" elasticsearch es_healthy
+    log "elasticsearch ready: $(es_url)"
+}
+
+launch_elasticsearch() {
+    port_open "$ES_HTTP_PORT" && die "127.0.0.1:$ES_HTTP_PORT is taken by a process this script did not start"
+    port_open "$ES_TRANSPORT_PORT" && die "127.0.0.1:$ES_TRANSPORT_PORT is taken by a process this script did not start"
+    build_launcher "$ES_MODULE" "$ES_JAR" "$ES_CLASSPATH_FILE" Elasticsearch
+    mkdir -p "$ES_DIR"
+    log "starting elasticsearch on 127.0.0.1:$ES_HTTP_PORT"
+    # As for OpenSearch: a throwaway home under $ES_DIR, a fixed small heap, setsid.
+    setsid java -Xms512m -Xmx512m \
+        -Dchat.elasticsearch.dir="$ES_DIR" \
+        -cp "$ES_JAR:$(<"$ES_CLASSPATH_FILE")" \
+        chat.testsupport.ElasticsearchNode "$ES_HTTP_PORT" "$ES_TRANSPORT_PORT" \
+        </dev/null >"$ES_LOG" 2>&1 &
+    echo "$!" >"$ES_PIDFILE"
+}
+
+stop_elasticsearch() {
+    stop_pidfile "$ES_PIDFILE" java
+    rm -rf "$ES_DIR"
+}
+
+status_elasticsearch() {
+    pid_alive "$ES_PIDFILE" java && es_healthy
+}
+
+es_url() { printf 'http://127.0.0.1:%s' "$ES_HTTP_PORT"; }
+
+# ---------------------------------------------------------------------------
+# OpenSearch cluster: three nodes of the OpenSearch launcher forming one cluster
+# ---------------------------------------------------------------------------
+
+CLUSTER_DIR="$STATE_DIR/opensearch-cluster"
+CLUSTER_NAME=chat-test-cluster
+
+cluster_pidfile() { printf '%s/node-%s.pid' "$CLUSTER_DIR" "$1"; }
+cluster_log() { printf '%s/node-%s.log' "$CLUSTER_DIR" "$1"; }
+
+# cluster_answers I COUNT: node I answers and sees at least COUNT nodes.
+cluster_answers() {
+    curl -sf --max-time 10 \
+        "http://127.0.0.1:$((CLUSTER_HTTP_PORT + $1))/_cluster/health?wait_for_nodes=%3E%3D$2&timeout=5s" >/dev/null
+}
+
+cluster_healthy() {
+    curl -sf --max-time 10 \
+        "http://127.0.0.1:$CLUSTER_HTTP_PORT/_cluster/health?wait_for_nodes=$CLUSTER_NODES&wait_for_status=yellow&timeout=5s" >/dev/null
+}
+
+# One node at a time (two cores): each start waits until the node has joined.
+# Node 0 alone bootstraps the cluster; the others join it, and the cluster then
+# counts all three in its voting configuration, so it keeps a majority when any
+# one of them goes.
+start_opensearch_cluster() {
+    local i pidfile
+    build_opensearch
+    mkdir -p "$CLUSTER_DIR"
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        pidfile=$(cluster_pidfile "$i")
+        if pid_alive "$pidfile" java; then
+            log "opensearch-cluster node $i already running on 127.0.0.1:$((CLUSTER_HTTP_PORT + i))"
+        else
+            launch_cluster_node "$i"
+        fi
+        wait_until "$OPENSEARCH_START_TIMEOUT" "$pidfile" "$(cluster_log "$i")" \
+            "opensearch-cluster node $i" cluster_answers "$i" "$((i + 1))"
+    done
+    wait_until "$OPENSEARCH_START_TIMEOUT" "$(cluster_pidfile 0)" "$(cluster_log 0)" \
+        opensearch-cluster cluster_healthy
+    log "opensearch-cluster ready: $(cluster_urls)"
+}
+
+launch_cluster_node() {
+    local i=$1 http=$((CLUSTER_HTTP_PORT + $1)) transport=$((CLUSTER_TRANSPORT_PORT + $1)) seeds= j
+    port_open "$http" && die "127.0.0.1:$http is taken by a process this script did not start"
+    port_open "$transport" && die "127.0.0.1:$transport is taken by a process this script did not start"
+    for ((j = 0; j < CLUSTER_NODES; j++)); do
+        seeds+="${seeds:+,}127.0.0.1:$((CLUSTER_TRANSPORT_PORT + j))"
+    done
+    log "starting opensearch-cluster node $i on 127.0.0.1:$http"
+    # 448 MiB each: three nodes beside the tests, in the 384-512 MiB the nodes
+    # need for the test indices.
+    setsid java -Xms448m -Xmx448m \
+        -Dchat.opensearch.dir="$CLUSTER_DIR" \
+        -Dchat.opensearch.cluster.name="$CLUSTER_NAME" \
+        -Dchat.opensearch.node.name="chat-node-$i" \
+        -Dchat.opensearch.cluster.seeds="$seeds" \
+        -Dchat.opensearch.cluster.managers=chat-node-0 \
+        -cp "$OPENSEARCH_JAR:$(<"$OPENSEARCH_CLASSPATH_FILE")" \
+        chat.testsupport.OpenSearchNode "$http" "$transport" \
+        </dev/null >"$(cluster_log "$i")" 2>&1 &
+    echo "$!" >"$(cluster_pidfile "$i")"
+}
+
+stop_opensearch_cluster() {
+    local i
+    for ((i = CLUSTER_NODES - 1; i >= 0; i--)); do
+        stop_pidfile "$(cluster_pidfile "$i")" java
+    done
+    rm -rf "$CLUSTER_DIR"
+}
+
+status_opensearch_cluster() {
+    local i
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        pid_alive "$(cluster_pidfile "$i")" java || return 1
+    done
+    cluster_healthy
+}
+
+cluster_urls() {
+    local i urls=
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        urls+="${urls:+,}http://127.0.0.1:$((CLUSTER_HTTP_PORT + i))"
+    done
+    printf '%s' "$urls"
+}
+
+# ---------------------------------------------------------------------------
 # Browser (Chromium and chromedriver, for the web console's tests)
 # ---------------------------------------------------------------------------
 
@@ -442,7 +718,7 @@ status_browser() {
 
 usage() {
     cat >&2 <<EOF
-usage: $0 start|stop|status [mariadb|redis|opensearch|browser|all]
+usage: $0 start|stop|status [mariadb|redis|redis-cluster|opensearch|elasticsearch|opensearch-cluster|browser|all]
        $0 env
 state dir: $STATE_DIR (set CHAT_SERVICES_DIR to change)
 EOF
@@ -454,7 +730,7 @@ SERVICES=()
 select_services() {
     case ${1:-all} in
         all) SERVICES=("${ALL_SERVICES[@]}") ;;
-        mariadb | redis | opensearch | browser) SERVICES=("$1") ;;
+        mariadb | redis | redis-cluster | opensearch | elasticsearch | opensearch-cluster | browser) SERVICES=("$1") ;;
         *) usage ;;
     esac
 }
@@ -462,7 +738,16 @@ select_services() {
 print_env() {
     printf 'export CHAT_TEST_MYSQL_URL=%s\n' "$(mysql_url)"
     printf 'export CHAT_TEST_REDIS_URL=%s\n' "$(redis_url)"
+    printf 'export CHAT_TEST_REDIS_CLUSTER_URLS=%s\n' "$(redis_cluster_urls)"
     printf 'export CHAT_TEST_ELASTICSEARCH_URL=%s\n' "$(opensearch_url)"
+    # The extra engines only when running: tests run against each one whose
+    # variable is set, and skip it otherwise.
+    if pid_alive "$ES_PIDFILE" java; then
+        printf 'export CHAT_TEST_ES8_URL=%s\n' "$(es_url)"
+    fi
+    if pid_alive "$(cluster_pidfile 0)" java; then
+        printf 'export CHAT_TEST_SEARCH_CLUSTER_URLS=%s\n' "$(cluster_urls)"
+    fi
     printf 'export CHAT_TEST_CHROMEDRIVER=%s\n' "$CHROMEDRIVER_BIN"
     printf 'export CHAT_TEST_CHROMIUM=%s\n' "$CHROMIUM_BIN"
 }
@@ -473,11 +758,13 @@ main() {
         start)
             select_services "$target"
             mkdir -p "$STATE_DIR"
-            for svc in "${SERVICES[@]}"; do "start_$svc"; done
+            for svc in "${SERVICES[@]}"; do "start_${svc//-/_}"; done
             ;;
         stop)
             select_services "$target"
-            for svc in "${SERVICES[@]}"; do "stop_$svc"; done
+            # `all` stops the cluster too, though `start all` leaves it out.
+            [[ $target == all ]] && SERVICES+=(opensearch-cluster)
+            for svc in "${SERVICES[@]}"; do "stop_${svc//-/_}"; done
             # The state dir goes once nothing is left in it.
             if [[ $target == all ]]; then
                 rm -rf "$STATE_DIR"
@@ -488,7 +775,7 @@ main() {
         status)
             select_services "$target"
             for svc in "${SERVICES[@]}"; do
-                if "status_$svc"; then
+                if "status_${svc//-/_}"; then
                     echo "$svc: running"
                 else
                     echo "$svc: stopped"

@@ -3,14 +3,16 @@
 //! restart, a private MariaDB that a test may stop and start, and a fresh database on the
 //! shared MariaDB. Everything listens on 127.0.0.1 and is stopped when dropped.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_core::{ChatApi, HttpClient, QueueStatus};
-use sqlx::{Connection, MySqlConnection};
+use chat_core::{ChatApi, ChatNumber, Error, HttpClient, QueueStatus, Token};
+use sqlx::{Connection, MySqlConnection, Row};
 
 /// The admin token every cluster server is started with.
 pub const ADMIN_TOKEN: &str = "cluster-admin-token";
@@ -334,4 +336,129 @@ pub async fn drop_database(admin_url: &str, database: &str) {
 pub fn chatctl() -> &'static Path {
     static CHATCTL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CHATCTL.get_or_init(|| crate::cargo_build(&["chatctl"]).remove(0))
+}
+
+/// One acknowledged message: chat number, message number, body.
+pub type Ack = (u32, u32, String);
+
+/// Every persisted message of the database: (chat, number) → bodies stored under it.
+pub async fn stored(database_url: &str) -> BTreeMap<(u32, u32), Vec<String>> {
+    let mut db = MySqlConnection::connect(database_url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT c.number, m.number, m.body FROM messages m JOIN chats c ON c.id = m.chat_id",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let mut out: BTreeMap<(u32, u32), Vec<String>> = BTreeMap::new();
+    for r in rows {
+        let (c, m, b): (i32, i32, String) = (r.get(0), r.get(1), r.get(2));
+        out.entry((c.unsigned_abs(), m.unsigned_abs()))
+            .or_default()
+            .push(b);
+    }
+    out
+}
+
+/// The stored counts: the applications' `chats_count` summed, and each chat's
+/// `messages_count`.
+pub async fn stored_counts(database_url: &str) -> (i64, BTreeMap<u32, i64>) {
+    let mut db = MySqlConnection::connect(database_url).await.unwrap();
+    let chats: i64 =
+        sqlx::query_scalar("SELECT CAST(SUM(chats_count) AS SIGNED) FROM applications")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    let rows = sqlx::query("SELECT number, messages_count FROM chats")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let per_chat = rows
+        .iter()
+        .map(|r| {
+            let (n, c): (i32, i64) = (r.get(0), r.get(1));
+            (n.unsigned_abs(), c)
+        })
+        .collect();
+    (chats, per_chat)
+}
+
+/// Every ack is stored once under its number with its body; nothing is stored twice.
+pub fn assert_all_persisted(acks: &[Ack], rows: &BTreeMap<(u32, u32), Vec<String>>) {
+    let mut seen = BTreeSet::new();
+    for (chat, number, body) in acks {
+        assert!(
+            seen.insert((*chat, *number)),
+            "message {number} of chat {chat} was acknowledged twice"
+        );
+        let bodies = rows
+            .get(&(*chat, *number))
+            .unwrap_or_else(|| panic!("acknowledged message {chat}/{number} was lost"));
+        assert_eq!(bodies, &vec![body.clone()], "message {chat}/{number}");
+    }
+}
+
+/// Numbers 1..=n for each chat, without a gap.
+pub fn assert_gapless(acks: &[Ack]) {
+    let mut per_chat: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (chat, number, _) in acks {
+        per_chat.entry(*chat).or_default().push(*number);
+    }
+    for (chat, mut numbers) in per_chat {
+        numbers.sort_unstable();
+        let expected: Vec<u32> = (1..=u32::try_from(numbers.len()).unwrap()).collect();
+        assert_eq!(numbers, expected, "numbers of chat {chat}");
+    }
+}
+
+/// Creates messages from `tasks` tasks over `chats` chats (round-robin over the clients, each
+/// task starting at another chat) until `stop`, given the count acknowledged so far, says so;
+/// a refused create is retried after 50 ms. The acks and the errors.
+pub async fn create_until(
+    clients: &[HttpClient],
+    token: &Token,
+    chats: u32,
+    tasks: u32,
+    stop: impl Fn(usize) -> bool + Send + Sync + 'static,
+) -> (Vec<Ack>, Vec<Error>) {
+    let acks = Arc::new(Mutex::new(Vec::<Ack>::new()));
+    let errors = Arc::new(Mutex::new(Vec::<Error>::new()));
+    let stop = Arc::new(stop);
+    let handles: Vec<_> = (0..tasks)
+        .map(|w| {
+            let client = clients[w as usize % clients.len()].clone();
+            let (token, acks, errors, stop) = (
+                token.clone(),
+                Arc::clone(&acks),
+                Arc::clone(&errors),
+                Arc::clone(&stop),
+            );
+            tokio::spawn(async move {
+                for i in 0u32.. {
+                    let done = acks.lock().unwrap().len();
+                    if stop(done) {
+                        return;
+                    }
+                    let chat = ChatNumber::new((w * 7 + i) % chats + 1).unwrap();
+                    let body = format!("task {w} message {i}");
+                    match client.create_message(&token, chat, &body).await {
+                        Ok(m) => acks
+                            .lock()
+                            .unwrap()
+                            .push((chat.get(), m.number.get(), body)),
+                        Err(e) => {
+                            errors.lock().unwrap().push(e);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let acks = acks.lock().unwrap().clone();
+    let errors = errors.lock().unwrap().clone();
+    (acks, errors)
 }

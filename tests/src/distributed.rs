@@ -4,6 +4,10 @@
 //!
 //! The services come from `CHAT_TEST_MYSQL_URL` and `CHAT_TEST_REDIS_URL`
 //! (`tests/services/services.sh start` and `env`); without them the tests fail, never skip.
+//! The search engine comes from `CHAT_TEST_ELASTICSEARCH_URL` (one node or a comma-separated
+//! list); `CHAT_TEST_INDEX_SHARDS` and `CHAT_TEST_INDEX_REPLICAS` set the shape of the tests'
+//! indices (default 1 shard, no replica), so the same tests run on a single node and on a
+//! cluster (`scripts/test` runs the search binaries once per engine).
 
 use std::sync::Arc;
 
@@ -29,6 +33,11 @@ pub struct Distributed {
     admin_url: String,
 }
 
+/// `CHAT_TEST_REDIS_CLUSTER_URLS`: the test Redis Cluster's nodes, comma-separated.
+pub fn cluster_urls() -> String {
+    env("CHAT_TEST_REDIS_CLUSTER_URLS")
+}
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
@@ -36,6 +45,28 @@ fn env(name: &str) -> String {
              and export them with `eval \"$(tests/services/services.sh env)\"`"
         )
     })
+}
+
+/// A number from the environment, when set.
+fn env_number(name: &str) -> Option<u32> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} is not a number: {value}")),
+    )
+}
+
+/// The search engine's URL for the tests' own requests to it: the first node of
+/// `CHAT_TEST_ELASTICSEARCH_URL`.
+pub fn engine_url() -> String {
+    env("CHAT_TEST_ELASTICSEARCH_URL")
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 impl Distributed {
@@ -48,17 +79,64 @@ impl Distributed {
     /// As [`Distributed::start_with`], searching through the Elasticsearch / OpenSearch at
     /// `elasticsearch_url` on a private index (prefix `test-…`, no replicas).
     pub async fn start_full(
-        mut options: DistributedOptions,
+        options: DistributedOptions,
         elasticsearch_url: Option<String>,
     ) -> Self {
+        Distributed::start_on(
+            Distributed::test_index(options),
+            elasticsearch_url,
+            &env("CHAT_TEST_REDIS_URL"),
+        )
+        .await
+    }
+
+    /// The search index's shards and replicas the tests ask for by default: no replicas (or
+    /// `CHAT_TEST_INDEX_REPLICAS`), at least `CHAT_TEST_INDEX_SHARDS` shards when set.
+    fn test_index(mut options: DistributedOptions) -> DistributedOptions {
+        options.index_replicas = env_number("CHAT_TEST_INDEX_REPLICAS").unwrap_or(0);
+        if let Some(shards) = env_number("CHAT_TEST_INDEX_SHARDS") {
+            options.index_shards = options.index_shards.max(shards);
+        }
+        options
+    }
+
+    /// As [`Distributed::start_full`], with the search index's shards and replicas exactly as
+    /// `options` say.
+    pub async fn start_exact(
+        options: DistributedOptions,
+        elasticsearch_url: Option<String>,
+    ) -> Self {
+        Distributed::start_on(options, elasticsearch_url, &env("CHAT_TEST_REDIS_URL")).await
+    }
+
+    /// As [`Distributed::start_full`], on the Redis Cluster of `CHAT_TEST_REDIS_CLUSTER_URLS`
+    /// (`tests/services/services.sh start redis-cluster`).
+    pub async fn start_on_cluster(
+        options: DistributedOptions,
+        elasticsearch_url: Option<String>,
+    ) -> Self {
+        Distributed::start_on(
+            Distributed::test_index(options),
+            elasticsearch_url,
+            &cluster_urls(),
+        )
+        .await
+    }
+
+    /// As [`Distributed::start_exact`], on the Redis (or cluster: a comma-separated list) at
+    /// `redis_url`.
+    pub async fn start_on(
+        mut options: DistributedOptions,
+        elasticsearch_url: Option<String>,
+        redis_url: &str,
+    ) -> Self {
         let admin_url = env("CHAT_TEST_MYSQL_URL");
-        let redis_url = env("CHAT_TEST_REDIS_URL");
+        let redis_url = redis_url.to_owned();
         let (database, database_url) = crate::cluster::create_database(&admin_url).await;
         let suffix = database.trim_start_matches("chat_").to_owned();
         let prefix = format!("test:{suffix}:");
         options.key_prefix = prefix.clone();
         options.index_prefix = format!("test-{suffix}");
-        options.index_replicas = 0;
         let config = Config {
             redis_url: Some(redis_url.clone()),
             elasticsearch_url,
@@ -81,30 +159,50 @@ impl Distributed {
         }
     }
 
-    /// A Redis connection to the test's Redis.
+    /// A Redis connection to the test's Redis (on a cluster: to its first node; see
+    /// [`Distributed::cluster`]).
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.redis_url.as_str())
+        let first = self.redis_url.split(',').next().unwrap_or_default();
+        redis::Client::open(first)
             .expect("redis url")
             .get_multiplexed_async_connection()
             .await
             .expect("connect to redis")
     }
 
-    /// Deletes every Redis key of this test: what `FLUSHALL` would do to this deployment,
-    /// without touching the other tests sharing the Redis.
-    pub async fn flush_redis(&self) {
-        let mut conn = self.redis().await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut conn)
+    /// A cluster connection to the test's Redis Cluster (routes each command by its keys).
+    pub async fn cluster(&self) -> redis::cluster_async::ClusterConnection {
+        redis::cluster::ClusterClient::new(self.redis_url.split(',').collect::<Vec<_>>())
+            .expect("cluster urls")
+            .get_async_connection()
             .await
-            .expect("KEYS");
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<()>(&mut conn)
+            .expect("connect to the cluster")
+    }
+
+    /// Deletes every Redis key of this test: what `FLUSHALL` would do to this deployment,
+    /// without touching the other tests sharing the Redis (on a cluster: on every master).
+    pub async fn flush_redis(&self) {
+        for url in self.redis_url.split(',') {
+            let Ok(client) = redis::Client::open(url) else {
+                continue;
+            };
+            // A node that is down (a failover test) holds nothing to delete.
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                continue;
+            };
+            let Ok(keys) = redis::cmd("KEYS")
+                .arg(format!("{}*", self.prefix))
+                .query_async::<Vec<String>>(&mut conn)
                 .await
-                .expect("DEL");
+            else {
+                continue;
+            };
+            // One key per command: on a cluster a node's keys span several slots.
+            let mut pipe = redis::pipe();
+            for key in &keys {
+                pipe.cmd("DEL").arg(key).ignore();
+            }
+            let _ = pipe.query_async::<()>(&mut conn).await;
         }
     }
 
@@ -155,20 +253,44 @@ impl Harness for Distributed {
     }
 }
 
-/// A chat-server on a random local port over the distributed profile, reached through
-/// [`chat_core::HttpClient`]; settling drains the queue behind the server.
-pub struct HttpDistributed {
+/// A profile a chat-server can serve: its [`ChatService`].
+pub trait Served: Harness {
+    /// The service the profile runs.
+    fn service(&self) -> ChatService;
+}
+
+impl Served for Distributed {
+    fn service(&self) -> ChatService {
+        self.service.clone()
+    }
+}
+
+impl Served for Searching {
+    fn service(&self) -> ChatService {
+        self.0.service.clone()
+    }
+}
+
+impl Served for ClusterSearching {
+    fn service(&self) -> ChatService {
+        self.0.service.clone()
+    }
+}
+
+/// A chat-server on a random local port over the profile `P`, reached through
+/// [`chat_core::HttpClient`]; settling settles the profile (drains the queue behind the server).
+pub struct OverHttp<P> {
     /// The server.
     pub http: crate::Http,
     /// The profile behind it.
-    pub distributed: Distributed,
+    pub profile: P,
 }
 
-impl Harness for HttpDistributed {
+impl<P: Served> Harness for OverHttp<P> {
     async fn start() -> Self {
-        let distributed = Distributed::start().await;
-        let http = crate::Http::serve(distributed.service.clone(), |_| {}).await;
-        HttpDistributed { http, distributed }
+        let profile = P::start().await;
+        let http = crate::Http::serve(profile.service(), |_| {}).await;
+        OverHttp { http, profile }
     }
 
     fn api(&self) -> Arc<dyn ChatApi> {
@@ -176,14 +298,21 @@ impl Harness for HttpDistributed {
     }
 
     async fn settle(&self) {
-        self.distributed.settle().await;
+        self.profile.settle().await;
     }
 
     async fn stop(self) {
         self.http.stop().await;
-        self.distributed.stop().await;
+        self.profile.stop().await;
     }
 }
+
+/// The distributed profile over HTTP.
+pub type HttpDistributed = OverHttp<Distributed>;
+/// [`Searching`] over HTTP.
+pub type HttpSearching = OverHttp<Searching>;
+/// [`ClusterSearching`] over HTTP.
+pub type HttpClusterSearching = OverHttp<ClusterSearching>;
 
 /// The distributed profile searching through a real Elasticsearch / OpenSearch
 /// (`CHAT_TEST_ELASTICSEARCH_URL`), on a private index.
@@ -193,6 +322,12 @@ impl Searching {
     /// Starts with the given options.
     pub async fn start_with(options: DistributedOptions) -> Self {
         Searching(Distributed::start_full(options, Some(env("CHAT_TEST_ELASTICSEARCH_URL"))).await)
+    }
+
+    /// Starts on the engine at `url` (one node or a list), the index shaped exactly as
+    /// `options` say.
+    pub async fn start_on(url: &str, options: DistributedOptions) -> Self {
+        Searching(Distributed::start_exact(options, Some(url.to_owned())).await)
     }
 
     /// Starts with a background worker that reads often, as a deployment's would.
@@ -215,11 +350,7 @@ impl Searching {
     /// Documents in the test's index, after a refresh (the engine's own `_count`).
     pub async fn indexed(&self) -> u64 {
         self.engine().refresh(None).await.expect("refresh");
-        let url = format!(
-            "{}/{}/_count",
-            env("CHAT_TEST_ELASTICSEARCH_URL"),
-            self.engine().alias()
-        );
+        let url = format!("{}/{}/_count", engine_url(), self.engine().alias());
         let v: serde_json::Value = reqwest::get(url)
             .await
             .expect("_count")
@@ -263,31 +394,64 @@ impl Harness for Searching {
     }
 }
 
-/// A chat-server over [`Searching`], reached through [`chat_core::HttpClient`].
-pub struct HttpSearching {
-    /// The server.
-    pub http: crate::Http,
-    /// The profile behind it.
-    pub searching: Searching,
-}
+/// The distributed profile on the Redis Cluster (`CHAT_TEST_REDIS_CLUSTER_URLS`) with
+/// MariaDB, no background worker.
+pub struct ClusterDistributed(pub Distributed);
 
-impl Harness for HttpSearching {
+impl Harness for ClusterDistributed {
     async fn start() -> Self {
-        let searching = Searching::start().await;
-        let http = crate::Http::serve(searching.0.service.clone(), |_| {}).await;
-        HttpSearching { http, searching }
+        ClusterDistributed(
+            Distributed::start_on_cluster(
+                DistributedOptions {
+                    background_worker: false,
+                    ..DistributedOptions::default()
+                },
+                None,
+            )
+            .await,
+        )
     }
 
     fn api(&self) -> Arc<dyn ChatApi> {
-        self.http.api()
+        self.0.api()
     }
 
     async fn settle(&self) {
-        self.searching.settle().await;
+        self.0.settle().await;
     }
 
     async fn stop(self) {
-        self.http.stop().await;
-        self.searching.stop().await;
+        self.0.stop().await;
+    }
+}
+
+/// The distributed profile on the Redis Cluster and OpenSearch
+/// (`CHAT_TEST_ELASTICSEARCH_URL`), no background worker.
+pub struct ClusterSearching(pub Distributed);
+
+impl Harness for ClusterSearching {
+    async fn start() -> Self {
+        ClusterSearching(
+            Distributed::start_on_cluster(
+                DistributedOptions {
+                    background_worker: false,
+                    ..DistributedOptions::default()
+                },
+                Some(env("CHAT_TEST_ELASTICSEARCH_URL")),
+            )
+            .await,
+        )
+    }
+
+    fn api(&self) -> Arc<dyn ChatApi> {
+        self.0.api()
+    }
+
+    async fn settle(&self) {
+        self.0.settle().await;
+    }
+
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(feature = "distributed")]
+pub mod bench;
 pub mod cluster;
 pub mod conformance;
 #[cfg(feature = "distributed")]
@@ -12,7 +13,10 @@ pub mod openapi_check;
 pub mod webdriver;
 
 #[cfg(feature = "distributed")]
-pub use distributed::{Distributed, HttpDistributed, HttpSearching, Searching};
+pub use distributed::{
+    cluster_urls, engine_url, ClusterDistributed, ClusterSearching, Distributed,
+    HttpClusterSearching, HttpDistributed, HttpSearching, Searching,
+};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,7 +34,39 @@ use chat_core::{ChatApi, ChatService, Config};
 /// compile chat-core and some dependencies a second time.
 pub fn cargo_build(names: &[&str]) -> Vec<PathBuf> {
     let args = ["--workspace", "--all-features", "--bins"];
-    // This test runs from TARGET/PROFILE/deps/; build into the same TARGET and PROFILE.
+    let (mut cargo, profile) = cargo("build");
+    cargo
+        .args(args)
+        .args(["--profile", profile.as_str()])
+        .args(["--message-format", "json-render-diagnostics"])
+        .stderr(Stdio::inherit());
+    let out = cargo.output().expect("run cargo build");
+    assert!(out.status.success(), "cargo build {args:?} failed");
+    let built: Vec<(String, PathBuf)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|m| {
+            let name = m["target"]["name"].as_str()?.to_owned();
+            let path = m["executable"].as_str()?;
+            Some((name, PathBuf::from(path)))
+        })
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            built
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| panic!("cargo built no {name}"))
+        })
+        .collect()
+}
+
+/// `cargo SUBCOMMAND` in this workspace, on the same target folder as the running test, and
+/// the name of the test's profile (`dev`, `release`…).
+pub fn cargo(subcommand: &str) -> (Command, String) {
+    // This test runs from TARGET/PROFILE/deps/; work in the same TARGET.
     let exe = std::env::current_exe().expect("own path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE");
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
@@ -39,12 +75,8 @@ pub fn cargo_build(names: &[&str]) -> Vec<PathBuf> {
     };
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
-        .arg("build")
-        .args(args)
-        .args(["--profile", profile])
-        .args(["--message-format", "json-render-diagnostics"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit());
+        .arg(subcommand)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     // Cargo gives a test the variables of its own package (CARGO_MANIFEST_DIR, CARGO_PKG_NAME…).
     // Some build scripts (ring's) rerun when those change, so passing them on would rebuild
     // ring and everything above it here, and again in the next build from a shell.
@@ -70,27 +102,7 @@ pub fn cargo_build(names: &[&str]) -> Vec<PathBuf> {
             cargo.arg("--target-dir").arg(target);
         }
     }
-    let out = cargo.output().expect("run cargo build");
-    assert!(out.status.success(), "cargo build {args:?} failed");
-    let built: Vec<(String, PathBuf)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|m| {
-            let name = m["target"]["name"].as_str()?.to_owned();
-            let path = m["executable"].as_str()?;
-            Some((name, PathBuf::from(path)))
-        })
-        .collect();
-    names
-        .iter()
-        .map(|name| {
-            built
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, p)| p.clone())
-                .unwrap_or_else(|| panic!("cargo built no {name}"))
-        })
-        .collect()
+    (cargo, profile.to_owned())
 }
 
 /// Starts one implementation of [`ChatApi`] on fresh, private storage.

@@ -1,6 +1,6 @@
 //! The `chatctl` binary run as a process: every command directly on a fresh SQLite file and
 //! against a spawned chat-server, JSON parsed and checked, tables checked for their columns,
-//! the documented exit codes, stdin input, bulk import, recount of corrupted counts, and the
+//! the documented exit codes, stdin input, bulk import (and Ctrl-C during one), recount of corrupted counts, and the
 //! shell completions kept in `completions/`.
 //!
 //! `harness` runs the binaries; `scenarios` holds the stories run both ways.
@@ -11,6 +11,8 @@
 
 #[path = "chatctl/harness.rs"]
 mod harness;
+#[path = "chatctl/interrupt.rs"]
+mod interrupt;
 #[path = "chatctl/scenarios.rs"]
 mod scenarios;
 
@@ -47,6 +49,7 @@ both_ways!(
     name_output_prints_one_token_or_number_per_line,
     last_prints_the_latest_chats_and_messages_in_number_order,
     deletes_need_yes_without_a_terminal_and_take_what_they_hold,
+    tail_without_from_prints_only_messages_sent_after_it_started,
 );
 
 // ---- what only one mode shows ----
@@ -82,6 +85,14 @@ fn on_a_terminal(ctl: &Ctl, args: &[&str], answer: &str) -> harness::Run {
     finished(child.wait_with_output().unwrap())
 }
 
+/// Directly: over HTTP the same loop sends the batches, and small batches are slow there.
+#[test]
+fn ctrl_c_during_import_says_how_to_resume_and_the_resume_stores_the_rest_once() {
+    interrupt::ctrl_c_during_import_says_how_to_resume_and_the_resume_stores_the_rest_once(
+        &Ctl::direct(),
+    );
+}
+
 #[test]
 fn a_delete_on_a_terminal_asks_first_and_only_yes_deletes() {
     let ctl = Ctl::direct();
@@ -114,6 +125,31 @@ fn a_delete_on_a_terminal_asks_first_and_only_yes_deletes() {
     // An unknown one is not asked about: it is not found.
     let r = on_a_terminal(&ctl, &["chat", "delete", &t, "2"], "y\n");
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn message_create_sends_a_message_like_send() {
+    let ctl = Ctl::direct();
+    let t = ctl.new_app("alias");
+    ctl.ok(&["chat", "create", &t]);
+    let m = ctl.json(&["message", "create", &t, "1", "made with create"]);
+    assert_eq!(
+        (m["number"].as_u64(), m["body"].as_str()),
+        (Some(1), Some("made with create"))
+    );
+    let r = ctl.run_with(&["message", "create", &t, "1", "--json"], Some("piped\n"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["number"],
+        2
+    );
+    // `chatctl message --help` lists the alias beside `send`.
+    let help = finished(ctl.bare().args(["message", "--help"]).output().unwrap());
+    assert!(
+        help.stdout.contains("aliases: create") || help.stdout.contains("alias: create"),
+        "{}",
+        help.stdout
+    );
 }
 
 #[test]
@@ -399,4 +435,136 @@ fn a_server_that_never_answers_exits_5_after_the_timeout() {
     let mut cmd = ctl.bare();
     cmd.args(["--server", &url, "--timeout", "0", "app", "show", token]);
     assert_eq!(finished(cmd.output().unwrap()).code, 2);
+}
+
+/// Something that answers HTTP but is not a chat-server (every path a 404 page): chatctl says
+/// so in one line instead of dumping the page.
+#[test]
+fn a_server_url_that_is_not_a_chat_server_is_named_as_such() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut request);
+                let page = "<html><body><h1>404 Not Found</h1>nginx</body></html>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            });
+        }
+    });
+    let ctl = Ctl::direct();
+    for args in [
+        &["app", "show", "0123456789abcdef0123456789abcdef"][..],
+        &["message", "list", "0123456789abcdef0123456789abcdef", "1"],
+    ] {
+        let r = finished(
+            ctl.bare()
+                .args(["--server", &url])
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        assert_ne!(r.code, 0, "{args:?}");
+        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "{url} answered 404 Not Found: is this a chat-server? (GET /health did not answer like one)"
+            )),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("<html>"), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+}
+
+/// Piped, `message show` is tab-separated text like every other table: one header, one row,
+/// even for a body of several lines; `message edit` without BODY reads stdin like `send`.
+#[test]
+fn piped_message_show_is_tab_separated_and_edit_reads_stdin() {
+    let ctl = Ctl::direct();
+    let t = ctl.new_app("show");
+    ctl.ok(&["chat", "create", &t]);
+    ctl.ok(&["message", "send", &t, "1", "first line\nsecond\tline"]);
+    let out = ctl.ok(&["message", "show", &t, "1", "1"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    let columns = lines[0].split('\t').count();
+    assert!(columns >= 3, "{out:?}");
+    assert_eq!(lines[1].split('\t').count(), columns, "{out:?}");
+
+    let r = ctl.run_with(
+        &["message", "edit", &t, "1", "1", "--json"],
+        Some("from stdin\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["body"], "from stdin");
+    assert_eq!(
+        ctl.json(&["message", "show", &t, "1", "1"])["body"],
+        "from stdin"
+    );
+}
+
+/// A chat-server started in the background does not write a line per request into the
+/// terminal it shares: request lines are off by default and on with `--access-log`.
+#[test]
+fn request_lines_are_logged_only_with_access_log() {
+    for (flags, logged) in [(&[][..], false), (&["--access-log"][..], true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = harness::Server::start_with(dir.path(), flags);
+        let ctl = Ctl {
+            dir: tempfile::tempdir().unwrap(),
+            server: None,
+        };
+        let r = finished(
+            ctl.bare()
+                .args(["--server", &server.url, "app", "create", "quiet"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        drop(server);
+        let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+        assert_eq!(
+            log.contains("/api/v1/applications"),
+            logged,
+            "{flags:?}: the server's log:\n{log}"
+        );
+    }
+}
+
+/// A port in use: the error names the address and the flag and variable that choose it.
+#[test]
+fn a_port_in_use_names_listen_and_chat_listen() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(harness::server_binary())
+        .args(["--listen", &addr, "--database-url"])
+        .arg(harness::database_url(dir.path()))
+        .env_remove("CHAT_LISTEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let r = finished(out);
+    assert_ne!(r.code, 0);
+    let last = r
+        .stderr
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(last.starts_with("error: "), "{}", r.stderr);
+    for part in [addr.as_str(), "already in use", "--listen", "CHAT_LISTEN"] {
+        assert!(last.contains(part), "{part}: {}", r.stderr);
+    }
 }

@@ -9,15 +9,18 @@
 #![cfg(feature = "distributed")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_core::{ChatApi, ChatNumber, Error, HttpClient, Token};
-use chat_tests::cluster::{create_database, drop_database, PrivateMariadb, PrivateRedis, Server};
+use chat_tests::cluster::{
+    assert_all_persisted, assert_gapless, create_database, create_until, drop_database, stored,
+    stored_counts, Ack, PrivateMariadb, PrivateRedis, Server,
+};
 use futures::stream::{self, StreamExt};
-use sqlx::{Connection, MySqlConnection, Row};
 
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -33,128 +36,6 @@ fn env(name: &str) -> String {
 
 fn prefix() -> String {
     format!("cluster:{}:", &Token::generate().as_str()[..12])
-}
-
-/// One acknowledged message: chat number, message number, body.
-type Ack = (u32, u32, String);
-
-/// Every persisted message of the database: (chat, number) → bodies stored under it.
-async fn stored(database_url: &str) -> BTreeMap<(u32, u32), Vec<String>> {
-    let mut db = MySqlConnection::connect(database_url).await.unwrap();
-    let rows = sqlx::query(
-        "SELECT c.number, m.number, m.body FROM messages m JOIN chats c ON c.id = m.chat_id",
-    )
-    .fetch_all(&mut db)
-    .await
-    .unwrap();
-    let mut out: BTreeMap<(u32, u32), Vec<String>> = BTreeMap::new();
-    for r in rows {
-        let (c, m, b): (i32, i32, String) = (r.get(0), r.get(1), r.get(2));
-        out.entry((c.unsigned_abs(), m.unsigned_abs()))
-            .or_default()
-            .push(b);
-    }
-    out
-}
-
-/// The stored counts: the application's `chats_count` and each chat's `messages_count`.
-async fn stored_counts(database_url: &str) -> (i64, BTreeMap<u32, i64>) {
-    let mut db = MySqlConnection::connect(database_url).await.unwrap();
-    let chats: i64 =
-        sqlx::query_scalar("SELECT CAST(SUM(chats_count) AS SIGNED) FROM applications")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
-    let rows = sqlx::query("SELECT number, messages_count FROM chats")
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
-    let per_chat = rows
-        .iter()
-        .map(|r| {
-            let (n, c): (i32, i64) = (r.get(0), r.get(1));
-            (n.unsigned_abs(), c)
-        })
-        .collect();
-    (chats, per_chat)
-}
-
-/// Every ack is stored once under its number with its body; nothing is stored twice.
-fn assert_all_persisted(acks: &[Ack], rows: &BTreeMap<(u32, u32), Vec<String>>) {
-    let mut seen = BTreeSet::new();
-    for (chat, number, body) in acks {
-        assert!(
-            seen.insert((*chat, *number)),
-            "message {number} of chat {chat} was acknowledged twice"
-        );
-        let bodies = rows
-            .get(&(*chat, *number))
-            .unwrap_or_else(|| panic!("acknowledged message {chat}/{number} was lost"));
-        assert_eq!(bodies, &vec![body.clone()], "message {chat}/{number}");
-    }
-}
-
-/// Numbers 1..=n for each chat, without a gap.
-fn assert_gapless(acks: &[Ack]) {
-    let mut per_chat: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (chat, number, _) in acks {
-        per_chat.entry(*chat).or_default().push(*number);
-    }
-    for (chat, mut numbers) in per_chat {
-        numbers.sort_unstable();
-        let expected: Vec<u32> = (1..=u32::try_from(numbers.len()).unwrap()).collect();
-        assert_eq!(numbers, expected, "numbers of chat {chat}");
-    }
-}
-
-/// Creates messages from `tasks` tasks over `chats` chats (round-robin over the clients) until
-/// `stop` says so; returns the acks and the errors.
-async fn create_until(
-    clients: &[HttpClient],
-    token: &Token,
-    chats: u32,
-    tasks: u32,
-    stop: impl Fn(usize) -> bool + Send + Sync + 'static,
-) -> (Vec<Ack>, Vec<Error>) {
-    let acks = Arc::new(Mutex::new(Vec::<Ack>::new()));
-    let errors = Arc::new(Mutex::new(Vec::<Error>::new()));
-    let stop = Arc::new(stop);
-    let handles: Vec<_> = (0..tasks)
-        .map(|w| {
-            let client = clients[w as usize % clients.len()].clone();
-            let (token, acks, errors, stop) = (
-                token.clone(),
-                Arc::clone(&acks),
-                Arc::clone(&errors),
-                Arc::clone(&stop),
-            );
-            tokio::spawn(async move {
-                for i in 0u32.. {
-                    if stop(acks.lock().unwrap().len()) {
-                        return;
-                    }
-                    let chat = ChatNumber::new((w + i) % chats + 1).unwrap();
-                    let body = format!("task {w} message {i}");
-                    match client.create_message(&token, chat, &body).await {
-                        Ok(m) => acks
-                            .lock()
-                            .unwrap()
-                            .push((chat.get(), m.number.get(), body)),
-                        Err(e) => {
-                            errors.lock().unwrap().push(e);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap();
-    }
-    let acks = acks.lock().unwrap().clone();
-    let errors = errors.lock().unwrap().clone();
-    (acks, errors)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,8 +217,16 @@ async fn redis_killed_and_restarted_from_its_aof_keeps_every_acknowledged_write(
     }
     let client = api.client.clone();
     let token = app.token.clone();
-    let load =
-        tokio::spawn(async move { create_until(&[client], &token, 4, 16, |n| n >= 4000).await });
+    // The load goes on until Redis is back and 4,000 creates are acknowledged, so it always
+    // spans the outage however fast the first 4,000 go.
+    let restarted = Arc::new(AtomicBool::new(false));
+    let back = restarted.clone();
+    let load = tokio::spawn(async move {
+        create_until(&[client], &token, 4, 16, move |n| {
+            n >= 4000 && back.load(Ordering::SeqCst)
+        })
+        .await
+    });
     // Kill Redis with SIGKILL once 1,500 creates are acknowledged, restart it 1 s later.
     let started = Instant::now();
     while queued(&api).await < 1500 {
@@ -347,13 +236,17 @@ async fn redis_killed_and_restarted_from_its_aof_keeps_every_acknowledged_write(
     redis.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     redis.restart().await;
+    restarted.store(true, Ordering::SeqCst);
     let (acks, errors) = load.await.unwrap();
     println!(
         "{} acknowledged, {} refused while Redis was down",
         acks.len(),
         errors.len()
     );
-    assert!(!errors.is_empty(), "the outage was seen by clients");
+    // Requests in flight when Redis dies fail with 503; those sent while it is down wait for
+    // the connection to come back (within the response timeout), so a kill between two
+    // pipelines may be seen by no client at all. The load spans the outage either way: it
+    // stops only after the restart.
     assert!(
         errors
             .iter()

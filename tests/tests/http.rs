@@ -61,7 +61,9 @@ mod api {
             let status = resp.status();
             let headers = resp.headers().clone();
             let text = resp.text().await.unwrap();
-            let value: Value = if path == "/metrics" {
+            let value: Value = if path == "/metrics"
+                || (path.starts_with("/api/v1/admin/export") && status == StatusCode::OK)
+            {
                 Value::String(text)
             } else if status == StatusCode::NO_CONTENT {
                 assert!(
@@ -200,6 +202,7 @@ mod api {
         ("POST", "/api/v1/admin/reindex"),
         ("GET", "/api/v1/admin/queue"),
         ("POST", "/api/v1/admin/queue/retry-dead"),
+        ("GET", "/api/v1/admin/export"),
     ];
     const OPERATIONS_ROUTES: &[(&str, &str)] = &[
         ("GET", "/health"),
@@ -1207,6 +1210,63 @@ mod api {
             );
         }
 
+        // The export stream: NDJSON behind the token, one application or all.
+        const EXPORT: &str = "/api/v1/admin/export";
+        let (s, _, _) = r.send(M::GET, EXPORT, EXPORT, Body::None, None).await;
+        assert_eq!(s, 401);
+        let (s, _, _) = r
+            .send(M::GET, EXPORT, EXPORT, Body::None, Some("nope"))
+            .await;
+        assert_eq!(s, 403);
+        let all = r.expect(M::GET, EXPORT, EXPORT, Body::None, 200).await;
+        let all = all.as_str().unwrap_or_default();
+        assert!(all.starts_with("{\"type\":\"header\""), "{all}");
+        assert!(all
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("{\"type\":\"end\""));
+        let one = r
+            .expect(
+                M::GET,
+                EXPORT,
+                &format!("{EXPORT}?application={t}"),
+                Body::None,
+                200,
+            )
+            .await;
+        assert_eq!(
+            one.as_str().unwrap_or_default().lines().count(),
+            1 + 1 + 2 + 2 + 1,
+            "{one}"
+        );
+        let unknown = chat_core::Token::generate();
+        r.expect(
+            M::GET,
+            EXPORT,
+            &format!("{EXPORT}?application={unknown}"),
+            Body::None,
+            404,
+        )
+        .await;
+        r.expect(
+            M::GET,
+            EXPORT,
+            &format!("{EXPORT}?application=bad"),
+            Body::None,
+            404,
+        )
+        .await;
+        r.expect(
+            M::GET,
+            EXPORT,
+            &format!("{EXPORT}?app={t}"),
+            Body::None,
+            400,
+        )
+        .await;
+
         r.check_against_openapi(ADMIN_OPERATIONS).await;
         server.stop().await;
     }
@@ -1338,6 +1398,54 @@ mod api {
             "{statuses:?}"
         );
         assert_eq!(retry_after.as_deref(), Some("1"));
+        server.stop().await;
+    }
+
+    /// Every operation the rate limit can refuse documents its 429, with `Retry-After`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_route_the_rate_limit_covers_documents_its_429() {
+        let server = Http::start_with(|s| s.rate_limit = 1).await;
+        let app = server.client().create_application("limited").await.unwrap();
+        let doc = openapi(&server.url).await;
+        let check = OpenApiCheck::new(doc.clone());
+        let http = reqwest::Client::new();
+        let mut covered = 0;
+        for (method, template) in check.operations() {
+            if !template.starts_with("/api/v1/applications/{token}") {
+                continue;
+            }
+            covered += 1;
+            let path = template
+                .replace("{token}", app.token.as_str())
+                .replace("{number}", "1")
+                .replace("{message}", "1");
+            let url = format!("{}{path}?q=x", server.url);
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            // The first request of a second may pass; the next ones of that second are refused.
+            let mut refused = None;
+            for _ in 0..4 {
+                let resp = http.request(m.clone(), &url).send().await.unwrap();
+                if resp.status() == 429 {
+                    refused = Some(resp);
+                    break;
+                }
+            }
+            let resp = refused.unwrap_or_else(|| panic!("{method} {template}: never 429"));
+            assert!(
+                resp.headers().contains_key(header::RETRY_AFTER),
+                "{method} {template}"
+            );
+            let body: Value = resp.json().await.unwrap();
+            check
+                .check(&method, &template, 429, &body)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let documented = &doc["paths"][&template][method.to_lowercase()]["responses"]["429"];
+            assert!(
+                documented["headers"]["Retry-After"].is_object(),
+                "{method} {template}: {documented}"
+            );
+        }
+        assert!(covered >= 15, "{covered} operations under an application");
         server.stop().await;
     }
 
@@ -1629,6 +1737,153 @@ mod hardening {
         .await;
         assert_eq!(s, 201);
         t
+    }
+
+    /// `{"application": null}` is not "every application": only an absent field is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_admin_job_with_a_null_application_is_a_400() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        for job in ["recount", "reindex"] {
+            let url = format!("{}/api/v1/admin/{job}", server.url);
+            let resp = http
+                .post(&url)
+                .bearer_auth(&server.admin_token)
+                .json(&json!({"application": null}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let v: Value = resp.json().await.unwrap();
+            assert_eq!(status, 400, "{job}: {v}");
+            assert_eq!(v["error"]["code"], "bad_request", "{v}");
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("application") && message.contains("null"),
+                "{job}: {message}"
+            );
+            // Absent is every application; an empty body too.
+            for body in [json!({}), Value::Null] {
+                let mut r = http.post(&url).bearer_auth(&server.admin_token);
+                if !body.is_null() {
+                    r = r.json(&body);
+                }
+                let resp = r.send().await.unwrap();
+                assert_eq!(resp.status(), 200, "{job} {body}");
+            }
+        }
+        server.stop().await;
+    }
+
+    /// `curl -d '{"name":"x"}'` sends JSON as a form: a 415 that says which header to send,
+    /// and nothing is created.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn json_sent_as_a_form_is_a_415_that_names_the_json_content_type() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let t = app_with_chat(&server, &http).await;
+        let apps = format!("{}/api/v1/applications", server.url);
+        let msgs = format!("{apps}/{t}/chats/1/messages");
+        for (url, body) in [
+            (apps.clone(), r#"{"name":"x"}"#),
+            (apps.clone(), " {\"application\": {\"name\": \"x\"}}\n"),
+            (msgs.clone(), r#"{"body":"hello"}"#),
+            (format!("{msgs}/1"), r#"{"body":"edited"}"#),
+            (msgs.clone(), "[1, 2]"),
+        ] {
+            let method = if url.ends_with("/1") {
+                Method::PUT
+            } else {
+                Method::POST
+            };
+            let (s, v) = send(
+                &http,
+                method,
+                &url,
+                Some(("application/x-www-form-urlencoded", body.to_owned())),
+            )
+            .await;
+            assert_eq!(s, 415, "{url} {body}: {v}");
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("Content-Type: application/json"),
+                "{url}: {message}"
+            );
+        }
+        // Real forms still work, even ones whose value looks like JSON.
+        let (s, v) = send(
+            &http,
+            Method::POST,
+            &msgs,
+            Some((
+                "application/x-www-form-urlencoded",
+                "body=%7B%22a%22%3A1%7D".to_owned(),
+            )),
+        )
+        .await;
+        assert_eq!(
+            (s.as_u16(), v["body"].as_str()),
+            (201, Some("{\"a\":1}")),
+            "{v}"
+        );
+        // Nothing else was stored.
+        let (_, v) = send(&http, Method::GET, &format!("{apps}/{t}/chats/1"), None).await;
+        assert_eq!(v["messages_count"], 2, "{v}");
+        let (_, v) = send(&http, Method::GET, &format!("{msgs}/1"), None).await;
+        assert_eq!(v["body"], "first", "{v}");
+        use chat_core::ChatApi as _;
+        let listed = server
+            .client()
+            .list_applications(Default::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len(), 1);
+        server.stop().await;
+    }
+
+    /// Refusals state the bounds the server really applies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_state_the_real_bounds_of_offset_and_a_streams_after() {
+        let server = Http::start().await;
+        let http = reqwest::Client::new();
+        let t = app_with_chat(&server, &http).await;
+        let chat = format!("{}/api/v1/applications/{t}/chats/1/messages", server.url);
+        for offset in ["x", "-1", "4294967296", "10000"] {
+            let url = format!("{chat}/search?q=a&sort=relevance&offset={offset}");
+            let (s, v) = send(&http, Method::GET, &url, None).await;
+            assert_eq!(s, 400, "{url}: {v}");
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("9999") && !message.contains("4294967295"),
+                "offset={offset}: {message}"
+            );
+        }
+        for after in ["x", "-1", "1.5"] {
+            let url = format!("{chat}/stream?after={after}");
+            let (s, v) = send(&http, Method::GET, &url, None).await;
+            assert_eq!(s, 400, "{url}: {v}");
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("non-negative integer") && !message.contains("positive integer,"),
+                "after={after}: {message}"
+            );
+        }
+        let resp = http
+            .get(format!("{chat}/stream"))
+            .header("Last-Event-ID", "x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        let v: Value = resp.json().await.unwrap();
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("non-negative integer"),
+            "{v}"
+        );
+        server.stop().await;
     }
 
     /// The next page's path from a `Link: <…>; rel="next"` header, if any.

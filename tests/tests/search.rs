@@ -3,7 +3,10 @@
 //! suite — whose search cases pin substrings, case, Unicode, isolation, literal operators,
 //! edits, ranking and paging — directly and through a chat-server, plus what only an engine
 //! can show: the analyzer really yields contiguous grams, an outage is caught up without a
-//! hand, and a reindex under load swaps the alias without a moment without results.
+//! hand, a reindex under load swaps the alias without a moment without results, and a chat's
+//! documents are routed to one shard. `scripts/test` runs this binary once per engine:
+//! OpenSearch 2, Elasticsearch 8 (`CHAT_TEST_ES8_URL`) and the three-node OpenSearch cluster
+//! (`CHAT_TEST_SEARCH_CLUSTER_URLS`, 3 shards, 1 replica).
 #![cfg(feature = "distributed")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -78,7 +81,7 @@ async fn the_substring_analyzer_yields_contiguous_lowercased_grams() {
     let v: Value = reqwest::Client::new()
         .post(format!(
             "{}/{}/_analyze",
-            std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL"),
+            chat_tests::engine_url(),
             index[0]
         ))
         .json(&json!({"analyzer": "chat_substring", "text": "Wo nD!"}))
@@ -140,15 +143,12 @@ async fn indices_are_sorted_by_number_for_newest_to_stop_early() {
     }
     h.settle().await;
     let sort_of = |index: String| async move {
-        let v: Value = reqwest::get(format!(
-            "{}/{index}/_settings",
-            std::env::var("CHAT_TEST_ELASTICSEARCH_URL").expect("CHAT_TEST_ELASTICSEARCH_URL"),
-        ))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        let v: Value = reqwest::get(format!("{}/{index}/_settings", chat_tests::engine_url(),))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         v[&index]["settings"]["index"]["sort"].clone()
     };
     let index = h.engine().indices().await.unwrap();
@@ -280,5 +280,125 @@ async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_onc
         hits(&api, &t, c, &format!("written during the reindex {last}")).await,
         [format!("written during the reindex {last}")]
     );
+    h.stop().await;
+}
+
+/// Documents are routed by chat: with several shards, one chat's search reads one shard (the
+/// engine's own `_shards.total`) and finds every message of the chat there; the chats spread
+/// over the shards; a full reindex keeps the routing; a chat's delete finds its documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chats_search_reads_one_shard_of_several_and_reindex_keeps_the_routing() {
+    use chat_core::store::distributed::DistributedOptions;
+    use chat_core::ChatNumber;
+    const SHARDS: u64 = 4;
+    const CHATS: u32 = 8;
+    const PER_CHAT: u32 = 3;
+    let h = Searching::start_with(DistributedOptions {
+        background_worker: false,
+        index_shards: SHARDS as u32,
+        ..DistributedOptions::default()
+    })
+    .await;
+    let api = h.api();
+    let t = api.create_application("routed").await.unwrap().token;
+    for _ in 0..CHATS {
+        let c = api.create_chat(&t).await.unwrap().number;
+        for i in 1..=PER_CHAT {
+            api.create_message(&t, c, &format!("routed {c} {i}"))
+                .await
+                .unwrap();
+        }
+    }
+    h.settle().await;
+    let mut db = h.0.mysql().await;
+    let app: i64 = sqlx::query_scalar("SELECT id FROM applications WHERE token = ?")
+        .bind(t.as_str())
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    drop(db);
+    let http = &reqwest::Client::new();
+    let engine = h.engine();
+    // What the engine holds: shards of the index behind the alias, and documents per shard.
+    let layout = || async move {
+        let index = engine.indices().await.unwrap().remove(0);
+        let stats: Value = http
+            .get(format!(
+                "{}/{index}/_stats/docs?level=shards",
+                chat_tests::engine_url()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let shards = stats["indices"][&index]["shards"].as_object().unwrap();
+        let with_docs = shards
+            .values()
+            .filter(|copies| {
+                copies.as_array().unwrap().iter().any(|c| {
+                    c["routing"]["primary"] == true && c["docs"]["count"].as_u64().unwrap() > 0
+                })
+            })
+            .count();
+        (shards.len() as u64, with_docs)
+    };
+    let routed_searches_read_one_shard = |chats: u32| async move {
+        for c in 1..=chats {
+            let answer = engine.raw_search(app, c, "routed").await.unwrap();
+            assert_eq!(answer["_shards"]["total"], 1, "chat {c}: {answer}");
+            assert_eq!(answer["_shards"]["successful"], 1, "chat {c}: {answer}");
+            let mut found: Vec<String> = answer["hits"]["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|hit| hit["_source"]["body"].as_str().unwrap().to_owned())
+                .collect();
+            found.sort();
+            let expected: Vec<String> = (1..=PER_CHAT).map(|i| format!("routed {c} {i}")).collect();
+            assert_eq!(found, expected, "chat {c}");
+        }
+    };
+    let (shards, with_docs) = layout().await;
+    assert_eq!(shards, SHARDS);
+    assert!(
+        with_docs > 1,
+        "{CHATS} chats all landed on one shard of {SHARDS}"
+    );
+    routed_searches_read_one_shard(CHATS).await;
+    // An unrouted search of the same index reads every shard: the count above is routing's.
+    let all: Value = http
+        .post(format!(
+            "{}/{}/_search",
+            chat_tests::engine_url(),
+            h.engine().alias()
+        ))
+        .json(&json!({"size": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["_shards"]["total"], SHARDS, "{all}");
+
+    // A full reindex builds a new index (as many shards) and routes as the workers do.
+    let before = h.engine().indices().await.unwrap();
+    api.reindex(None, NoProgress::arc()).await.unwrap();
+    let after = h.engine().indices().await.unwrap();
+    assert_ne!(before, after, "a full reindex swaps in a new index");
+    let (shards, with_docs) = layout().await;
+    assert_eq!(shards, SHARDS);
+    assert!(with_docs > 1);
+    routed_searches_read_one_shard(CHATS).await;
+
+    // A chat's delete finds its documents on its shard.
+    api.delete_chat(&t, ChatNumber::new(CHATS).unwrap())
+        .await
+        .unwrap();
+    h.settle().await;
+    assert_eq!(h.indexed().await, u64::from((CHATS - 1) * PER_CHAT));
+    routed_searches_read_one_shard(CHATS - 1).await;
     h.stop().await;
 }

@@ -13,7 +13,8 @@ use crate::AppState;
 fn scope(body: Result<JsonObject, ApiError>) -> ApiResult<JobScope> {
     let body = body?;
     let application = body
-        .string("application", &[])?
+        .0
+        .optional("application")?
         .map(|t| crate::extract::token(&t))
         .transpose()?;
     Ok(JobScope { application })
@@ -97,4 +98,62 @@ pub async fn retry_dead(_: Admin, State(s): State<AppState>) -> ApiResult<Json<R
     let summary = s.service.retry_dead().await?;
     tracing::info!(retried = summary.retried, "dead-letter entries retried");
     Ok(Json(summary))
+}
+
+/// The consistent export stream of `chatctl export`, as NDJSON (admin): one line per record,
+/// the header first and the end line with the checksum last. An error after the first line
+/// cuts the stream short, which a reader sees as a stream without its end line.
+#[utoipa::path(get, path = "/api/v1/admin/export", operation_id = "export", tag = "admin",
+    params(("application" = Option<String>, Query, description = "Export only this application (its token)",
+            pattern = "^[0-9a-f]{32}$")),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The export stream, one JSON record per line",
+         content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "Malformed query string or unknown parameter", body = chat_core::ErrorBody),
+        (status = 401, description = "No admin token sent", body = chat_core::ErrorBody),
+        (status = 403, description = "Wrong admin token, or none configured", body = chat_core::ErrorBody),
+        (status = 404, description = "Unknown or malformed application token", body = chat_core::ErrorBody),
+        (status = 503, description = "A backend is unavailable, or the queue did not drain in time", body = chat_core::ErrorBody)))]
+pub async fn export(
+    _: Admin,
+    State(s): State<AppState>,
+    params: crate::routes::Params,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    let params = crate::routes::params(params)?;
+    if let Some(other) = params.keys().find(|k| k.as_str() != "application") {
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter {:?}: the export takes only `application`",
+            other.chars().take(40).collect::<String>()
+        )));
+    }
+    let scope = params
+        .get("application")
+        .map(|t| crate::extract::token(t))
+        .transpose()?;
+    let options = chat_core::transfer::ExportOptions {
+        scope,
+        ..Default::default()
+    };
+    let records = s.service.export(&options).await?;
+    let body = records.ready_chunks(256).map(|chunk| {
+        let mut buf = Vec::with_capacity(chunk.len() * 128);
+        for record in chunk {
+            match record {
+                Ok(r) => r.write_line(&mut buf),
+                Err(e) => {
+                    tracing::error!(error = %e, "export failed mid-stream");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(buf)
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }

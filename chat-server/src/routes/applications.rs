@@ -20,7 +20,7 @@ const WRAPPERS: &[&str] = &["application", "chat_application"];
         (status = 201, description = "Created", body = Application),
         (status = 400, description = "Malformed JSON or wrong types", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form, or is JSON sent as a form (send Content-Type: application/json)", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down", body = chat_core::ErrorBody)))]
 pub async fn create(
@@ -79,7 +79,7 @@ pub async fn show(
         (status = 400, description = "Malformed JSON or form", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form, or is JSON sent as a form (send Content-Type: application/json)", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long name", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,

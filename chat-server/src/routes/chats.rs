@@ -19,8 +19,7 @@ use crate::AppState;
         (status = 400, description = "Malformed JSON or form", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
-        (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form, or is JSON sent as a form (send Content-Type: application/json)", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,

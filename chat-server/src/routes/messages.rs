@@ -22,9 +22,8 @@ const WRAPPERS: &[&str] = &["message"];
         (status = 400, description = "Malformed number, JSON or form", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form, or is JSON sent as a form (send Content-Type: application/json)", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long body (16 KiB)", body = chat_core::ErrorBody),
-        (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -53,7 +52,6 @@ pub async fn create(
         (status = 413, description = "Body over 4 MiB", body = chat_core::ErrorBody),
         (status = 415, description = "Body is not JSON", body = chat_core::ErrorBody),
         (status = 422, description = "No message, more than 1,000, or an empty or over-long body (16 KiB)", body = chat_core::ErrorBody),
-        (status = 429, description = "Rate limit of this application exceeded", body = chat_core::ErrorBody),
         (status = 503, description = "A backend is down or the server is overloaded", body = chat_core::ErrorBody)))]
 pub async fn create_batch(
     State(s): State<AppState>,
@@ -115,7 +113,7 @@ pub async fn show(
         (status = 400, description = "Malformed numbers, JSON or form", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token, or unknown chat or message", body = chat_core::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = chat_core::ErrorBody),
-        (status = 415, description = "Body is neither JSON nor a form", body = chat_core::ErrorBody),
+        (status = 415, description = "Body is neither JSON nor a form, or is JSON sent as a form (send Content-Type: application/json)", body = chat_core::ErrorBody),
         (status = 422, description = "Empty or over-long body", body = chat_core::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,

@@ -23,7 +23,7 @@ use crate::AppState;
 /// stream for the server's stream limit.
 #[utoipa::path(get, path = "/api/v1/stats/stream", tag = "operations", operation_id = "stats_stream",
     responses(
-        (status = 200, description = "`text/event-stream` of `event: second`, each with a Second as `data`", body = Second, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`, a string of events: `event: second`, each with `data` a Second (#/components/schemas/Second)", body = String, content_type = "text/event-stream"),
         (status = 503, description = "Too many open streams on this server (with `Retry-After`)", body = chat_core::ErrorBody)))]
 pub async fn stream(State(s): State<AppState>) -> ApiResult<Response> {
     let guard = s.live.admit()?;

@@ -8,12 +8,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use chat_core::model::MAX_NUMBER;
 use chat_core::{ChatApi, LiveEvent, MessageNumber};
 use futures::StreamExt;
 
 use super::{params, Params};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, ChatPath};
+use crate::extract::ChatPath;
 use crate::AppState;
 
 /// A comment line this often keeps idle streams open through proxies.
@@ -34,7 +35,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
            ("after" = Option<u32>, Query, description = "Resume after this message number (0: from the first); `Last-Event-ID` takes precedence"),
            ("Last-Event-ID" = Option<u32>, Header, description = "Resume after this message number (the last `id` received)")),
     responses(
-        (status = 200, description = "`text/event-stream`: `event: created` (with `id`) and `event: edited`, each with a Message as `data`; `event: deleted` with `{\"number\": N}`", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`, a string of events: `event: created` (with `id`) and `event: edited`, each with `data` a Message (#/components/schemas/Message); `event: deleted` with `data` a MessageDeleted (#/components/schemas/MessageDeleted)", body = String, content_type = "text/event-stream"),
         (status = 400, description = "Malformed token, number, after or Last-Event-ID", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown token or chat", body = chat_core::ErrorBody),
         (status = 503, description = "Too many open streams on this server, or a backend is down (with `Retry-After`)", body = chat_core::ErrorBody)))]
@@ -46,12 +47,17 @@ pub async fn stream(
 ) -> ApiResult<Response> {
     let q = params(q)?;
     let after = match headers.get("last-event-id") {
-        Some(v) => resume_point(v.to_str().map_err(|_| {
-            ApiError::bad_request("Last-Event-ID must be a message number, got non-text bytes")
-        })?)?,
+        Some(v) => resume_point(
+            "Last-Event-ID",
+            v.to_str().map_err(|_| {
+                ApiError::bad_request(
+                    "Last-Event-ID must be a non-negative integer, got non-text bytes",
+                )
+            })?,
+        )?,
         None => q
             .get("after")
-            .map(|a| resume_point(a))
+            .map(|a| resume_point("after", a))
             .transpose()?
             .flatten(),
     };
@@ -80,12 +86,27 @@ pub async fn stream(
         .into_response())
 }
 
-/// `0` (from the first message) or a message number.
-fn resume_point(s: &str) -> Result<Option<MessageNumber>, ApiError> {
-    if s.trim() == "0" {
-        return Ok(None);
+/// `0` (from the first message) or a message number: a non-negative integer. `what` names
+/// where it was sent (`after`, `Last-Event-ID`).
+fn resume_point(what: &str, s: &str) -> Result<Option<MessageNumber>, ApiError> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.bytes().all(|b| b == b'0') {
+            return Ok(None);
+        }
+        if let Some(n) = s
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| MessageNumber::new(n).ok())
+        {
+            return Ok(Some(n));
+        }
     }
-    Ok(Some(extract::message(s.trim())?))
+    Err(ApiError::bad_request(format!(
+        "{what} must be a non-negative integer (0: from the first message; else a message \
+         number up to {MAX_NUMBER}), got {:?}",
+        s.chars().take(40).collect::<String>()
+    )))
 }
 
 fn sse_event(event: &LiveEvent) -> Event {

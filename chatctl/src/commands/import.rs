@@ -5,6 +5,12 @@
 //! HTTP `POST …/messages/batch`), one after the other: a batch's numbers follow its order and
 //! the next batch starts after it, so message numbers follow the line order, directly and over
 //! HTTP alike, while each batch fills a group commit (or one Redis pipeline).
+//!
+//! Blank lines are not messages: they are skipped, and the summary says how many, because
+//! `--skip N` counts every line of the input. Ctrl-C stops after the batch in flight and
+//! prints how many lines were stored and the command that resumes ([`resume`]).
+
+mod resume;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -20,7 +26,7 @@ use crate::cli::Format;
 use crate::context::Context;
 use crate::exit::{CliError, CliResult};
 use crate::output::{count, stdin_is_terminal};
-use crate::progress::{summary, thousands};
+use crate::progress::{plural, summary, thousands};
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
@@ -38,6 +44,15 @@ pub struct ImportArgs {
     #[arg(long, value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub batch: u16,
+    /// Pass over the first N lines of the input (blank ones count too), e.g. those an
+    /// interrupted import stored
+    #[arg(long, value_name = "N")]
+    pub skip: Option<usize>,
+    /// Go on where an earlier import of this input stopped: with --skip, check that the chat's
+    /// last message is the last line before that point; without, start after the line that
+    /// holds the chat's last message. Nothing is created if the check fails
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// How the lines of an import are read.
@@ -60,6 +75,7 @@ struct Line {
 #[derive(Serialize)]
 struct Report {
     imported: u64,
+    blank_lines_skipped: u64,
     first_number: Option<u32>,
     last_number: Option<u32>,
     duration_ms: u64,
@@ -69,17 +85,40 @@ struct Report {
 /// Runs `import`.
 pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
     let (t, chat) = (token(&args.token)?, chat_number(&args.chat)?);
-    let bodies = parse(&read_input(ctx, &args)?, args.format)?;
+    let input = parse(&read_input(ctx, &args)?, args.format)?;
     // Fail on an unknown application or chat before any progress bar appears.
     ctx.api.get_chat(&t, chat).await?;
+    let first = resume::start(ctx, (&t, chat), &input, args.skip, args.resume).await?;
+    let bodies = &input.bodies[first..];
+    // The lines passed over: skipped, or already stored.
+    let skipped_lines = first.checked_sub(1).map_or(args.skip.unwrap_or(0), |i| {
+        input.lines[i].max(args.skip.unwrap_or(0))
+    });
+    if bodies.is_empty() {
+        return Err(CliError::input(format!(
+            "nothing to import after line {} of an input of {} lines",
+            thousands(skipped_lines as u64),
+            thousands(input.line_count as u64)
+        )));
+    }
+    // Blank lines among those imported (after the skipped part).
+    let blank = input
+        .line_count
+        .saturating_sub(skipped_lines + bodies.len()) as u64;
 
+    let interrupt = resume::Interrupt::watch();
     let total = bodies.len() as u64;
     let bar = ctx.bar();
     bar.start("messages", Some(total));
     let started = Instant::now();
     let mut numbers: Vec<u32> = Vec::with_capacity(bodies.len());
     let mut failed = None;
-    for batch in batches(&bodies, usize::from(args.batch)) {
+    for batch in batches(bodies, usize::from(args.batch)) {
+        // Ctrl-C: the batch in flight was waited for; send no other.
+        if interrupt.seen() {
+            break;
+        }
+        // Each batch is awaited to its end: a Ctrl-C meanwhile only stops the next one.
         match ctx.api.create_messages(&t, chat, batch).await {
             Ok(created) => {
                 numbers.extend(created.iter().map(|m| m.number.get()));
@@ -93,6 +132,27 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
     }
     bar.finish();
     let elapsed = started.elapsed();
+    // The last line of the input stored, this run or an earlier one: what `--skip` passes.
+    let through = match (first + numbers.len()).checked_sub(1) {
+        Some(i) => input.lines[i],
+        None => 0,
+    };
+    if failed.is_none() && numbers.len() < bodies.len() {
+        let stored = match (numbers.first(), numbers.last()) {
+            (Some(a), Some(b)) => format!(" as messages {a}..{b}"),
+            _ => String::new(),
+        };
+        let blanks = through.saturating_sub(skipped_lines + numbers.len());
+        return Err(CliError::interrupted(format!(
+            "import: interrupted: {} stored{stored} in chat {chat} (input lines through {}; \
+             {} skipped), {} not sent\nresume with: {}",
+            plural(numbers.len() as u64, "line", "lines"),
+            thousands(through as u64),
+            plural(blanks as u64, "blank line", "blank lines"),
+            thousands((bodies.len() - numbers.len()) as u64),
+            resume::command_line(through)
+        )));
+    }
     if let Some(e) = failed {
         let done = if numbers.is_empty() {
             "no message was created".to_owned()
@@ -105,17 +165,29 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
             )
         };
         return Err(CliError::from(e).hint(format!(
-            "{done}; lines of the failing batch may be created too (see `message list --last`)"
+            "{done}; lines of the failing batch may be created too (see `message list --last`); \
+             `{}` goes on after the chat's last message",
+            resume::command_line(0) + " --resume"
         )));
     }
     let imported = numbers.len() as u64;
 
     let report = Report {
         imported,
+        blank_lines_skipped: blank,
         first_number: numbers.first().copied(),
         last_number: numbers.last().copied(),
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         messages_per_second: per_second(imported, elapsed),
+    };
+    let blank_note = format!(
+        "{} skipped (not messages; --skip counts them as lines)",
+        plural(blank, "blank line", "blank lines")
+    );
+    let blanks = if blank > 0 {
+        format!("; {blank_note}")
+    } else {
+        String::new()
     };
     match ctx.out.format() {
         // The table below says the same as the summary line: one of them is enough.
@@ -127,7 +199,7 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
                 ("message", "messages"),
                 &into,
                 elapsed,
-                "",
+                &blanks,
             ));
             ctx.out.json(&report)
         }
@@ -149,7 +221,11 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> CliResult {
                     thousands(report.messages_per_second)
                 )),
             ]);
-            ctx.out.print_table(&table)
+            ctx.out.print_table(&table)?;
+            if blank > 0 {
+                ctx.out.note(&format!("import: {blank_note}"));
+            }
+            Ok(())
         }
     }
 }
@@ -203,9 +279,20 @@ fn read_input(ctx: &Context, args: &ImportArgs) -> CliResult<String> {
     Ok(text)
 }
 
+/// The messages of an input and where they are in it.
+#[derive(Debug)]
+pub struct Input {
+    /// Each body, checked, in the input's order.
+    bodies: Vec<String>,
+    /// The line (from 1) of each body.
+    lines: Vec<usize>,
+    /// How many lines the input has, blank ones included.
+    line_count: usize,
+}
+
 /// The bodies of the input, each checked; blank lines are skipped. A bad line is reported
 /// with its number and nothing is created.
-fn parse(text: &str, format: InputFormat) -> CliResult<Vec<String>> {
+fn parse(text: &str, format: InputFormat) -> CliResult<Input> {
     let jsonl = match format {
         InputFormat::Jsonl => true,
         InputFormat::Lines => false,
@@ -214,8 +301,9 @@ fn parse(text: &str, format: InputFormat) -> CliResult<Vec<String>> {
             .find(|l| !l.trim().is_empty())
             .is_some_and(|l| l.trim_start().starts_with('{')),
     };
-    let mut bodies = Vec::new();
+    let (mut bodies, mut lines, mut line_count) = (Vec::new(), Vec::new(), 0);
     for (i, raw) in text.lines().enumerate() {
+        line_count = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.trim().is_empty() {
             continue;
@@ -234,11 +322,16 @@ fn parse(text: &str, format: InputFormat) -> CliResult<Vec<String>> {
         };
         Body::parse(&body).map_err(|e| CliError::input(format!("line {}: {e}", i + 1)))?;
         bodies.push(body);
+        lines.push(i + 1);
     }
     if bodies.is_empty() {
         return Err(CliError::input("the input holds no message"));
     }
-    Ok(bodies)
+    Ok(Input {
+        bodies,
+        lines,
+        line_count,
+    })
 }
 
 #[cfg(test)]
@@ -248,16 +341,17 @@ mod tests {
     #[test]
     fn both_formats_are_recognised_and_blank_lines_skipped() {
         let jsonl = "{\"body\": \"one\"}\n\n{\"body\": \"two\\nlines\"}\n";
+        let input = parse(jsonl, InputFormat::Auto).expect("valid");
+        assert_eq!(input.bodies, ["one", "two\nlines"]);
+        assert_eq!((input.lines, input.line_count), (vec![1, 3], 3));
+        let plain = "first\r\n  \nsecond {not json}\n\n";
+        let input = parse(plain, InputFormat::Auto).expect("valid");
+        assert_eq!(input.bodies, ["first", "second {not json}"]);
+        assert_eq!((input.lines, input.line_count), (vec![1, 3], 4));
         assert_eq!(
-            parse(jsonl, InputFormat::Auto).expect("valid"),
-            ["one", "two\nlines"]
+            parse("{x}\n", InputFormat::Lines).expect("valid").bodies,
+            ["{x}"]
         );
-        let plain = "first\r\n  \nsecond {not json}\n";
-        assert_eq!(
-            parse(plain, InputFormat::Auto).expect("valid"),
-            ["first", "second {not json}"]
-        );
-        assert_eq!(parse("{x}\n", InputFormat::Lines).expect("valid"), ["{x}"]);
     }
 
     #[test]

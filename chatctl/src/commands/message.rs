@@ -15,9 +15,13 @@ use crate::exit::CliResult;
 #[derive(Debug, Subcommand)]
 pub enum MessageCommand {
     /// Send a message to a chat and print its number
-    #[command(long_about = "Send a message to a chat and print its number.\n\n\
+    #[command(
+        visible_alias = "create",
+        long_about = "Send a message to a chat and print its number \
+        (`create` does the same, like `app create` and `chat create`).\n\n\
         Without BODY, or with `-`, the body is read from stdin (one final line break dropped), \
-        so `fortune | chatctl message send TOKEN 1` works.")]
+        so `fortune | chatctl message send TOKEN 1` works."
+    )]
     Send {
         /// The application's token
         token: String,
@@ -49,6 +53,9 @@ pub enum MessageCommand {
         number: String,
     },
     /// Replace a message's body
+    #[command(long_about = "Replace a message's body.\n\n\
+        Without BODY, or with `-`, the new body is read from stdin (one final line break \
+        dropped), as `message send` does.")]
     Edit {
         /// The application's token
         token: String,
@@ -56,8 +63,8 @@ pub enum MessageCommand {
         chat: String,
         /// The message's number
         number: String,
-        /// The new text; `-` reads it from stdin
-        body: String,
+        /// The new text; `-` or nothing reads it from stdin
+        body: Option<String>,
     },
     /// Delete a message
     #[command(
@@ -152,7 +159,7 @@ pub async fn run(ctx: &Context, command: MessageCommand) -> CliResult {
             body,
         } => {
             let (t, chat, n) = (token(&t)?, chat_number(&chat)?, message_number(&number)?);
-            let body = text_or_stdin(ctx, Some(body), "message body")?;
+            let body = text_or_stdin(ctx, body, "message body")?;
             let message = api.update_message(&t, chat, n, &body).await?;
             ctx.out.messages(&[message], false)
         }
@@ -183,10 +190,14 @@ pub async fn run(ctx: &Context, command: MessageCommand) -> CliResult {
             let (t, chat) = (token(&t)?, chat_number(&chat)?);
             let after = match from {
                 Some(n) => MessageNumber::new(message_number(&n)?.get() - 1).ok(),
-                None => MessageNumber::new(
-                    u32::try_from(api.get_chat(&t, chat).await?.messages_count).unwrap_or(0),
-                )
-                .ok(),
+                // New messages only: after the highest number there is now (not after the
+                // count, which deletions leave below it).
+                None => api
+                    .list_messages(&t, chat, PageRequest::first(1)?.newest_first())
+                    .await?
+                    .items
+                    .first()
+                    .map(|m| m.number),
             };
             tail(ctx, api.follow(&t, chat, after).await?).await
         }
@@ -219,10 +230,12 @@ async fn tail(ctx: &Context, mut events: chat_core::LiveStream) -> CliResult {
     Ok(())
 }
 
-/// One message: the table row, then the whole body, which the table may have cut.
+/// One message: the table row, then on a terminal the whole body, which the table may have
+/// cut (piped, the tab-separated row already holds it, and stays the only line after the
+/// header).
 fn show_in_full(ctx: &Context, message: &chat_core::Message) -> CliResult {
     ctx.out.messages(std::slice::from_ref(message), false)?;
-    if ctx.out.format() == crate::cli::Format::Table {
+    if ctx.out.format() == crate::cli::Format::Table && ctx.out.is_terminal() {
         ctx.out.write(&format!("{}\n", message.body))?;
     }
     Ok(())

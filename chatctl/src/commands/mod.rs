@@ -3,15 +3,18 @@
 //! input exits with 4, like the server's 400), paging, and reading text from stdin.
 
 pub mod app;
+pub mod backup;
 pub mod bench;
 pub mod chat;
 pub mod completions;
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod message;
 pub mod queue;
 pub mod recount;
 pub mod reindex;
+pub mod restore;
 pub mod search;
 
 use std::future::Future;
@@ -37,6 +40,9 @@ pub async fn run(ctx: &Context, command: Command) -> CliResult {
         Command::Reindex(a) => reindex::run(ctx, a).await,
         Command::Queue(c) => queue::run(ctx, c).await,
         Command::Import(a) => import::run(ctx, a).await,
+        Command::Export(a) => export::run(ctx, a).await,
+        Command::Restore(a) => restore::run(ctx, a).await,
+        Command::Backup(a) => backup::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Bench(a) => bench::run(ctx, a).await,
         Command::Completions(a) => completions::run(&a),

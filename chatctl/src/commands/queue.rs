@@ -13,7 +13,8 @@ use crate::progress::{duration, plural};
 /// What to do with the write queue.
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
-    /// Show the queue's depth, pending and dead entries, and the oldest entry's age
+    /// Show the queue's depth, pending and dead entries, and the oldest entry's age, in total
+    /// and per shard
     Status,
     /// Move every dead-letter entry back to the queue for the workers to try again
     RetryDead,
@@ -31,8 +32,26 @@ pub async fn run(ctx: &Context, command: QueueCommand) -> CliResult {
                 || "-".to_owned(),
                 |ms| duration(std::time::Duration::from_millis(ms)),
             );
-            let mut t = ctx.out.table(&["depth", "pending", "dead", "oldest"]);
+            let age = |ms: Option<u64>| {
+                ms.map_or_else(
+                    || "-".to_owned(),
+                    |ms| duration(std::time::Duration::from_millis(ms)),
+                )
+            };
+            let mut t = ctx
+                .out
+                .table(&["shard", "depth", "pending", "dead", "oldest"]);
+            for s in &status.shards {
+                t.add_row(vec![
+                    comfy_table::Cell::new(s.shard),
+                    count(s.depth),
+                    count(s.pending),
+                    count(s.dead),
+                    comfy_table::Cell::new(age(s.oldest_age_ms)),
+                ]);
+            }
             t.add_row(vec![
+                comfy_table::Cell::new("total"),
                 count(status.depth),
                 count(status.pending),
                 count(status.dead),

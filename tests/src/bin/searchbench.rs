@@ -18,6 +18,12 @@
 //! generator, so every run searches the same data). Rows are loaded straight into the tables
 //! (the write path has its own benchmarks); the indices are then built by the products' own
 //! reindex jobs, which is what the indexing rates measure.
+//!
+//! `--cluster` measures instead what routing by chat buys on the three-node OpenSearch cluster
+//! (`CHAT_TEST_SEARCH_CLUSTER_URLS`, `services.sh start opensearch-cluster`): `--messages`
+//! (default 1,000,000) over `--chats` (1,000) in an index of `--shards` (5) shards, filled by
+//! `_bulk` with the chat's routing; then the same `newest` query of one chat, routed (reads the
+//! chat's shard) and not routed (reads every shard), alternately, p50/p99 of each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -27,6 +33,7 @@ use chat_core::store::SearchSpec;
 use chat_core::{
     ChatApi, ChatNumber, ChatService, Config, NoProgress, Query, SearchRequest, SearchSort, Token,
 };
+use chat_tests::bench::{arg, Gen};
 use hdrhistogram::Histogram;
 use sqlx::{Connection, MySqlConnection, QueryBuilder, Row, SqliteConnection};
 
@@ -113,40 +120,16 @@ const QUERIES: [(&str, bool); 8] = [
 /// The orders measured.
 const SORTS: [SearchSort; 2] = [SearchSort::Newest, SearchSort::Relevance];
 
-/// A deterministic generator (xorshift).
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+/// A message of the data set: words of [`WORDS`], now and then a rare word ("zephyr") or a
+/// rare phrase ("quasar pulse") appended.
+fn body(gen: &mut Gen) -> String {
+    let mut s = gen.sentence(&WORDS);
+    match gen.number() % 100_000 {
+        0 => s.push_str(" quasar pulse"),
+        n if n % 1000 == 1 => s.push_str(" zephyr"),
+        _ => {}
     }
-
-    fn body(&mut self) -> String {
-        let mut s = String::with_capacity(96);
-        while s.len() < 64 {
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(WORDS[(self.next() % WORDS.len() as u64) as usize]);
-        }
-        match self.next() % 100_000 {
-            0 => s.push_str(" quasar pulse"),
-            n if n % 1000 == 1 => s.push_str(" zephyr"),
-            _ => {}
-        }
-        s
-    }
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
+    s
 }
 
 fn env(name: &str) -> String {
@@ -211,6 +194,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::args().any(|a| a == "--cluster") {
+        let chats = arg("--chats", 1000) as u32;
+        let shards = arg("--shards", 5) as u32;
+        rt.block_on(cluster(messages, chats, shards));
+        return;
+    }
     let mut report = vec![format!(
         "search benchmark: {messages} messages per dataset, limit 20, queries (text, rare) {QUERIES:?}"
     )];
@@ -280,7 +269,7 @@ async fn run(set: &Dataset, messages: u64) -> Results {
     let mut bodies: Vec<(u32, u32, String)> = Vec::with_capacity(messages as usize);
     for chat in 1..=set.chats {
         for number in 1..=per_chat as u32 {
-            bodies.push((chat, number, gen.body()));
+            bodies.push((chat, number, body(&mut gen)));
         }
     }
     let now = chrono::Utc::now().timestamp_micros();
@@ -324,7 +313,9 @@ async fn run(set: &Dataset, messages: u64) -> Results {
     let suffix = Token::generate().as_str()[..12].to_owned();
     let es_prefix = format!("bench-{suffix}");
     let mut distributed = None;
-    let engine = ElasticSearch::open(&es_url, &es_prefix, 0).await.unwrap();
+    let engine = ElasticSearch::open(&es_url, &es_prefix, 1, 0)
+        .await
+        .unwrap();
     let es_app = 1i64;
     if set.chats == 1 {
         let started = Instant::now();
@@ -419,7 +410,7 @@ async fn run(set: &Dataset, messages: u64) -> Results {
     for (q, rare) in QUERIES {
         let class = usize::from(rare);
         for i in 0..rounds {
-            let chat = (pick.next() % u64::from(set.chats)) as u32 + 1;
+            let chat = (pick.number() % u64::from(set.chats)) as u32 + 1;
             let n = ChatNumber::new(chat).unwrap();
             for (s, &sort) in SORTS.iter().enumerate() {
                 let request = SearchRequest::new(q).sorted(sort).limited(20);
@@ -517,5 +508,107 @@ async fn run(set: &Dataset, messages: u64) -> Results {
         engine: es,
         scan,
         lines,
+    }
+}
+
+/// Routed vs not routed search on the cluster (see the module doc).
+async fn cluster(messages: u64, chats: u32, shards: u32) {
+    let urls = env("CHAT_TEST_SEARCH_CLUSTER_URLS");
+    let nodes: Vec<String> = urls.split(',').map(str::to_owned).collect();
+    let prefix = format!("bench-{}", &Token::generate().as_str()[..12]);
+    let engine = ElasticSearch::open(&urls, &prefix, shards, 0)
+        .await
+        .unwrap();
+    let alias = format!("{prefix}-messages");
+    let app = 1i64;
+    let per_chat = (messages / u64::from(chats)).max(1) as u32;
+    println!("== cluster: indexing {messages} messages over {chats} chats, {shards} shards");
+    let started = Instant::now();
+    let mut gen = Gen(0x9e37_79b9_7f4a_7c15);
+    let mut docs = Vec::with_capacity(5000);
+    let now = chrono::Utc::now().timestamp_micros();
+    for number in 1..=per_chat {
+        for chat in 1..=chats {
+            docs.push(Doc {
+                app,
+                chat,
+                number,
+                body: body(&mut gen),
+                created_at: now,
+                updated_at: now,
+            });
+            if docs.len() == 5000 {
+                engine.index(&docs, None).await.unwrap();
+                docs.clear();
+            }
+        }
+    }
+    engine.index(&docs, None).await.unwrap();
+    engine.refresh(None).await.unwrap();
+    let indexed = u64::from(per_chat) * u64::from(chats);
+    let took = started.elapsed();
+    println!(
+        "   {indexed} documents in {:.1} s = {}",
+        took.as_secs_f64(),
+        rate(indexed, took)
+    );
+
+    let http = reqwest::Client::new();
+    let mut routed = Latency::new();
+    let mut unrouted = Latency::new();
+    let mut shards_read = [0u64; 2];
+    let rounds = 200u32;
+    for i in 0..rounds {
+        let chat = 1 + (i * 7919) % chats;
+        let (q, _) = QUERIES[i as usize % QUERIES.len()];
+        let body = serde_json::json!({
+            "query": {"bool": {"filter": [
+                {"term": {"app": app}}, {"term": {"chat": chat}},
+                {"match_phrase": {"body.grams": {"query": q}}}
+            ]}},
+            "sort": [{"number": "desc"}],
+            "size": 20,
+            "track_total_hits": false
+        });
+        let node = &nodes[i as usize % nodes.len()];
+        for (which, routing) in [(0, Some(format!("{app}-{chat}"))), (1, None)] {
+            let mut url = format!("{node}/{alias}/_search");
+            if let Some(r) = &routing {
+                url.push_str(&format!("?routing={r}"));
+            }
+            let t = Instant::now();
+            let answer: serde_json::Value = http
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let d = t.elapsed();
+            shards_read[which] += answer["_shards"]["total"].as_u64().unwrap();
+            if which == 0 {
+                routed.record(d);
+            } else {
+                unrouted.record(d);
+            }
+        }
+    }
+    println!(
+        "\n{indexed} messages over {chats} chats, {shards} shards, 3 nodes, newest, limit 20:"
+    );
+    println!(
+        "  routed     {}  ({:.1} shards per search)",
+        routed.line(),
+        shards_read[0] as f64 / f64::from(rounds)
+    );
+    println!(
+        "  not routed {}  ({:.1} shards per search)",
+        unrouted.line(),
+        shards_read[1] as f64 / f64::from(rounds)
+    );
+    for index in engine.indices().await.unwrap_or_default() {
+        let _ = engine.delete_index(&index).await;
     }
 }

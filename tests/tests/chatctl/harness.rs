@@ -28,6 +28,12 @@ fn build_binaries() -> Binaries {
     }
 }
 
+/// The chat-server binary.
+#[allow(dead_code)]
+pub fn server_binary() -> &'static Path {
+    &binaries().server
+}
+
 /// Variables of the environment the binaries read; cleared so the host's never leak in.
 pub const CHAT_VARS: &[&str] = &[
     "CHAT_SERVER",

@@ -648,3 +648,59 @@ pub fn deletes_need_yes_without_a_terminal_and_take_what_they_hold(ctl: &Ctl) {
         .collect();
     assert!(left.contains(&other) && !left.contains(&t), "{left:?}");
 }
+
+/// `message tail` without `--from` prints only what is sent after it starts, even when earlier
+/// messages were deleted (so the chat's count is below its highest number).
+pub fn tail_without_from_prints_only_messages_sent_after_it_started(ctl: &Ctl) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let t = ctl.new_app("tail");
+    ctl.ok(&["chat", "create", &t]);
+    let bodies: String = (1..=18).map(|i| format!("old {i}\n")).collect();
+    let r = ctl.run_with(&["import", &t, "1", "-", "--quiet"], Some(&bodies));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for n in ["3", "4"] {
+        ctl.ok(&["message", "delete", &t, "1", n, "--yes"]);
+    }
+    // 16 messages, numbered up to 18.
+    assert_eq!(ctl.json(&["chat", "show", &t, "1"])["messages_count"], 16);
+
+    let mut tail = ctl
+        .cmd(&["message", "tail", &t, "1", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(tail.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // The tail subscribes at some point after it starts: send until it prints something.
+    let mut first = None;
+    for i in 1..=40 {
+        ctl.ok(&["message", "send", &t, "1", &format!("new {i}")]);
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(250)) {
+            first = Some(line);
+            break;
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let first: Value = serde_json::from_str(&first.expect("the tail printed nothing")).unwrap();
+    assert_eq!(first["event"], "created", "{first}");
+    assert!(
+        first["message"]["number"].as_u64().unwrap() > 18
+            && first["message"]["body"]
+                .as_str()
+                .unwrap()
+                .starts_with("new "),
+        "the tail printed an old message first: {first}"
+    );
+}

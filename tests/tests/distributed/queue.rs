@@ -291,7 +291,7 @@ async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
     for n in 1..=20 {
         let job = format!(r#"{{"k":"m","a":"{app_id}","c":1,"n":{n},"b":"dup","t":"1","u":"1"}}"#);
         redis::cmd("XADD")
-            .arg(format!("{}q", h.prefix))
+            .arg(h.backend.queue_key(app_id, 1))
             .arg("*")
             .arg("j")
             .arg(job)
@@ -420,7 +420,7 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error(
     // A message for a chat that was never created: no row to attach it to, ever.
     let mut conn = h.redis().await;
     redis::cmd("XADD")
-        .arg(format!("{}q", h.prefix))
+        .arg(h.backend.queue_key(999_999, 7))
         .arg("*")
         .arg("j")
         .arg(r#"{"k":"m","a":"999999","c":7,"n":1,"b":"orphan","t":"1","u":"1"}"#)
@@ -429,13 +429,7 @@ async fn a_job_that_keeps_failing_goes_to_the_dead_letter_stream_with_its_error(
         .unwrap();
     let round = h.backend.worker().drain().await.unwrap();
     assert_eq!((round.persisted, round.dead), (2, 1), "{round:?}");
-    let dead: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
-        .arg(format!("{}dead", h.prefix))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let dead = dead_entries(&h.backend, &mut conn).await;
     assert_eq!(dead.len(), 1);
     let fields = &dead[0].1;
     assert!(fields["j"].contains("orphan"), "{fields:?}");
@@ -639,13 +633,7 @@ async fn a_document_the_search_engine_rejects_is_dead_lettered_with_its_reason_n
     let status = h.0.backend.queue_status().await.unwrap();
     assert_eq!((status.depth, status.pending, status.dead), (0, 0, 1));
     let mut conn = h.0.redis().await;
-    let dead: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
-        .arg(format!("{}dead", h.0.prefix))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let dead = dead_entries(&h.0.backend, &mut conn).await;
     assert_eq!(dead.len(), 1);
     let fields = &dead[0].1;
     assert!(fields["j"].contains("not a number"), "{fields:?}");
@@ -693,4 +681,76 @@ async fn a_document_the_search_engine_rejects_is_dead_lettered_with_its_reason_n
     assert_eq!(h.stored().await, 2);
     let _ = http.delete(format!("{es}/{numbers_only}")).send().await;
     h.stop().await;
+}
+
+/// The entries of every shard's dead-letter stream.
+async fn dead_entries(
+    backend: &chat_core::store::distributed::DistributedBackend,
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Vec<(String, std::collections::HashMap<String, String>)> {
+    let mut all = Vec::new();
+    for key in backend.dead_keys() {
+        let dead: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
+            .arg(key)
+            .arg("-")
+            .arg("+")
+            .query_async(conn)
+            .await
+            .unwrap();
+        all.extend(dead);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_started_together_on_a_fresh_database_all_open_it() {
+    // An API tier and its workers start at once on a database nothing has migrated yet: each
+    // applies the migrations, and the ones that lose the race wait for the winner.
+    let admin = std::env::var("CHAT_TEST_MYSQL_URL").expect("CHAT_TEST_MYSQL_URL");
+    let redis = std::env::var("CHAT_TEST_REDIS_URL").expect("CHAT_TEST_REDIS_URL");
+    let (database, url) = chat_tests::cluster::create_database(&admin).await;
+    let config = chat_core::Config {
+        redis_url: Some(redis),
+        ..chat_core::Config::with_database_url(url.clone())
+    };
+    let opened = futures::future::join_all((0..4).map(|i| {
+        let (config, database) = (config.clone(), database.clone());
+        async move {
+            let options = chat_core::store::distributed::DistributedOptions {
+                key_prefix: format!("test:{database}:"),
+                background_worker: false,
+                ..Default::default()
+            };
+            let opened =
+                chat_core::store::distributed::DistributedBackend::open(&config, options).await;
+            (i, opened.map(|_| ()))
+        }
+    }))
+    .await;
+    for (i, result) in opened {
+        assert!(result.is_ok(), "process {i}: {:?}", result.err());
+    }
+    let mut db = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let (applied, failed): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS SIGNED), CAST(COALESCE(SUM(NOT success), 0) AS SIGNED) FROM _sqlx_migrations",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/mysql"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count();
+    assert_eq!(
+        applied,
+        i64::try_from(files).unwrap(),
+        "every migration recorded once"
+    );
+    assert_eq!(failed, 0);
+    chat_tests::cluster::drop_database(&admin, &database).await;
 }

@@ -362,10 +362,41 @@ async fn a_chat_opens_on_its_newest_page_and_older_pages_load_when_scrolling_up(
     );
     s.wait_until(
         "nothing older to offer",
-        "return document.getElementById('older').hidden;",
+        "const b = document.getElementById('older');          return b.hidden && getComputedStyle(b).display === 'none';",
         UI,
     )
     .await;
+    s.quit().await;
+}
+
+/// A chat whose messages all fit on the first page offers no older ones: the button is not
+/// on screen at all (not merely marked hidden).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_that_fits_on_one_page_shows_no_load_older_button() {
+    let _turn = TURN.lock().await;
+    let c = Console::start();
+    let api = c.api();
+    let app = api.create_application("short").await.unwrap();
+    api.create_chat(&app.token).await.unwrap();
+    for i in 1..=3 {
+        api.create_message(&app.token, chat(1), &format!("line {i}"))
+            .await
+            .unwrap();
+    }
+    let s = c.desktop().await;
+    open_chat(&s, app.token.as_str(), 1).await;
+    shown(&s, 3, "line 3").await;
+    let older = s
+        .execute(
+            "const b = document.getElementById('older');              return {hidden: b.hidden, display: getComputedStyle(b).display, shown: b.offsetParent !== null};",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        older,
+        json!({"hidden": true, "display": "none", "shown": false}),
+        "the Load older button"
+    );
     s.quit().await;
 }
 
@@ -764,3 +795,6 @@ async fn screenshots_of_every_page_at_desktop_and_phone_sizes() {
         println!("docs/console.png updated");
     }
 }
+
+#[path = "deletes.rs"]
+mod deletes;

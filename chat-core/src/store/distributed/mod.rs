@@ -15,23 +15,27 @@
 //! applies the job to MySQL and the search index after the jobs queued before it, never
 //! persisting a create or edit a tombstone covers.
 
+mod deletes;
+mod maintenance;
 pub mod mysql;
+mod numbering;
 mod reads;
 mod redis;
 pub mod search;
 mod status;
+mod transfer;
 pub mod worker;
 mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use async_trait::async_trait;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
 use self::mysql::MysqlStore;
+use self::redis::conn::Conn;
 use self::redis::{Key, Keys, Scripts};
 use self::search::ElasticSearch;
 use self::worker::{Worker, WorkerOptions};
@@ -44,6 +48,9 @@ use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
     Token,
+};
+use crate::transfer::{
+    BackupSummary, ExportOptions, ExportSender, RecordStream, RestoreOptions, RestoreSummary,
 };
 
 /// How a [`DistributedBackend`] is set up beyond the URLs of its [`Config`].
@@ -63,6 +70,14 @@ pub struct DistributedOptions {
     pub index_prefix: String,
     /// Replicas of the search index.
     pub index_replicas: u32,
+    /// Primary shards of the search index.
+    pub index_shards: u32,
+    /// Queue shards (see `redis`'s module doc): fixed for a deployment.
+    pub shards: u16,
+    /// Redis replicas that must hold a write before it is answered (`WAIT`; 0: none).
+    pub ack_replicas: u32,
+    /// How long a write waits for them.
+    pub ack_timeout: Duration,
 }
 
 impl DistributedOptions {
@@ -81,6 +96,10 @@ impl DistributedOptions {
             recount_interval: config.recount_interval,
             index_prefix: config.index_prefix.clone(),
             index_replicas: config.index_replicas,
+            index_shards: config.index_shards,
+            shards: config.redis_shards,
+            ack_replicas: config.redis_ack_replicas,
+            ack_timeout: config.redis_ack_timeout,
             ..defaults
         }
     }
@@ -96,6 +115,10 @@ impl Default for DistributedOptions {
             recount_interval: Some(crate::config::DEFAULT_RECOUNT_INTERVAL),
             index_prefix: "chat".to_owned(),
             index_replicas: 1,
+            index_shards: 1,
+            shards: crate::config::DEFAULT_REDIS_SHARDS,
+            ack_replicas: 0,
+            ack_timeout: crate::config::DEFAULT_REDIS_ACK_TIMEOUT,
         }
     }
 }
@@ -106,8 +129,10 @@ type Background = (watch::Sender<bool>, Vec<JoinHandle<()>>);
 /// The distributed backend.
 pub struct DistributedBackend {
     store: Arc<MysqlStore>,
-    redis: ConnectionManager,
+    redis: Conn,
     keys: Keys,
+    /// Redis replicas a write waits for, and how long.
+    ack: (u32, Duration),
     scripts: Arc<Scripts>,
     /// Sends message creates in pipelines.
     batcher: self::redis::batch::Batcher,
@@ -133,34 +158,43 @@ impl DistributedBackend {
                     .to_owned(),
             )
         })?;
-        let client = ::redis::Client::open(redis_url).map_err(|e| {
-            Error::BadRequest(format!(
-                "invalid Redis URL {}: {e}",
-                crate::config::redact_url(redis_url)
-            ))
-        })?;
+        if !(1..=self::redis::MAX_SHARDS).contains(&options.shards) {
+            return Err(Error::BadRequest(format!(
+                "--redis-shards must be between 1 and {}, not {}",
+                self::redis::MAX_SHARDS,
+                options.shards
+            )));
+        }
         // The API and the worker use separate connections: a worker's blocking read would
         // otherwise hold up every request multiplexed behind it.
-        let api_config =
-            ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(5)));
-        let redis = ConnectionManager::new_with_config(client.clone(), api_config).await?;
-        let (batcher, batch_task) = self::redis::batch::Batcher::new(redis.clone());
+        let redis = Conn::open(redis_url, Duration::from_secs(5)).await?;
+        let keys = Keys::new(&options.key_prefix, options.shards);
+        redis::queue::check_shards(&redis, &keys).await?;
+        let ack = (options.ack_replicas > 0).then_some((options.ack_replicas, options.ack_timeout));
+        let (batcher, batch_task) = self::redis::batch::Batcher::new(
+            redis.clone(),
+            ack,
+            self::redis::conn::node_urls(redis_url).first().copied(),
+        );
         tokio::spawn(batch_task);
-        let worker_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.worker.block + Duration::from_secs(5)));
         let worker_redis =
-            ConnectionManager::new_with_config(client.clone(), worker_config).await?;
+            Conn::open(redis_url, options.worker.block + Duration::from_secs(5)).await?;
         let (live_stop, live_stopped) = watch::channel(false);
-        let (live, relay) = self::redis::live::RedisLive::new(client, live_stopped);
+        let (live, relay) = self::redis::live::RedisLive::new(redis_url, live_stopped)?;
         let live_task = tokio::spawn(relay);
         let store =
             Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
-        let keys = Keys::new(&options.key_prefix);
         let metrics = Arc::new(Metrics::default());
         let search = match config.elasticsearch_url.as_deref() {
-            Some(url) => {
-                Some(ElasticSearch::open(url, &options.index_prefix, options.index_replicas).await?)
-            }
+            Some(url) => Some(
+                ElasticSearch::open(
+                    url,
+                    &options.index_prefix,
+                    options.index_shards,
+                    options.index_replicas,
+                )
+                .await?,
+            ),
             None => None,
         };
         let scripts = Arc::new(Scripts::new());
@@ -180,7 +214,7 @@ impl DistributedBackend {
             let (tx, rx) = watch::channel(false);
             let mut tasks = vec![tokio::spawn(Arc::clone(&worker).run(rx.clone()))];
             if let Some(every) = options.recount_interval.filter(|d| !d.is_zero()) {
-                tasks.push(tokio::spawn(recount_periodically(
+                tasks.push(tokio::spawn(maintenance::recount_periodically(
                     redis.clone(),
                     Arc::clone(&store),
                     keys.recount_lock().to_string(),
@@ -196,6 +230,7 @@ impl DistributedBackend {
             store,
             redis,
             keys,
+            ack: (options.ack_replicas, options.ack_timeout),
             scripts,
             batcher,
             apps: IdCache::default(),
@@ -227,7 +262,43 @@ impl DistributedBackend {
         &self.store
     }
 
-    fn conn(&self) -> ConnectionManager {
+    /// The stream a chat's message jobs are queued in (its shard's).
+    #[cfg(feature = "test-support")]
+    pub fn queue_key(&self, app: i64, chat: u32) -> String {
+        self.keys
+            .stream(self.keys.chat_shard(app, chat))
+            .to_string()
+    }
+
+    /// Every shard's dead-letter stream, in shard order.
+    #[cfg(feature = "test-support")]
+    pub fn dead_keys(&self) -> Vec<String> {
+        (0..self.keys.shards())
+            .map(|k| self.keys.dead(k).to_string())
+            .collect()
+    }
+
+    /// Every shard's stream, in shard order.
+    #[cfg(feature = "test-support")]
+    pub fn queue_keys(&self) -> Vec<String> {
+        (0..self.keys.shards())
+            .map(|k| self.keys.stream(k).to_string())
+            .collect()
+    }
+
+    /// A chat's message counter key.
+    #[cfg(feature = "test-support")]
+    pub fn message_counter_key(&self, app: i64, chat: u32) -> String {
+        self.keys.message_counter(app, chat).to_string()
+    }
+
+    /// Whether this backend is on a Redis Cluster.
+    #[cfg(feature = "test-support")]
+    pub fn on_cluster(&self) -> bool {
+        self.redis.is_cluster()
+    }
+
+    fn conn(&self) -> Conn {
         self.redis.clone()
     }
 
@@ -242,127 +313,10 @@ impl DistributedBackend {
         Ok(id)
     }
 
-    /// One page of a search, as stored: only persisted messages are searchable, as with a
-    /// search engine's refresh interval. The engine finds substrings of three characters or
-    /// more; shorter ones have no gram and are looked for in the one chat's rows.
-    async fn search_once(
-        &self,
-        app: i64,
-        chat: ChatNumber,
-        query: &Query,
-        spec: &SearchSpec,
-    ) -> Result<Vec<Message>> {
-        if let Some(search) = &self.search {
-            if query.has_trigram() {
-                return search.search(app, chat.get(), query, spec).await;
-            }
-        }
-        match self.store.chat_id(app, chat).await? {
-            Some(id) => self.store.search(id, query, spec).await,
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// Seeds a missing counter from the database's maximum and the numbers still pending.
-    async fn seed(
-        &self,
-        counter: Key<'_>,
-        pending: Key<'_>,
-        db_max: impl std::future::Future<Output = Result<u32>>,
-    ) -> Result<()> {
-        let mut conn = self.conn();
-        // The pending maximum is read before the database's, so that a number persisted (and
-        // its pending record dropped) in between is seen by one of the two reads.
-        let mut cmd = self.scripts.pending_max.command(1);
-        cmd.arg(pending);
-        let before: i64 = self.scripts.pending_max.run(&cmd, &mut conn).await?;
-        let db = db_max.await?;
-        let mut cmd = self.scripts.seed.command(2);
-        cmd.arg(counter).arg(pending).arg(before).arg(db);
-        let _: i64 = self.scripts.seed.run(&cmd, &mut conn).await?;
-        tracing::info!(
-            counter = %counter,
-            db_max = db,
-            pending_max = before,
-            "seeded a missing counter"
-        );
-        Ok(())
-    }
-
-    async fn seed_chats(&self, app: i64) -> Result<()> {
-        self.seed(
-            self.keys.chat_counter(app),
-            self.keys.pending_chats(app),
-            self.store.max_chat_number(app),
-        )
-        .await
-    }
-
-    async fn seed_messages(&self, app: i64, chat: ChatNumber) -> Result<()> {
-        self.seed(
-            self.keys.message_counter(app, chat.get()),
-            self.keys.pending_messages(app, chat.get()),
-            self.store.max_message_number(app, chat),
-        )
-        .await
-    }
-
     async fn scope(&self, scope: Option<&Token>) -> Result<Vec<(i64, Token)>> {
         match scope {
             Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
             None => self.store.all_applications().await,
-        }
-    }
-}
-
-/// Every `every`, recounts all applications — in one process of the deployment per interval:
-/// a Redis key set with `NX` and an expiry of the interval elects it.
-async fn recount_periodically(
-    mut redis: ConnectionManager,
-    store: Arc<MysqlStore>,
-    lock: String,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
-        let elected: std::result::Result<Option<String>, _> = ::redis::cmd("SET")
-            .arg(&lock)
-            .arg(std::process::id())
-            .arg("NX")
-            .arg("PX")
-            .arg(u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1))
-            .query_async(&mut redis)
-            .await;
-        match elected {
-            Ok(Some(_)) => {}
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "periodic recount skipped: Redis unavailable");
-                continue;
-            }
-        }
-        let result = async {
-            let apps = store.all_applications().await?;
-            store.recount(&apps, &crate::api::NoProgress).await
-        }
-        .await;
-        match result {
-            Ok(summary) => tracing::info!(
-                applications = summary.applications,
-                chats = summary.chats,
-                corrected = summary.corrected,
-                "periodic recount done"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "periodic recount failed; next one in an interval")
-            }
         }
     }
 }
@@ -497,53 +451,7 @@ impl Backend for DistributedBackend {
         query: &Query,
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
-        let app = self.live_app(token).await?;
-        if !self.chat_exists(app, chat).await? {
-            return Err(not_chat(token, chat));
-        }
-        // Deleted messages may still be indexed (or stored) until the worker applies their
-        // delete: each page drops them and reads on until it is full.
-        let want = spec.limit as usize;
-        let mut step = *spec;
-        let mut found = Vec::with_capacity(want);
-        loop {
-            let page = self.search_once(app, chat, query, &step).await?;
-            let read = page.len();
-            let numbers: Vec<u32> = page.iter().map(|m| m.number.get()).collect();
-            let deleted = self
-                .deleted(self.keys.deleted_messages(app, chat.get()), &numbers)
-                .await?;
-            if read < step.limit as usize || deleted.iter().all(|d| !d) {
-                found.extend(
-                    page.into_iter()
-                        .zip(deleted)
-                        .filter(|(_, d)| !d)
-                        .map(|(m, _)| m),
-                );
-                break;
-            }
-            found.extend(
-                page.into_iter()
-                    .zip(deleted)
-                    .filter(|(_, d)| !d)
-                    .map(|(m, _)| m),
-            );
-            if found.len() >= want {
-                break;
-            }
-            match step.sort {
-                crate::model::SearchSort::Relevance => {
-                    step.offset += read as u32;
-                    if step.offset >= crate::model::RELEVANCE_WINDOW {
-                        break;
-                    }
-                    step.limit = step.limit.min(crate::model::RELEVANCE_WINDOW - step.offset);
-                }
-                _ => step.after = numbers.last().copied(),
-            }
-        }
-        found.truncate(want);
-        Ok(found)
+        self.search_chat(token, chat, query, spec).await
     }
 
     async fn recount(
@@ -577,6 +485,32 @@ impl Backend for DistributedBackend {
 
     async fn retry_dead(&self) -> Result<RetrySummary> {
         DistributedBackend::retry_dead(self).await
+    }
+
+    async fn export(
+        &self,
+        scope: Option<&Token>,
+        options: &ExportOptions,
+        tx: ExportSender,
+    ) -> Result<()> {
+        self.start_export(scope, options.drain_timeout, tx).await
+    }
+
+    async fn restore(
+        &self,
+        records: RecordStream,
+        options: &RestoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<RestoreSummary> {
+        self.restore_stream(records, options, progress).await
+    }
+
+    async fn backup(
+        &self,
+        _path: &std::path::Path,
+        _progress: &dyn Progress,
+    ) -> Result<BackupSummary> {
+        Err(transfer::no_backup())
     }
 
     async fn health(&self) -> Vec<BackendHealth> {

@@ -12,9 +12,10 @@ use super::redis::Key;
 use super::{not_app, not_chat, not_message, DistributedBackend};
 use crate::error::Result;
 use crate::model::{
-    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Token,
+    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Query, SearchSort,
+    Token, RELEVANCE_WINDOW,
 };
-use crate::store::{from_micros, paginate};
+use crate::store::{from_micros, paginate, SearchSpec};
 
 fn counter(v: Option<String>) -> Option<u64> {
     v.and_then(|s| s.parse().ok())
@@ -105,7 +106,7 @@ impl DistributedBackend {
         };
         let want = page.limit as usize + 1;
         let mut apps = Vec::with_capacity(want);
-        let mut conn = self.conn();
+        let conn = self.conn();
         loop {
             let rows = self.store.applications(after, page.limit + 1).await?;
             let (Some(last), read) = (rows.last().map(|r| r.id), rows.len()) else {
@@ -114,18 +115,20 @@ impl DistributedBackend {
             after = last;
             let counters: Vec<_> = rows.iter().map(|r| self.keys.chat_counter(r.id)).collect();
             let markers: Vec<_> = rows.iter().map(|r| self.keys.deleted_app(r.id)).collect();
-            let (counts, deleted): (Vec<Option<String>>, Vec<Option<String>>) = redis::pipe()
-                .cmd("MGET")
-                .arg(&counters)
-                .cmd("MGET")
-                .arg(&markers)
-                .query_async(&mut conn)
+            let (counts, deleted): (Vec<Option<String>>, Vec<Option<String>>) = conn
+                .split(
+                    redis::pipe()
+                        .cmd("MGET")
+                        .arg(&counters)
+                        .cmd("MGET")
+                        .arg(&markers),
+                )
                 .await?;
             let mut scards = redis::pipe();
             for r in &rows {
                 scards.cmd("SCARD").arg(self.keys.deleted_chats(r.id));
             }
-            let gone: Vec<u64> = scards.query_async(&mut conn).await?;
+            let gone: Vec<u64> = conn.split(&scards).await?;
             for (((row, n), deleted), gone) in rows.into_iter().zip(counts).zip(deleted).zip(gone) {
                 if deleted.is_some() {
                     continue;
@@ -170,21 +173,22 @@ impl DistributedBackend {
 
     pub(super) async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
         let app = self.live_app(token).await?;
-        let mut conn = self.conn();
-        let (queued, messages, deleted, gone): (Option<String>, Option<String>, bool, u64) =
-            redis::pipe()
-                .cmd("HGET")
-                .arg(self.keys.pending_chats(app))
-                .arg(chat.get())
-                .cmd("GET")
-                .arg(self.keys.message_counter(app, chat.get()))
-                .cmd("SISMEMBER")
-                .arg(self.keys.deleted_chats(app))
-                .arg(chat.get())
-                .cmd("SCARD")
-                .arg(self.keys.deleted_messages(app, chat.get()))
-                .query_async(&mut conn)
-                .await?;
+        let (queued, messages, deleted, gone): (Option<String>, Option<String>, bool, u64) = self
+            .conn()
+            .split(
+                redis::pipe()
+                    .cmd("HGET")
+                    .arg(self.keys.pending_chats(app))
+                    .arg(chat.get())
+                    .cmd("GET")
+                    .arg(self.keys.message_counter(app, chat.get()))
+                    .cmd("SISMEMBER")
+                    .arg(self.keys.deleted_chats(app))
+                    .arg(chat.get())
+                    .cmd("SCARD")
+                    .arg(self.keys.deleted_messages(app, chat.get())),
+            )
+            .await?;
         if deleted {
             return Err(not_chat(token, chat));
         }
@@ -261,7 +265,7 @@ impl DistributedBackend {
                     .cmd("SCARD")
                     .arg(self.keys.deleted_messages(app, c.number.get()));
             }
-            let gone: Vec<u64> = scards.query_async(&mut conn).await?;
+            let gone: Vec<u64> = conn.split(&scards).await?;
             for ((chat, n), gone) in items.iter_mut().zip(counts).zip(gone) {
                 if let Some(n) = counter(n) {
                     chat.messages_count = n.saturating_sub(gone);
@@ -278,18 +282,19 @@ impl DistributedBackend {
         message: MessageNumber,
     ) -> Result<Message> {
         let app = self.live_app(token).await?;
-        let mut conn = self.conn();
-        let (queued, deleted, chat_deleted): (Option<String>, bool, bool) = redis::pipe()
-            .cmd("HGET")
-            .arg(self.keys.pending_messages(app, chat.get()))
-            .arg(message.get())
-            .cmd("SISMEMBER")
-            .arg(self.keys.deleted_messages(app, chat.get()))
-            .arg(message.get())
-            .cmd("SISMEMBER")
-            .arg(self.keys.deleted_chats(app))
-            .arg(chat.get())
-            .query_async(&mut conn)
+        let (queued, deleted, chat_deleted): (Option<String>, bool, bool) = self
+            .conn()
+            .split(
+                redis::pipe()
+                    .cmd("HGET")
+                    .arg(self.keys.pending_messages(app, chat.get()))
+                    .arg(message.get())
+                    .cmd("SISMEMBER")
+                    .arg(self.keys.deleted_messages(app, chat.get()))
+                    .arg(message.get())
+                    .cmd("EXISTS")
+                    .arg(self.keys.chat_deleted(app, chat.get())),
+            )
             .await?;
         if chat_deleted {
             return Err(not_chat(token, chat));
@@ -360,6 +365,76 @@ impl DistributedBackend {
         }
         items.truncate(want);
         Ok(paginate(items, page.limit, |m| m.number))
+    }
+
+    /// A page of a chat's search results. Deleted messages may still be indexed (or stored)
+    /// until the worker applies their delete: each page drops them and reads on until it is
+    /// full.
+    pub(super) async fn search_chat(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        query: &Query,
+        spec: &SearchSpec,
+    ) -> Result<Vec<Message>> {
+        let app = self.live_app(token).await?;
+        if !self.chat_exists(app, chat).await? {
+            return Err(not_chat(token, chat));
+        }
+        let want = spec.limit as usize;
+        let mut step = *spec;
+        let mut found = Vec::with_capacity(want);
+        loop {
+            let page = self.search_once(app, chat, query, &step).await?;
+            let read = page.len();
+            let numbers: Vec<u32> = page.iter().map(|m| m.number.get()).collect();
+            let deleted = self
+                .deleted(self.keys.deleted_messages(app, chat.get()), &numbers)
+                .await?;
+            let any_deleted = deleted.iter().any(|d| *d);
+            found.extend(
+                page.into_iter()
+                    .zip(deleted)
+                    .filter(|(_, d)| !d)
+                    .map(|(m, _)| m),
+            );
+            if read < step.limit as usize || !any_deleted || found.len() >= want {
+                break;
+            }
+            match step.sort {
+                SearchSort::Relevance => {
+                    step.offset += read as u32;
+                    if step.offset >= RELEVANCE_WINDOW {
+                        break;
+                    }
+                    step.limit = step.limit.min(RELEVANCE_WINDOW - step.offset);
+                }
+                _ => step.after = numbers.last().copied(),
+            }
+        }
+        found.truncate(want);
+        Ok(found)
+    }
+
+    /// One page of a search, as stored: only persisted messages are searchable, as with a
+    /// search engine's refresh interval. The engine finds substrings of three characters or
+    /// more; shorter ones have no gram and are looked for in the one chat's rows.
+    async fn search_once(
+        &self,
+        app: i64,
+        chat: ChatNumber,
+        query: &Query,
+        spec: &SearchSpec,
+    ) -> Result<Vec<Message>> {
+        if let Some(search) = &self.search {
+            if query.has_trigram() {
+                return search.search(app, chat.get(), query, spec).await;
+            }
+        }
+        match self.store.chat_id(app, chat).await? {
+            Some(id) => self.store.search(id, query, spec).await,
+            None => Ok(Vec::new()),
+        }
     }
 }
 

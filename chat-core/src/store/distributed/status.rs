@@ -1,10 +1,13 @@
 //! The queue's state at a glance, for operators (`/metrics`, `chatctl queue status`) and
 //! tests: how many entries wait, how many a worker holds, how many are dead, and how old the
-//! oldest one is; and the way back from the dead-letter stream (`chatctl queue retry-dead`).
+//! oldest one is, per shard and in total; and the way back from the dead-letter streams
+//! (`chatctl queue retry-dead`).
+
+use futures::future::try_join_all;
 
 use super::redis::GROUP;
 use super::DistributedBackend;
-use crate::api::{QueueStatus, RetrySummary};
+use crate::api::{QueueStatus, RetrySummary, ShardStatus};
 use crate::error::Result;
 
 /// Entries moved back from the dead-letter stream per script call (keeps Redis responsive).
@@ -20,39 +23,59 @@ fn id_millis(id: &str) -> Option<u64> {
 }
 
 impl DistributedBackend {
-    /// Reads the queue's state in one round trip; also updates the queue-depth metric.
+    /// Reads the queue's state, one round trip per shard (all at once); also updates the
+    /// queue-depth metric.
     pub async fn queue_status(&self) -> Result<QueueStatus> {
+        let shards = try_join_all((0..self.keys.shards()).map(|k| self.shard_status(k))).await?;
+        let mut total = QueueStatus {
+            oldest_age_ms: shards.iter().filter_map(|s| s.oldest_age_ms).max(),
+            ..QueueStatus::default()
+        };
+        for s in &shards {
+            total.depth += s.depth;
+            total.pending += s.pending;
+            total.dead += s.dead;
+        }
+        total.shards = shards;
+        self.metrics
+            .set_queue_depth(usize::try_from(total.depth).unwrap_or(usize::MAX));
+        Ok(total)
+    }
+
+    async fn shard_status(&self, shard: usize) -> Result<ShardStatus> {
         let mut conn = self.conn();
         let mut cmd = self.scripts.queue_status.command(2);
-        cmd.arg(self.keys.stream()).arg(self.keys.dead()).arg(GROUP);
+        cmd.arg(self.keys.stream(shard))
+            .arg(self.keys.dead(shard))
+            .arg(GROUP);
         let (depth, pending, dead, oldest, secs, micros): Reply =
             self.scripts.queue_status.run(&cmd, &mut conn).await?;
         let now_ms =
             secs.parse::<u64>().unwrap_or(0) * 1000 + micros.parse::<u64>().unwrap_or(0) / 1000;
-        let oldest_age = id_millis(&oldest).map(|ms| now_ms.saturating_sub(ms));
-        self.metrics
-            .set_queue_depth(usize::try_from(depth).unwrap_or(usize::MAX));
-        Ok(QueueStatus {
+        Ok(ShardStatus {
+            shard: u32::try_from(shard).unwrap_or(u32::MAX),
             depth,
             pending,
             dead,
-            oldest_age_ms: oldest_age,
+            oldest_age_ms: id_millis(&oldest).map(|ms| now_ms.saturating_sub(ms)),
         })
     }
 
-    /// Moves every dead-letter entry back to the queue; returns how many moved.
+    /// Moves every dead-letter entry back to its shard's queue; returns how many moved.
     pub async fn retry_dead(&self) -> Result<RetrySummary> {
         let mut conn = self.conn();
         let mut retried = 0u64;
-        let mut cmd = self.scripts.retry_dead.command(2);
-        cmd.arg(self.keys.dead())
-            .arg(self.keys.stream())
-            .arg(RETRY_CHUNK);
-        loop {
-            let moved: u64 = self.scripts.retry_dead.run(&cmd, &mut conn).await?;
-            retried += moved;
-            if moved < u64::from(RETRY_CHUNK) {
-                break;
+        for shard in 0..self.keys.shards() {
+            let mut cmd = self.scripts.retry_dead.command(2);
+            cmd.arg(self.keys.dead(shard))
+                .arg(self.keys.stream(shard))
+                .arg(RETRY_CHUNK);
+            loop {
+                let moved: u64 = self.scripts.retry_dead.run(&cmd, &mut conn).await?;
+                retried += moved;
+                if moved < u64::from(RETRY_CHUNK) {
+                    break;
+                }
             }
         }
         if retried > 0 {

@@ -261,7 +261,8 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::model::{Body, Name};
-    use crate::store::embedded::{connect_options, SqliteBackend};
+    use crate::store::embedded::setup::connect_options;
+    use crate::store::embedded::SqliteBackend;
     use crate::store::Backend;
 
     /// A follower's start fixes what is published, not the moment the watcher first looks:

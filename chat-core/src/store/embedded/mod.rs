@@ -9,26 +9,26 @@
 
 mod indexer;
 mod live;
+mod lookup;
 mod maintenance;
+mod rows;
 mod search;
 #[cfg(test)]
 mod search_tests;
+mod setup;
+mod transfer;
 pub(crate) mod writer;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Row};
-use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
+use sqlx::sqlite::SqlitePool;
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
+pub(crate) use self::rows::message_from_row;
+use self::rows::{app_from_row, chat_from_row};
 use self::writer::{Command, Op, Pending, Reply};
 use super::{
     count, from_micros, paginate, Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT,
@@ -41,6 +41,9 @@ use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
     Token,
+};
+use crate::transfer::{
+    BackupSummary, ExportOptions, ExportSender, RecordStream, RestoreOptions, RestoreSummary,
 };
 
 /// A message's id: its chat's id in the high 32 bits, its number in the low 32
@@ -75,78 +78,6 @@ async fn answer(rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
 }
 
 impl SqliteBackend {
-    /// Opens (creating when missing) the database of `config.database_url`, migrates it and
-    /// starts the writer.
-    pub async fn open(config: &Config) -> Result<Self> {
-        let options = connect_options(config)?;
-        let file = Path::new(options.get_filename());
-        if !config.create_if_missing && !file.exists() {
-            return Err(Error::unavailable(
-                "sqlite",
-                format!(
-                    "no database at {}: it is created by the first write",
-                    file.display()
-                ),
-            ));
-        }
-        if let Some(dir) = file.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    Error::unavailable(
-                        "sqlite",
-                        format!("cannot create data folder {}: {e}", dir.display()),
-                    )
-                })?;
-            }
-        }
-        let mut conn: SqliteConnection = options
-            .connect()
-            .await
-            .map_err(|e| Error::unavailable("sqlite", e))?;
-        MIGRATOR
-            .run(&mut conn)
-            .await
-            .map_err(|e| Error::unavailable("sqlite", format!("migration failed: {e}")))?;
-
-        let reader = SqlitePoolOptions::new()
-            .max_connections(config.read_connections.max(1))
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| Error::unavailable("sqlite", e))?;
-        let admin = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| Error::unavailable("sqlite", e))?;
-
-        let metrics = Arc::new(Metrics::default());
-        let committed = Arc::new(Notify::new());
-        let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 4);
-        let task = tokio::spawn(writer::run(
-            conn,
-            rx,
-            config.max_batch.max(1),
-            Arc::clone(&metrics),
-            Arc::clone(&committed),
-            config.worker,
-        ));
-        let hub = Arc::new(Hub::default());
-        let (stop, stopped) = watch::channel(false);
-        let watcher = tokio::spawn(live::watch(options, Arc::clone(&hub), committed, stopped));
-        Ok(SqliteBackend {
-            reader,
-            admin,
-            writer: tx,
-            writer_task: Mutex::new(Some(task)),
-            apps: IdCache::default(),
-            chats: IdCache::default(),
-            metrics,
-            live: hub,
-            watcher: Mutex::new(Some((stop, watcher))),
-        })
-    }
-
     async fn write(&self, op: Op) -> Result<Reply> {
         answer(self.enqueue(op).await?).await
     }
@@ -161,131 +92,10 @@ impl SqliteBackend {
             .map_err(|_| shutting_down())?;
         Ok(rx)
     }
-
-    /// The error for a chat the writer found gone: the cached ids are checked again, so a
-    /// deleted application is named as such.
-    async fn chat_gone(&self, token: &Token, chat: ChatNumber) -> Error {
-        match self.recheck(token, Some(chat)).await {
-            Err(e) => e,
-            Ok(()) => Error::NotFound(Missing::Chat {
-                token: token.clone(),
-                chat,
-            }),
-        }
-    }
-
-    async fn app_id(&self, token: &Token) -> Result<i64> {
-        if let Some(id) = self.apps.get(token) {
-            return Ok(id);
-        }
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM applications WHERE token = ?")
-            .bind(token.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
-        let id = id.ok_or_else(|| {
-            Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })
-        })?;
-        self.apps.insert(token.clone(), id);
-        Ok(id)
-    }
-
-    /// After a query by cached ids found nothing: forgets them (another process may have
-    /// deleted the rows) and looks the application (and chat) up again, so that a deleted one
-    /// is reported as such. `Ok` when they still exist.
-    async fn recheck(&self, token: &Token, chat: Option<ChatNumber>) -> Result<()> {
-        if let Some(app) = self.apps.get(token) {
-            self.apps.remove(token);
-            if let Some(chat) = chat {
-                self.chats.remove(&(app, chat.get()));
-            }
-        }
-        match chat {
-            Some(chat) => self.chat_id(token, chat).await.map(drop),
-            None => self.app_id(token).await.map(drop),
-        }
-    }
-
-    async fn chat_id(&self, token: &Token, chat: ChatNumber) -> Result<i64> {
-        let app = self.app_id(token).await?;
-        if let Some(id) = self.chats.get(&(app, chat.get())) {
-            return Ok(id);
-        }
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM chats WHERE application_id = ? AND number = ?")
-                .bind(app)
-                .bind(chat.get())
-                .fetch_optional(&self.reader)
-                .await?;
-        let id = id.ok_or_else(|| {
-            Error::NotFound(Missing::Chat {
-                token: token.clone(),
-                chat,
-            })
-        })?;
-        self.chats.insert((app, chat.get()), id);
-        Ok(id)
-    }
 }
 
 fn shutting_down() -> Error {
     Error::unavailable("sqlite", "the service is shutting down")
-}
-
-/// Connection settings: WAL, `synchronous=FULL` (or `NORMAL` when fsync is off: still safe
-/// against a killed process, not against power loss), a busy timeout for other processes.
-fn connect_options(config: &Config) -> Result<SqliteConnectOptions> {
-    let url = config.database_url.as_str();
-    let options = SqliteConnectOptions::from_str(url).map_err(|e| {
-        Error::BadRequest(format!(
-            "invalid database URL {}: {e}",
-            crate::config::redact_url(url)
-        ))
-    })?;
-    Ok(options
-        .create_if_missing(config.create_if_missing)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(if config.fsync {
-            SqliteSynchronous::Full
-        } else {
-            SqliteSynchronous::Normal
-        })
-        .foreign_keys(true)
-        .busy_timeout(config.busy_timeout)
-        .pragma("temp_store", "memory")
-        .pragma("cache_size", "-32000")
-        .log_statements(tracing::log::LevelFilter::Trace)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
-}
-
-fn app_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application> {
-    let token: String = row.try_get("token")?;
-    Ok(Application {
-        token: Token::parse(&token)?,
-        name: row.try_get("name")?,
-        chats_count: count(row.try_get("chats_count")?),
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
-    })
-}
-
-fn chat_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Chat> {
-    Ok(Chat {
-        number: ChatNumber::new(row.try_get("number")?)?,
-        messages_count: count(row.try_get("messages_count")?),
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
-    })
-}
-
-pub(crate) fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message> {
-    Ok(Message {
-        number: MessageNumber::new(row.try_get("number")?)?,
-        body: row.try_get("body")?,
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
-    })
 }
 
 fn unexpected() -> Error {
@@ -652,6 +462,33 @@ impl Backend for SqliteBackend {
         maintenance::reindex(&self.admin, &apps, progress).await
     }
 
+    async fn export(
+        &self,
+        scope: Option<&Token>,
+        _options: &ExportOptions,
+        tx: ExportSender,
+    ) -> Result<()> {
+        if let Some(token) = scope {
+            self.app_id(token).await?;
+        }
+        let conn = self.reader.acquire().await?;
+        tokio::spawn(transfer::export(conn, scope.cloned(), tx));
+        Ok(())
+    }
+
+    async fn restore(
+        &self,
+        records: RecordStream,
+        options: &RestoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<RestoreSummary> {
+        transfer::restore(self, records, options, progress).await
+    }
+
+    async fn backup(&self, path: &Path, progress: &dyn Progress) -> Result<BackupSummary> {
+        transfer::backup(self, path, progress).await
+    }
+
     async fn health(&self) -> Vec<BackendHealth> {
         // Reading the backlog's length is the liveness check: it reads the file.
         let check =
@@ -696,22 +533,5 @@ impl Backend for SqliteBackend {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-}
-
-impl SqliteBackend {
-    /// The applications (id, token) a job covers: one, or all in creation order.
-    async fn scope(&self, scope: Option<&Token>) -> Result<Vec<(i64, Token)>> {
-        match scope {
-            Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
-            None => {
-                let rows = sqlx::query("SELECT id, token FROM applications ORDER BY id")
-                    .fetch_all(&self.reader)
-                    .await?;
-                rows.iter()
-                    .map(|r| Ok((r.try_get(0)?, Token::parse(r.try_get(1)?)?)))
-                    .collect()
-            }
-        }
     }
 }

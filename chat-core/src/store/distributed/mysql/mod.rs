@@ -7,6 +7,7 @@
 
 mod maintenance;
 mod persist;
+pub(crate) mod transfer;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +105,45 @@ pub(crate) fn like_literal(text: &str) -> String {
     s
 }
 
+/// How long a process waits for another one migrating the same database.
+const MIGRATION_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Applies the migrations. Processes started together on a fresh database (an API tier and
+/// its workers) race to apply the same migration: MySQL's DDL commits on its own, so the loser
+/// sees the winner's record (a duplicate key) or its migration half done. It tries again until
+/// the winner has finished, for at most [`MIGRATION_PATIENCE`]; any other failure, or one that
+/// lasts, is reported.
+async fn migrate(pool: &MySqlPool) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if racing(&e) && started.elapsed() < MIGRATION_PATIENCE => {
+                tracing::info!(error = %e, "another process is migrating the database; waiting");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(unavailable(format!("migration failed: {e}"))),
+        }
+    }
+}
+
+/// Whether a migration failure is another process's migration under way.
+fn racing(e: &sqlx::migrate::MigrateError) -> bool {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::Dirty(_) => true,
+        MigrateError::Execute(sqlx::Error::Database(db))
+        | MigrateError::ExecuteMigration(sqlx::Error::Database(db), _) => {
+            // 1062: duplicate key (the migration's record); 1050: table exists; 1060/1061:
+            // duplicate column or index name.
+            matches!(db.code().as_deref(), Some("23000" | "42S01" | "42S21"))
+                || db.message().contains("Duplicate")
+                || db.message().contains("already exists")
+        }
+        _ => false,
+    }
+}
+
 const APP_COLUMNS: &str = "id, token, name, chats_count, created_at, updated_at";
 
 impl MysqlStore {
@@ -126,10 +166,7 @@ impl MysqlStore {
             .connect_with(options)
             .await
             .map_err(unavailable)?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| unavailable(format!("migration failed: {e}")))?;
+        migrate(&pool).await?;
         Ok(MysqlStore {
             pool,
             operations: AtomicU64::new(0),

@@ -9,14 +9,26 @@
 //! meanwhile are read from the store by the followers' gap filling (see [`crate::live`]). A
 //! chat's delete is published too: its followers' streams end (an application's delete is not:
 //! the followers of its chats stay connected, and get nothing more).
+//!
+//! On a Redis Cluster the channels are **sharded** (`SPUBLISH`/`SSUBSCRIBE`, Redis 7): a
+//! chat's channel carries the hash tag of the chat's keys, so the script publishes on the node
+//! that runs it and a message never crosses the cluster bus to every node; the cluster client
+//! subscribes on the node that owns the slot and subscribes again when the slot moves (a
+//! failover). Creations published during the move are read by the followers' gap filling.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, watch, Mutex};
 
+use super::conn::node_urls;
 use super::queue::decode;
 use crate::error::{Error, Result};
 use crate::live::{Hub, LiveEvent, Subscription};
@@ -26,32 +38,85 @@ use crate::store::from_micros;
 
 /// The process's side of the live channels.
 pub(crate) struct RedisLive {
-    client: redis::Client,
+    client: Option<redis::Client>,
     hub: Hub<String>,
     sink: Mutex<Option<PubSubSink>>,
     streams: mpsc::UnboundedSender<PubSubStream>,
+    cluster: Option<ClusterLive>,
 }
 
+/// On a cluster: one connection (RESP3) whose pushes carry the sharded messages.
+struct ClusterLive {
+    client: ClusterClient,
+    conn: Mutex<Option<ClusterConnection>>,
+}
+
+/// The relay task of a [`RedisLive`].
+type Relay = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 impl RedisLive {
-    /// The feed and the relay task to spawn (it runs until `stop` turns true).
-    pub(crate) fn new(
-        client: redis::Client,
-        stop: watch::Receiver<bool>,
-    ) -> (Arc<Self>, impl std::future::Future<Output = ()> + Send) {
+    /// The feed for `url` (one node, or a cluster's list) and the relay task to spawn (it
+    /// runs until `stop` turns true).
+    pub(crate) fn new(url: &str, stop: watch::Receiver<bool>) -> Result<(Arc<Self>, Relay)> {
+        let bad = |e: redis::RedisError| {
+            Error::BadRequest(format!(
+                "invalid Redis URL {}: {e}",
+                crate::config::redact_url(url)
+            ))
+        };
         let (streams, rx) = mpsc::unbounded_channel();
+        let nodes = node_urls(url);
+        if nodes.len() > 1 {
+            let (pushes, pushed) = mpsc::unbounded_channel::<PushInfo>();
+            let client = ClusterClientBuilder::new(nodes)
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(pushes)
+                .connection_timeout(Duration::from_secs(2))
+                .response_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(bad)?;
+            let live = Arc::new(RedisLive {
+                client: None,
+                hub: Hub::default(),
+                sink: Mutex::new(None),
+                streams,
+                cluster: Some(ClusterLive {
+                    client,
+                    conn: Mutex::new(None),
+                }),
+            });
+            let relay = Box::pin(relay_cluster(Arc::clone(&live), pushed, stop));
+            return Ok((live, relay));
+        }
+        let client = redis::Client::open(url).map_err(bad)?;
         let live = Arc::new(RedisLive {
-            client,
+            client: Some(client),
             hub: Hub::default(),
             sink: Mutex::new(None),
             streams,
+            cluster: None,
         });
-        let relay = relay(Arc::clone(&live), rx, stop);
-        (live, relay)
+        let relay = Box::pin(relay(Arc::clone(&live), rx, stop));
+        Ok((live, relay))
     }
 
     /// Follows `channel`: returns once Redis confirmed the subscription.
     pub(crate) async fn subscribe(&self, channel: String) -> Result<Subscription> {
         let (sub, _) = self.hub.subscribe(channel.clone());
+        if let Some(cluster) = &self.cluster {
+            let mut slot = cluster.conn.lock().await;
+            let conn = match slot.as_ref() {
+                Some(conn) => conn.clone(),
+                None => {
+                    let conn = cluster.client.get_async_connection().await?;
+                    *slot = Some(conn.clone());
+                    conn
+                }
+            };
+            drop(slot);
+            conn.clone().ssubscribe(&channel).await?;
+            return Ok(sub);
+        }
         let mut sink = self.connect().await?;
         sink.subscribe(&channel).await?;
         Ok(sub)
@@ -63,7 +128,11 @@ impl RedisLive {
         if let Some(sink) = slot.as_ref() {
             return Ok(sink.clone());
         }
-        let (sink, stream) = self.client.get_async_pubsub().await?.split();
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no single-Redis client".into()))?;
+        let (sink, stream) = client.get_async_pubsub().await?.split();
         self.streams
             .send(stream)
             .map_err(|_| Error::unavailable("redis", "the service is shutting down"))?;
@@ -74,6 +143,62 @@ impl RedisLive {
     /// Ends every follower's stream.
     pub(crate) fn close(&self) {
         self.hub.close();
+    }
+}
+
+/// Relays a message published on `channel` to the chat's followers here.
+async fn deliver(live: &RedisLive, channel: &String, payload: Option<String>) -> bool {
+    let Some(feed) = live.hub.feed(channel) else {
+        return false;
+    };
+    match payload {
+        // The chat is deleted: its followers' streams end.
+        Some(json) if matches!(decode(&json), Ok(Job::DeleteChat { .. })) => live.hub.end(channel),
+        Some(json) => match event(&json) {
+            Ok(e) => feed.send(e),
+            Err(e) => tracing::warn!(error = %e, "undecodable live message"),
+        },
+        None => tracing::warn!("undecodable live message"),
+    }
+    true
+}
+
+/// On a cluster: relays the sharded messages pushed on the cluster connection (the client
+/// subscribes again by itself after a failover or a slot move).
+async fn relay_cluster(
+    live: Arc<RedisLive>,
+    mut pushed: mpsc::UnboundedReceiver<PushInfo>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    loop {
+        let push = tokio::select! {
+            p = pushed.recv() => match p { Some(p) => p, None => return },
+            _ = stop.changed() => return,
+        };
+        if push.kind != PushKind::SMessage {
+            continue;
+        }
+        let (Some(channel), payload) = (
+            push.data.first().and_then(text),
+            push.data.get(1).and_then(text),
+        ) else {
+            continue;
+        };
+        if !deliver(&live, &channel, payload).await {
+            // Nobody follows this chat here any more.
+            let conn = live
+                .cluster
+                .as_ref()
+                .and_then(|c| c.conn.try_lock().ok().and_then(|c| c.clone()));
+            if let Some(mut conn) = conn {
+                let _ = conn.sunsubscribe(&channel).await;
+            }
+        }
     }
 }
 
@@ -95,23 +220,10 @@ async fn relay(
             };
             let Some(msg) = msg else { break };
             let channel = msg.get_channel_name().to_owned();
-            match live.hub.feed(&channel) {
-                Some(feed) => match msg.get_payload::<String>() {
-                    // The chat is deleted: its followers' streams end.
-                    Ok(json) if matches!(decode(&json), Ok(Job::DeleteChat { .. })) => {
-                        live.hub.end(&channel)
-                    }
-                    Ok(json) => match event(&json) {
-                        Ok(e) => feed.send(e),
-                        Err(e) => tracing::warn!(error = %e, "undecodable live message"),
-                    },
-                    Err(e) => tracing::warn!(error = %e, "undecodable live message"),
-                },
-                None => {
-                    // Nobody follows this chat here any more.
-                    if let Some(mut sink) = live.sink.lock().await.clone() {
-                        let _ = sink.unsubscribe(&channel).await;
-                    }
+            if !deliver(&live, &channel, msg.get_payload::<String>().ok()).await {
+                // Nobody follows this chat here any more.
+                if let Some(mut sink) = live.sink.lock().await.clone() {
+                    let _ = sink.unsubscribe(&channel).await;
                 }
             }
         }

@@ -2,45 +2,72 @@
 //! files) that number, enqueue and record a pending write in one round trip, with the replies
 //! they give as Rust types.
 //!
-//! Per application `a` and chat `c`, under a configurable prefix:
+//! # Shards and hash tags
 //!
-//! | key          | type   | holds                                                        |
-//! |--------------|--------|--------------------------------------------------------------|
-//! | `cc:a`       | string | the last chat number handed out (chat N exists iff N ≤ it)   |
-//! | `mc:a:c`     | string | the last message number of chat `c`                          |
-//! | `pc:a`       | hash   | chat number → pending record, until a worker persisted it    |
-//! | `pm:a:c`     | hash   | message number → pending record (creation or latest edit)    |
-//! | `q`          | stream | the jobs, one field `j` (JSON); consumer group `workers`     |
-//! | `dead`       | stream | jobs that failed too often, with their last error            |
-//! | `err`        | hash   | entry id → last error of a job that failed                   |
-//! | `live:a:c`   | channel| Pub/Sub: each creation, edit and deletion of chat `c`, as its job JSON |
-//! | `xa:a`       | string | set when application `a` is deleted (its deletion time)       |
-//! | `xc:a`       | set    | the deleted chat numbers of application `a`                   |
-//! | `xm:a:c`     | set    | the deleted message numbers of chat `c`                       |
+//! The queue is S shard streams (`--redis-shards`, default 16; the same layout on one Redis
+//! and on a cluster). Every key that a script touches carries the **hash tag of one shard**
+//! (`{…}` in its name), so that each script's keys live in one cluster slot — the rule:
 //!
-//! Deletes are tombstones: a delete script checks that the thing exists, adds it to its
-//! deleted set (or sets the application's marker) and queues a delete job, in one step. The
-//! tombstones are kept for good: every script and read path consults them (a deleted number is
-//! below its counter but exists no more), counts are the counters less the sizes of the deleted
-//! sets (exact at once, and numbers are never handed out again since counters never move back),
-//! and the worker never persists or indexes anything a tombstone covers, so a create retried
-//! after the delete that follows it cannot bring it back. The delete job, queued after every job
-//! of what it deletes, removes the rows from MySQL and the documents from the search index.
+//! * a **chat's** keys (its message counter, pending messages, tombstones and live channel)
+//!   carry the tag of the chat's shard, where its message jobs are queued;
+//! * an **application's** keys (its chat counter, pending chats, tombstones) carry the tag of
+//!   the application's own shard, where its chat jobs and its delete job are queued;
+//! * a shard's stream, dead-letter stream and error hash carry the shard's tag.
+//!
+//! A chat maps to its shard by a fixed hash of (application, chat), an application by a hash
+//! of its id, so a chat's jobs always land in the same stream, in order (as a key's records
+//! stay in one partition of a log). Shard k's tag is chosen so that its slot falls in the k-th
+//! S-th of the slot space, so the shards spread evenly over a cluster's masters. Keys no
+//! script touches (the search backlog, the reindex target, the recount lock, the shard
+//! count) have no tag. Changing S would move chats to other shards: the first process records
+//! S in Redis (`shards`), and a process configured otherwise refuses to start.
+//!
+//! Per application `a` (tag `A`: its shard's) and chat `c` (tag `C`: its shard's), under a
+//! configurable prefix:
+//!
+//! | key            | type   | holds                                                        |
+//! |----------------|--------|--------------------------------------------------------------|
+//! | `cc:{A}:a`     | string | the last chat number handed out (chat N exists iff N ≤ it)   |
+//! | `pc:{A}:a`     | hash   | chat number → pending record, until a worker persisted it    |
+//! | `xa:{A}:a`     | string | set when application `a` is deleted (its deletion time)      |
+//! | `xc:{A}:a`     | set    | the deleted chat numbers of application `a` (for counts)     |
+//! | `mc:{C}:a:c`   | string | the last message number of chat `c`                          |
+//! | `pm:{C}:a:c`   | hash   | message number → pending record (creation or latest edit)    |
+//! | `xd:{C}:a:c`   | string | set when chat `c` is deleted (what the message scripts check)|
+//! | `xm:{C}:a:c`   | set    | the deleted message numbers of chat `c`                      |
+//! | `live:{C}:a:c` | channel| each creation, edit and deletion of chat `c`, as its job JSON (Pub/Sub; sharded Pub/Sub on a cluster) |
+//! | `q:{k}`        | stream | shard k's jobs, one field `j` (JSON); consumer group `workers`|
+//! | `dead:{k}`     | stream | shard k's jobs that failed too often, with their last error  |
+//! | `err:{k}`      | hash   | entry id → last error of a job of shard k that failed        |
+//! | `shards`       | string | S, recorded by the first process                             |
+//!
+//! Deletes are tombstones: a delete script checks that the thing exists, marks it deleted and
+//! queues a delete job, in one step. The tombstones are kept for good: every script and read
+//! path consults them (a deleted number is below its counter but exists no more), counts are
+//! the counters less the sizes of the deleted sets (exact at once, and numbers are never
+//! handed out again since counters never move back), and the worker never persists or indexes
+//! anything a tombstone covers, so a create retried after the delete that follows it cannot
+//! bring it back. A chat's delete marks the chat in its own slot (`xd`, with the delete job in
+//! the chat's stream, after its message jobs) and then in its application's set (`xc`); an
+//! application's delete sets its marker, which the write path checks beside each script.
 //!
 //! A pending record is JSON that starts with the entry id `e` of the job that wrote it, so a
 //! worker drops it only if no later job (an edit) replaced it, and can tell without decoding it.
-//! The JSON of jobs and records is put together by the caller (the body escaped once, in the API
-//! process) and only completed by the script with what it alone knows: the number, the entry id. Counters never move backwards; when one is
-//! missing (Redis lost its data) it is seeded by [`SEED`] with SET-if-absent, from the highest
-//! of the database's maximum and the numbers still pending, so racing servers agree. The
-//! scripts build the `mc:` key of a new chat from a prefix argument, so they assume one Redis
-//! (or a cluster slot per prefix), not a sharded cluster. A chat's message counter is set when
-//! the chat is created, so while it exists the chat does: a message script reads the chat
-//! counter only when the message counter is missing.
+//! The JSON of jobs and records is put together by the caller (the body escaped once, in the
+//! API process) and only completed by the script with what it alone knows: the number, the
+//! entry id. Counters never move backwards; when one is missing (Redis lost its data: a
+//! restart without its files, a cluster slot lost with its master and replica) it is seeded
+//! by [`SEED`] with SET-if-absent, from the highest of the database's maximum and the numbers
+//! still pending, so racing servers agree. A chat's message counter is set right after the
+//! chat is numbered, so while it exists the chat does; when it is missing the chat's
+//! existence is read from its application's counter before it is seeded.
 
 pub(crate) mod batch;
+pub(crate) mod conn;
 pub(crate) mod live;
+pub(crate) mod nodes;
 pub(crate) mod queue;
+pub(crate) mod transfer;
 
 use std::fmt;
 
@@ -50,10 +77,17 @@ use redis::{
     ToRedisArgs, ToSingleRedisArg, Value,
 };
 
-/// Key names under one prefix.
+/// The most queue shards.
+pub const MAX_SHARDS: u16 = 1024;
+
+/// Key names under one prefix, for S shards.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     prefix: String,
+    /// Shard k's hash tag.
+    tags: Vec<String>,
+    /// Shard k's cluster slot: that of every key tagged with it (the prefix included).
+    slots: Vec<u16>,
 }
 
 /// One key: written straight into a command's buffer (no string of its own), or shown.
@@ -61,6 +95,7 @@ pub(crate) struct Keys {
 pub(crate) struct Key<'a> {
     prefix: &'a str,
     name: &'static str,
+    tag: Option<&'a str>,
     app: Option<i64>,
     chat: Option<u32>,
 }
@@ -69,6 +104,9 @@ impl fmt::Display for Key<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.prefix)?;
         f.write_str(self.name)?;
+        if let Some(tag) = self.tag {
+            write!(f, ":{{{tag}}}")?;
+        }
         if let Some(app) = self.app {
             write!(f, ":{app}")?;
         }
@@ -87,88 +125,171 @@ impl ToRedisArgs for Key<'_> {
 
 impl ToSingleRedisArg for Key<'_> {}
 
+/// A fixed 64-bit mix (the finalizer of SplitMix64): a shard must never change for a key.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Shard k's hash tag: `k.i` with the first i whose slot lies in the k-th S-th of the slots.
+fn tag(k: usize, shards: usize) -> String {
+    let (from, to) = (k * 16384 / shards, (k + 1) * 16384 / shards);
+    (0u32..)
+        .map(|i| format!("{k}.{i}"))
+        .find(|t| (from..to).contains(&usize::from(conn::slot(t.as_bytes()))))
+        .unwrap_or_else(|| k.to_string())
+}
+
 impl Keys {
-    pub(crate) fn new(prefix: &str) -> Self {
-        Keys {
+    /// Keys under `prefix` for `shards` shards (at least 1).
+    pub(crate) fn new(prefix: &str, shards: u16) -> Self {
+        let shards = usize::from(shards.clamp(1, MAX_SHARDS));
+        let mut keys = Keys {
             prefix: prefix.to_owned(),
+            tags: (0..shards).map(|k| tag(k, shards)).collect(),
+            slots: Vec::new(),
+        };
+        keys.slots = (0..shards)
+            .map(|k| conn::slot(keys.stream(k).to_string().as_bytes()))
+            .collect();
+        keys
+    }
+
+    /// The cluster slot of shard k's keys (a chat's, an application's, its stream).
+    pub(crate) fn shard_slot(&self, shard: usize) -> u16 {
+        self.slots.get(shard).copied().unwrap_or(0)
+    }
+
+    /// S.
+    pub(crate) fn shards(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// The shard of an application's keys and of its chat and delete jobs.
+    pub(crate) fn app_shard(&self, app: i64) -> usize {
+        (mix(app as u64 ^ 0x5a5a_0000_0000_0000) % self.tags.len() as u64) as usize
+    }
+
+    /// The shard of a chat's keys and of its message jobs.
+    pub(crate) fn chat_shard(&self, app: i64, chat: u32) -> usize {
+        (mix((app as u64).rotate_left(32) ^ u64::from(chat)) % self.tags.len() as u64) as usize
+    }
+
+    /// The shard a job is queued in.
+    pub(crate) fn job_shard(&self, job: &crate::store::distributed::mysql::Job) -> usize {
+        use crate::store::distributed::mysql::Job;
+        match job {
+            Job::Chat { app, .. } | Job::DeleteApp { app } => self.app_shard(*app),
+            Job::Message { app, chat, .. }
+            | Job::DeleteMessage { app, chat, .. }
+            | Job::DeleteChat { app, chat } => self.chat_shard(*app, *chat),
         }
     }
 
-    fn key(&self, name: &'static str, app: Option<i64>, chat: Option<u32>) -> Key<'_> {
+    fn key(
+        &self,
+        name: &'static str,
+        shard: Option<usize>,
+        app: Option<i64>,
+        chat: Option<u32>,
+    ) -> Key<'_> {
         Key {
             prefix: &self.prefix,
             name,
+            tag: shard.map(|k| self.tags[k % self.tags.len()].as_str()),
             app,
             chat,
         }
     }
 
-    pub(crate) fn chat_counter(&self, app: i64) -> Key<'_> {
-        self.key("cc", Some(app), None)
+    fn app_key(&self, name: &'static str, app: i64) -> Key<'_> {
+        self.key(name, Some(self.app_shard(app)), Some(app), None)
     }
 
-    /// The message counters of an application's chats are this followed by the chat's number.
-    pub(crate) fn message_counter_prefix(&self, app: i64) -> String {
-        format!("{}mc:{app}:", self.prefix)
+    fn chat_key(&self, name: &'static str, app: i64, chat: u32) -> Key<'_> {
+        self.key(
+            name,
+            Some(self.chat_shard(app, chat)),
+            Some(app),
+            Some(chat),
+        )
+    }
+
+    pub(crate) fn chat_counter(&self, app: i64) -> Key<'_> {
+        self.app_key("cc", app)
     }
 
     pub(crate) fn message_counter(&self, app: i64, chat: u32) -> Key<'_> {
-        self.key("mc", Some(app), Some(chat))
+        self.chat_key("mc", app, chat)
     }
 
     pub(crate) fn pending_chats(&self, app: i64) -> Key<'_> {
-        self.key("pc", Some(app), None)
+        self.app_key("pc", app)
     }
 
     pub(crate) fn pending_messages(&self, app: i64, chat: u32) -> Key<'_> {
-        self.key("pm", Some(app), Some(chat))
+        self.chat_key("pm", app, chat)
     }
 
-    pub(crate) fn stream(&self) -> Key<'_> {
-        self.key("q", None, None)
+    /// Shard k's stream.
+    pub(crate) fn stream(&self, shard: usize) -> Key<'_> {
+        self.key("q", Some(shard), None, None)
     }
 
-    pub(crate) fn dead(&self) -> Key<'_> {
-        self.key("dead", None, None)
+    /// Shard k's dead-letter stream.
+    pub(crate) fn dead(&self, shard: usize) -> Key<'_> {
+        self.key("dead", Some(shard), None, None)
+    }
+
+    /// Shard k's last errors of failed entries.
+    pub(crate) fn errors(&self, shard: usize) -> Key<'_> {
+        self.key("err", Some(shard), None, None)
+    }
+
+    /// Where the first process recorded S.
+    pub(crate) fn shard_count(&self) -> Key<'_> {
+        self.key("shards", None, None, None)
     }
 
     /// Documents persisted but not yet in the search index (the engine was down), as JSON.
     pub(crate) fn unindexed(&self) -> Key<'_> {
-        self.key("unindexed", None, None)
+        self.key("unindexed", None, None, None)
     }
 
     /// The index a full reindex is building; workers write to it too while it is set.
     pub(crate) fn reindex_target(&self) -> Key<'_> {
-        self.key("reindex-target", None, None)
+        self.key("reindex-target", None, None, None)
     }
 
     /// Held by the process running this interval's periodic recount.
     pub(crate) fn recount_lock(&self) -> Key<'_> {
-        self.key("recount-lock", None, None)
+        self.key("recount-lock", None, None, None)
     }
 
     /// The Pub/Sub channel of a chat's creations and edits.
     pub(crate) fn live(&self, app: i64, chat: u32) -> Key<'_> {
-        self.key("live", Some(app), Some(chat))
+        self.chat_key("live", app, chat)
     }
 
     /// Set when the application is deleted.
     pub(crate) fn deleted_app(&self, app: i64) -> Key<'_> {
-        self.key("xa", Some(app), None)
+        self.app_key("xa", app)
     }
 
     /// The application's deleted chat numbers.
     pub(crate) fn deleted_chats(&self, app: i64) -> Key<'_> {
-        self.key("xc", Some(app), None)
+        self.app_key("xc", app)
+    }
+
+    /// Set when the chat is deleted (in the chat's slot, for its scripts).
+    pub(crate) fn chat_deleted(&self, app: i64, chat: u32) -> Key<'_> {
+        self.chat_key("xd", app, chat)
     }
 
     /// The chat's deleted message numbers.
     pub(crate) fn deleted_messages(&self, app: i64, chat: u32) -> Key<'_> {
-        self.key("xm", Some(app), Some(chat))
-    }
-
-    pub(crate) fn errors(&self) -> Key<'_> {
-        self.key("err", None, None)
+        self.chat_key("xm", app, chat)
     }
 }
 
@@ -194,6 +315,27 @@ impl Lua {
     /// flushed): [`Lua::run`] loads it again.
     pub(crate) fn lost(e: &redis::RedisError) -> bool {
         e.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+    }
+
+    /// Runs a command made by [`Lua::command`] and then `WAIT` for `ack`'s replicas on the
+    /// same node; its answer, and whether they acknowledged it (true when none are asked for).
+    pub(crate) async fn run_acked<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+        conn: &conn::Conn,
+        ack: batch::Ack,
+    ) -> RedisResult<(T, bool)> {
+        let Some((replicas, timeout)) = ack else {
+            return Ok((self.run(cmd, &mut conn.clone()).await?, true));
+        };
+        let (value, acked) = match conn.query_acked(cmd, replicas, timeout).await {
+            Err(e) if Lua::lost(&e) => {
+                self.0.load_async(&mut conn.clone()).await?;
+                conn.query_acked(cmd, replicas, timeout).await?
+            }
+            other => other?,
+        };
+        Ok((T::from_redis_value(value)?, acked >= i64::from(replicas)))
     }
 
     /// Runs a command made by [`Lua::command`].
@@ -225,6 +367,7 @@ pub(crate) struct Scripts {
     pub finish: Lua,
     pub retry_dead: Lua,
     pub queue_status: Lua,
+    pub mine: Lua,
 }
 
 impl Scripts {
@@ -241,6 +384,7 @@ impl Scripts {
             finish: Lua::new(include_str!("lua/finish.lua")),
             retry_dead: Lua::new(include_str!("lua/retry_dead.lua")),
             queue_status: Lua::new(include_str!("lua/queue_status.lua")),
+            mine: Lua::new(include_str!("lua/mine.lua")),
         }
     }
 }
@@ -320,24 +464,18 @@ impl FromRedisValue for ChatCreated {
 pub(crate) enum MessageCreated {
     /// The message's number.
     Numbered(u32),
-    /// The chat counter is missing: seed it, then retry.
-    SeedChats,
-    /// The message counter is missing: seed it, then retry.
+    /// The message counter is missing: check that the chat exists, seed it, then retry.
     SeedMessages,
-    /// No such chat.
+    /// The chat is deleted.
     NoChat,
-    /// The application is deleted.
-    NoApp,
 }
 
 impl FromRedisValue for MessageCreated {
     fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
         match (number(&v), Code::of(&v)) {
             (Some(n), _) => Ok(MessageCreated::Numbered(n)),
-            (None, Some(Code::SeedChats)) => Ok(MessageCreated::SeedChats),
             (None, Some(Code::SeedMessages)) => Ok(MessageCreated::SeedMessages),
             (None, Some(Code::NoChat)) => Ok(MessageCreated::NoChat),
-            (None, Some(Code::NoApp)) => Ok(MessageCreated::NoApp),
             _ => Err(bad_reply("create_message", &v)),
         }
     }
@@ -348,18 +486,14 @@ impl FromRedisValue for MessageCreated {
 pub(crate) enum MessageEdited {
     /// Queued; the message's creation time (µs).
     Edited { created_at: i64 },
-    /// The chat counter is missing: seed it, then retry.
-    SeedChats,
-    /// The message counter is missing: seed it, then retry.
+    /// The message counter is missing: check that the chat exists, seed it, then retry.
     SeedMessages,
-    /// No such chat.
+    /// The chat is deleted.
     NoChat,
     /// No such message.
     NoMessage,
     /// The message is persisted: retry with its creation time from the database.
     NeedCreatedAt,
-    /// The application is deleted.
-    NoApp,
 }
 
 impl FromRedisValue for MessageEdited {
@@ -372,13 +506,11 @@ impl FromRedisValue for MessageEdited {
                 .ok_or_else(|| bad_reply("edit_message", &v));
         }
         match Code::of(&v) {
-            Some(Code::SeedChats) => Ok(MessageEdited::SeedChats),
             Some(Code::SeedMessages) => Ok(MessageEdited::SeedMessages),
             Some(Code::NoChat) => Ok(MessageEdited::NoChat),
             Some(Code::NoMessage) => Ok(MessageEdited::NoMessage),
             Some(Code::NeedCreatedAt) => Ok(MessageEdited::NeedCreatedAt),
-            Some(Code::NoApp) => Ok(MessageEdited::NoApp),
-            None => Err(bad_reply("edit_message", &v)),
+            _ => Err(bad_reply("edit_message", &v)),
         }
     }
 }
@@ -389,6 +521,8 @@ impl FromRedisValue for MessageEdited {
 pub(crate) enum Deleted {
     /// Deleted, and the delete's job queued.
     Done,
+    /// Deleted already (`delete_chat.lua`: its application's set may still lack it).
+    Already,
     /// The chat counter is missing: seed it, then retry.
     SeedChats,
     /// The message counter is missing: seed it, then retry.
@@ -405,6 +539,7 @@ impl FromRedisValue for Deleted {
     fn from_redis_value(v: Value) -> Result<Self, ParsingError> {
         match (&v, Code::of(&v)) {
             (Value::Int(1), _) => Ok(Deleted::Done),
+            (Value::Int(2), _) => Ok(Deleted::Already),
             (_, Some(Code::SeedChats)) => Ok(Deleted::SeedChats),
             (_, Some(Code::SeedMessages)) => Ok(Deleted::SeedMessages),
             (_, Some(Code::NoApp)) => Ok(Deleted::NoApp),
@@ -427,68 +562,4 @@ impl ToRedisArgs for JsonString<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_written_as_shown() {
-        let keys = Keys::new("p:");
-        assert_eq!(keys.message_counter(7, 3).to_string(), "p:mc:7:3");
-        assert_eq!(keys.chat_counter(7).to_string(), "p:cc:7");
-        assert_eq!(keys.stream().to_string(), "p:q");
-        assert_eq!(keys.message_counter_prefix(7), "p:mc:7:");
-        assert_eq!(keys.deleted_messages(7, 3).to_string(), "p:xm:7:3");
-        assert_eq!(keys.deleted_app(7).to_string(), "p:xa:7");
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(keys.pending_messages(7, 3)).arg(JsonString("a\"b"));
-        let packed = String::from_utf8(cmd.get_packed_command()).unwrap();
-        assert!(packed.contains("$8\r\np:pm:7:3\r\n"), "{packed:?}");
-        assert!(packed.contains("$6\r\n\"a\\\"b\"\r\n"), "{packed:?}");
-    }
-
-    #[test]
-    fn replies_are_typed() {
-        let int = |n| Value::Int(n);
-        assert_eq!(
-            MessageCreated::from_redis_value(int(12)).unwrap(),
-            MessageCreated::Numbered(12)
-        );
-        assert_eq!(
-            MessageCreated::from_redis_value(int(0)).unwrap(),
-            MessageCreated::NoChat
-        );
-        assert_eq!(
-            MessageCreated::from_redis_value(int(-2)).unwrap(),
-            MessageCreated::SeedMessages
-        );
-        assert!(MessageCreated::from_redis_value(int(-3)).is_err());
-        assert!(MessageCreated::from_redis_value(Value::Nil).is_err());
-        assert_eq!(
-            ChatCreated::from_redis_value(int(-1)).unwrap(),
-            ChatCreated::SeedChats
-        );
-        assert!(ChatCreated::from_redis_value(int(0)).is_err());
-        assert!(ChatCreated::from_redis_value(int(i64::from(u32::MAX) + 1)).is_err());
-        assert_eq!(
-            MessageEdited::from_redis_value(Value::BulkString(b"1790000000123456".to_vec()))
-                .unwrap(),
-            MessageEdited::Edited {
-                created_at: 1_790_000_000_123_456
-            }
-        );
-        assert_eq!(
-            MessageEdited::from_redis_value(int(-3)).unwrap(),
-            MessageEdited::NeedCreatedAt
-        );
-        assert!(MessageEdited::from_redis_value(Value::BulkString(b"x".to_vec())).is_err());
-        assert!(MessageEdited::from_redis_value(int(5)).is_err());
-        assert_eq!(Deleted::from_redis_value(int(1)).unwrap(), Deleted::Done);
-        assert_eq!(Deleted::from_redis_value(int(-5)).unwrap(), Deleted::NoApp);
-        assert_eq!(
-            Deleted::from_redis_value(int(-4)).unwrap(),
-            Deleted::NoMessage
-        );
-        assert!(Deleted::from_redis_value(int(-3)).is_err());
-        assert!(Deleted::from_redis_value(int(2)).is_err());
-    }
-}
+mod tests;

@@ -136,6 +136,36 @@ pub(crate) fn pending<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
         .map_err(|e| Error::Internal(format!("undecodable pending record: {e}")))
 }
 
+/// Records S on first use; refuses a process configured with another S (chats would move to
+/// other shards, out of order with their queued jobs).
+pub(crate) async fn check_shards(redis: &super::conn::Conn, keys: &super::Keys) -> Result<()> {
+    let mut conn = redis.clone();
+    ::redis::cmd("SET")
+        .arg(keys.shard_count())
+        .arg(keys.shards())
+        .arg("NX")
+        .query_async::<Option<String>>(&mut conn)
+        .await?;
+    let recorded: Option<String> = ::redis::cmd("GET")
+        .arg(keys.shard_count())
+        .query_async(&mut conn)
+        .await?;
+    match recorded.as_deref().map(str::parse::<usize>) {
+        Some(Ok(n)) if n == keys.shards() => Ok(()),
+        Some(Ok(n)) => Err(Error::BadRequest(format!(
+            "this deployment's queue has {n} shards (recorded in Redis at {}); this process \
+             is configured with {}: set --redis-shards / CHAT_REDIS_SHARDS to {n} (changing \
+             the number of shards of a live deployment is not supported)",
+            keys.shard_count(),
+            keys.shards()
+        ))),
+        _ => Err(Error::Internal(format!(
+            "Redis key {} does not hold a number of shards",
+            keys.shard_count()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

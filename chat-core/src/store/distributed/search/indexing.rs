@@ -7,23 +7,27 @@
 //! writes) is not sent again: it goes to the dead-letter stream with the engine's reason, where
 //! `chatctl queue status` counts it and `chatctl queue retry-dead` re-enqueues it.
 //!
-//! Deletes remove their documents with one `_delete_by_query` per batch. That is housekeeping:
-//! search drops every result a delete's tombstone covers whether or not its document is still
-//! there, so a delete the engine did not take (it was down) is only logged, and a full reindex
-//! (from MySQL, which no longer has the rows) leaves it out for good.
+//! Deletes remove their documents by id in `_bulk`, with their chat's routing: a deleted
+//! message's id is known; a deleted chat's (or application's) ids are read from the index
+//! itself, a page at a time (a search of the chat reads its one shard), and deleted page by
+//! page. Only `_search` and `_bulk` are used, which every engine's server has (no
+//! `_delete_by_query`, a module some builds leave out). That is housekeeping: search drops
+//! every result a delete's tombstone covers whether or not its document is still there, so a
+//! delete the engine did not take (it was down) is only logged, and a full reindex (from MySQL,
+//! which no longer has the rows) leaves it out for good.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use elasticsearch::http::request::JsonBody;
-use elasticsearch::params::Conflicts;
-use elasticsearch::{BulkParts, DeleteByQueryParts};
-use redis::aio::ConnectionManager;
+use elasticsearch::{BulkParts, SearchParts};
 use redis::AsyncTypedCommands;
 use serde_json::{json, Value};
 
-use super::{check, unavailable, Doc, ElasticSearch};
+use super::{check, doc_id, routing, unavailable, Doc, ElasticSearch};
 use crate::error::{Error, Result};
 use crate::store::distributed::mysql::Job;
+use crate::store::distributed::redis::conn::Conn;
 use crate::store::distributed::redis::queue::encode_doc;
 use crate::store::distributed::redis::Keys;
 use crate::store::lock;
@@ -36,6 +40,9 @@ pub(crate) struct Rejected {
     /// The engine's status and reason.
     pub reason: String,
 }
+
+/// Bytes of a message body, on average, when sizing a bulk request's buffer.
+const BODY_GUESS: usize = 96;
 
 /// Whether a document's status in a bulk answer is a refusal for good: a 4xx other than 409 (a
 /// newer version is already indexed: the outcome we want) and 429 (too many requests: later).
@@ -55,25 +62,21 @@ impl ElasticSearch {
             self.ensure_index().await?;
         }
         let target = index.unwrap_or(&self.alias);
-        let mut body: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
+        // The NDJSON written straight from the documents (no JSON tree per line): ids and
+        // routing values are digits and dashes, which JSON writes as they are.
+        let mut body: Vec<u8> = Vec::with_capacity(docs.len() * (160 + BODY_GUESS));
         for d in docs {
-            body.push(
-                json!({"index": {"_id": d.id(), "version": d.updated_at, "version_type": "external_gte"}})
-                    .into(),
+            let _ = writeln!(
+                body,
+                r#"{{"index":{{"_id":"{}","routing":"{}","version":{},"version_type":"external_gte"}}}}"#,
+                d.id(),
+                d.routing(),
+                d.updated_at
             );
-            body.push(
-                serde_json::to_value(d)
-                    .map_err(|e| Error::Internal(e.to_string()))?
-                    .into(),
-            );
+            serde_json::to_writer(&mut body, d).map_err(|e| Error::Internal(e.to_string()))?;
+            body.push(b'\n');
         }
-        let response = self
-            .client
-            .bulk(BulkParts::Index(target))
-            .body(body)
-            .send()
-            .await?;
-        let answer = check(response, "bulk indexing").await?;
+        let answer = self.send_ndjson(target, &body, "bulk indexing").await?;
         if answer["errors"] != true {
             return Ok(Vec::new());
         }
@@ -98,7 +101,123 @@ impl ElasticSearch {
             None => Ok(rejected),
         }
     }
+
+    /// Sends one `_bulk` of NDJSON bytes to `target`; answers the engine's answer.
+    async fn send_ndjson(&self, target: &str, body: &[u8], what: &str) -> Result<Value> {
+        let response = self
+            .send_to_any(|| async move {
+                self.client
+                    .bulk(BulkParts::Index(target))
+                    .body(vec![body])
+                    .send()
+                    .await
+            })
+            .await?;
+        check(response, what).await
+    }
+
+    /// Sends one `_bulk` (action and source lines) to `target`; answers the engine's answer.
+    async fn send_bulk(&self, target: &str, lines: &[Value], what: &str) -> Result<Value> {
+        let response = self
+            .send_to_any(|| async move {
+                let body: Vec<JsonBody<Value>> =
+                    lines.iter().cloned().map(JsonBody::from).collect();
+                self.client
+                    .bulk(BulkParts::Index(target))
+                    .body(body)
+                    .send()
+                    .await
+            })
+            .await?;
+        check(response, what).await
+    }
+
+    /// Deletes documents (id, routing) from the alias in one `_bulk`; a document already gone
+    /// is no error.
+    async fn delete_docs(&self, docs: &[(String, String)]) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<Value> = docs
+            .iter()
+            .map(|(id, routing)| json!({"delete": {"_id": id, "routing": routing}}))
+            .collect();
+        let answer = self
+            .send_bulk(&self.alias, &lines, "deleting documents")
+            .await?;
+        if answer["errors"] != true {
+            return Ok(());
+        }
+        let failed = answer["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| &item["delete"])
+            .find(|d| !matches!(d["status"].as_u64(), Some(200..=299 | 404)));
+        match failed {
+            Some(d) => Err(unavailable(format!(
+                "deleting documents: HTTP {}: {}",
+                d["status"], d["error"]
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes every document `filter` matches, a page at a time: reads the page's ids (and
+    /// routings) in (chat, number) order, deletes them, and goes on after the last. With
+    /// `routing`, only that chat's shard is read.
+    async fn delete_matching(&self, filter: Value, routing: Option<&str>) -> Result<u64> {
+        let mut after: Option<Value> = None;
+        let mut deleted = 0u64;
+        loop {
+            let mut body = json!({
+                "query": {"bool": {"filter": filter}},
+                "sort": [{"chat": "asc"}, {"number": "asc"}],
+                "size": DELETE_PAGE,
+                "_source": false,
+                "track_total_hits": false
+            });
+            if let Some(after) = &after {
+                body["search_after"] = after.clone();
+            }
+            let (alias, body) = (self.alias.as_str(), &body);
+            let response = self
+                .send_to_any(|| async move {
+                    let routings: Vec<&str> = routing.into_iter().collect();
+                    let indices = [alias];
+                    let mut request = self.client.search(SearchParts::Index(&indices));
+                    if !routings.is_empty() {
+                        request = request.routing(&routings);
+                    }
+                    request.body(body.clone()).send().await
+                })
+                .await?;
+            let answer = check(response, "reading the documents to delete").await?;
+            let hits = answer["hits"]["hits"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let docs: Vec<(String, String)> = hits
+                .iter()
+                .filter_map(|h| {
+                    Some((
+                        h["_id"].as_str()?.to_owned(),
+                        h["_routing"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
+            self.delete_docs(&docs).await?;
+            deleted += docs.len() as u64;
+            match hits.last() {
+                Some(last) if hits.len() == DELETE_PAGE => after = Some(last["sort"].clone()),
+                _ => return Ok(deleted),
+            }
+        }
+    }
 }
+
+/// Documents read and deleted per step of a chat's or application's delete.
+const DELETE_PAGE: usize = 1000;
 
 /// Documents re-sent to the search engine per catch-up step.
 const CATCH_UP_CHUNK: usize = 500;
@@ -110,14 +229,14 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// Sends persisted messages to the search engine; shared by a process's workers.
 pub(crate) struct Indexer {
     search: ElasticSearch,
-    redis: ConnectionManager,
+    redis: Conn,
     keys: Keys,
     /// When sending to the engine last failed (to retry every few seconds, not every round).
     catch_up_failed: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Indexer {
-    pub(crate) fn new(search: ElasticSearch, redis: ConnectionManager, keys: Keys) -> Self {
+    pub(crate) fn new(search: ElasticSearch, redis: Conn, keys: Keys) -> Self {
         Indexer {
             search,
             redis,
@@ -129,39 +248,40 @@ impl Indexer {
     /// Removes the documents of deleted messages, chats and applications (`deletes` holds
     /// delete jobs; others are ignored).
     pub(crate) async fn unindex(&self, deletes: &[&Job]) {
-        let filters: Vec<Value> = deletes
-            .iter()
-            .filter_map(|job| match job {
-                Job::DeleteMessage { app, chat, number } => Some(json!({"bool": {"filter": [
-                    {"term": {"app": app}}, {"term": {"chat": chat}}, {"term": {"number": number}}
-                ]}})),
-                Job::DeleteChat { app, chat } => Some(json!({"bool": {"filter": [
-                    {"term": {"app": app}}, {"term": {"chat": chat}}
-                ]}})),
-                Job::DeleteApp { app } => Some(json!({"term": {"app": app}})),
-                _ => None,
-            })
-            .collect();
-        if filters.is_empty() {
-            return;
-        }
-        let alias = self.search.alias.clone();
-        let sent = self
-            .search
-            .client
-            .delete_by_query(DeleteByQueryParts::Index(&[&alias]))
-            .conflicts(Conflicts::Proceed)
-            .body(json!({"query": {"bool": {"should": filters, "minimum_should_match": 1}}}))
-            .send()
-            .await;
-        let outcome = match sent {
-            Ok(response) => check(response, "deleting documents").await.map(drop),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = outcome {
+        if let Err(e) = self.try_unindex(deletes).await {
             tracing::warn!(error = %e, deletes = deletes.len(),
                 "deleted messages stay in the search index (search leaves them out all the same)");
         }
+    }
+
+    async fn try_unindex(&self, deletes: &[&Job]) -> Result<()> {
+        let messages: Vec<(String, String)> = deletes
+            .iter()
+            .filter_map(|job| match job {
+                Job::DeleteMessage { app, chat, number } => {
+                    Some((doc_id(*app, *chat, *number), routing(*app, *chat)))
+                }
+                _ => None,
+            })
+            .collect();
+        self.search.delete_docs(&messages).await?;
+        for job in deletes {
+            match job {
+                Job::DeleteChat { app, chat } => {
+                    let filter = json!([{"term": {"app": app}}, {"term": {"chat": chat}}]);
+                    self.search
+                        .delete_matching(filter, Some(&routing(*app, *chat)))
+                        .await?;
+                }
+                Job::DeleteApp { app } => {
+                    self.search
+                        .delete_matching(json!([{"term": {"app": app}}]), None)
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Sends the persisted messages of a batch (with their entry ids) to the search engine.
@@ -259,7 +379,7 @@ impl Indexer {
                 "document moved to the dead-letter stream"
             );
             pipe.xadd(
-                self.keys.dead(),
+                self.keys.dead(self.keys.chat_shard(doc.app, doc.chat)),
                 "*",
                 &[
                     ("j", encode_doc(doc)),
@@ -269,8 +389,7 @@ impl Indexer {
             )
             .ignore();
         }
-        let mut conn = self.redis.clone();
-        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+        if let Err(e) = self.redis.split::<()>(&pipe).await {
             tracing::error!(error = %e, documents = rejected.len(),
                 "could not record documents the search engine rejected");
         }

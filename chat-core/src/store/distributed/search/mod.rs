@@ -13,19 +13,32 @@
 //! Writes carry `version = updated_at` with `version_type = external_gte`: whichever order
 //! workers, catch-up and a reindex deliver documents in, the newest body wins. Documents are
 //! identified by (application id, chat, number), so every retry and reindex is idempotent.
+//!
+//! Documents are **routed by chat**: every write, delete and search of a chat's messages carries
+//! the routing value `{application id}-{chat}` (see [`routing`]), so a chat's messages live on
+//! one shard and a search reads that shard only, however many the index has (`--index-shards`).
+//! The mapping requires the routing value, so a write without one fails rather than landing on
+//! another shard.
+//!
+//! The client takes one node or a comma-separated list of them (round-robin). A request that
+//! gets no answer from one node (refused, reset, timed out) is sent to the next, up to once per
+//! node, so a cluster that lost a node keeps answering through the others. A search that
+//! reaches fewer shards than it asked for is an error (503), never a partial answer.
 
+mod index;
 pub(crate) mod indexing;
 mod reindex;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
-use elasticsearch::http::{StatusCode, Url};
-use elasticsearch::indices::{
-    IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesRefreshParts,
+use elasticsearch::http::response::Response;
+use elasticsearch::http::transport::{
+    MultiNodeConnectionPool, SingleNodeConnectionPool, TransportBuilder,
 };
+use elasticsearch::http::Url;
+use elasticsearch::indices::IndicesRefreshParts;
 use elasticsearch::{Elasticsearch, SearchParts};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -33,6 +46,32 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageNumber, Query, SearchSort, RELEVANCE_WINDOW};
 use crate::store::{from_micros, SearchSpec};
+
+/// Most primary shards of the message index (the engines' own limit is 1024).
+pub const MAX_SHARDS: u32 = 1024;
+
+/// The nodes of `list` (comma-separated URLs).
+fn parse_urls(list: &str) -> Result<Vec<Url>> {
+    let urls = list
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            Url::parse(u).map_err(|e| {
+                Error::BadRequest(format!(
+                    "invalid Elasticsearch URL {}: {e}",
+                    crate::config::redact_url(u)
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if urls.is_empty() {
+        return Err(Error::BadRequest(
+            "the Elasticsearch URL list names no node".to_owned(),
+        ));
+    }
+    Ok(urls)
+}
 
 /// One message as indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +92,23 @@ pub struct Doc {
 
 impl Doc {
     fn id(&self) -> String {
-        format!("{}-{}-{}", self.app, self.chat, self.number)
+        doc_id(self.app, self.chat, self.number)
     }
+
+    fn routing(&self) -> String {
+        routing(self.app, self.chat)
+    }
+}
+
+/// The id of a message's document.
+fn doc_id(app: i64, chat: u32, number: u32) -> String {
+    format!("{app}-{chat}-{number}")
+}
+
+/// The routing value of a chat's documents: the engine puts every document with the same value
+/// on one shard, and a search given the value reads only that shard.
+pub fn routing(app: i64, chat: u32) -> String {
+    format!("{app}-{chat}")
 }
 
 /// The search backend.
@@ -62,7 +116,10 @@ impl Doc {
 pub struct ElasticSearch {
     client: Elasticsearch,
     alias: String,
+    shards: u32,
     replicas: u32,
+    /// How many nodes the client knows: a request without an answer is tried on each once.
+    nodes: usize,
     /// Whether the alias is known to point at an index with our mapping. Until it is, every
     /// write first makes sure of it: a bulk to a missing alias would create an index with a
     /// guessed mapping.
@@ -102,23 +159,33 @@ async fn check(response: elasticsearch::http::response::Response, what: &str) ->
 }
 
 impl ElasticSearch {
-    /// Connects to `url` and makes sure the alias points at an index (creating one, with its
-    /// mapping, when missing). `prefix` names the alias `{prefix}-messages`.
-    pub async fn open(url: &str, prefix: &str, replicas: u32) -> Result<Self> {
-        let parsed = Url::parse(url).map_err(|e| {
-            Error::BadRequest(format!(
-                "invalid Elasticsearch URL {}: {e}",
-                crate::config::redact_url(url)
-            ))
-        })?;
-        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(parsed))
+    /// Connects to `url` (one node, or a comma-separated list of nodes of one cluster) and
+    /// makes sure the alias points at an index (creating one, with its mapping, `shards`
+    /// primary shards and `replicas` replicas of each, when missing). `prefix` names the alias
+    /// `{prefix}-messages`. The shard and replica counts apply to indices created from now on
+    /// (a full reindex creates one).
+    pub async fn open(url: &str, prefix: &str, shards: u32, replicas: u32) -> Result<Self> {
+        if shards == 0 || shards > MAX_SHARDS {
+            return Err(Error::BadRequest(format!(
+                "the search index needs 1 to {MAX_SHARDS} shards, not {shards}"
+            )));
+        }
+        let urls = parse_urls(url)?;
+        let nodes = urls.len();
+        let builder = match <[Url; 1]>::try_from(urls) {
+            Ok([one]) => TransportBuilder::new(SingleNodeConnectionPool::new(one)),
+            Err(many) => TransportBuilder::new(MultiNodeConnectionPool::round_robin(many, None)),
+        };
+        let transport = builder
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| Error::BadRequest(format!("Elasticsearch client: {e}")))?;
         let search = ElasticSearch {
             client: Elasticsearch::new(transport),
             alias: format!("{prefix}-messages"),
+            shards,
             replicas,
+            nodes,
             ready: Arc::default(),
         };
         // The engine being down must not keep the service from starting: persistence goes on
@@ -135,107 +202,27 @@ impl ElasticSearch {
         &self.alias
     }
 
-    /// The indices the alias points at now.
-    pub async fn indices(&self) -> Result<Vec<String>> {
-        let response = self
-            .client
-            .indices()
-            .get_alias(IndicesGetAliasParts::Name(&[&self.alias]))
-            .send()
-            .await?;
-        if response.status_code() == StatusCode::NOT_FOUND {
-            return Ok(Vec::new());
-        }
-        let body = check(response, "reading the alias").await?;
-        Ok(body
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default())
-    }
-
-    /// Creates an index with the mapping and the alias when the alias points nowhere.
-    async fn ensure_index(&self) -> Result<()> {
-        if self.ready.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        if !self.indices().await?.is_empty() {
-            self.ready.store(true, Ordering::Release);
-            return Ok(());
-        }
-        let index = self.new_index_name();
-        let response = self
-            .client
-            .indices()
-            .create(IndicesCreateParts::Index(&index))
-            .body(self.definition(true))
-            .send()
-            .await?;
-        let status = response.status_code();
-        if status == StatusCode::BAD_REQUEST {
-            // Another process created it at the same moment: fine if the alias exists now.
-            if !self.indices().await?.is_empty() {
-                self.ready.store(true, Ordering::Release);
-                return Ok(());
+    /// Sends a request built by `send`, again to the next node when one gives no answer at all
+    /// (refused, reset, timed out), up to once per node. An answer, even an error status, is
+    /// returned as is.
+    async fn send_to_any<F, Fut>(
+        &self,
+        send: F,
+    ) -> std::result::Result<Response, elasticsearch::Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<Response, elasticsearch::Error>>,
+    {
+        let mut tries = 1;
+        loop {
+            match send().await {
+                Err(e) if tries < self.nodes && e.status_code().is_none() => {
+                    tracing::debug!(error = %e, "a search node did not answer; trying the next");
+                    tries += 1;
+                }
+                other => return other,
             }
         }
-        check(response, "creating the search index").await?;
-        self.ready.store(true, Ordering::Release);
-        tracing::info!(index, alias = self.alias, "created the search index");
-        Ok(())
-    }
-
-    fn new_index_name(&self) -> String {
-        format!(
-            "{}-{}",
-            self.alias,
-            chrono::Utc::now().format("%Y%m%d%H%M%S%6f")
-        )
-    }
-
-    /// Settings and mapping of a message index; with its alias when `aliased`.
-    fn definition(&self, aliased: bool) -> Value {
-        let mut definition = json!({
-            "settings": {
-                "number_of_shards": 1,
-                "number_of_replicas": self.replicas,
-                // Segments keep their documents by number, highest first: a `newest` search
-                // (sorted the same way, no total hit count) stops once its page is full
-                // instead of collecting and sorting every match of the chat.
-                "sort.field": ["number"],
-                "sort.order": ["desc"],
-                "analysis": {
-                    "tokenizer": {
-                        // Every character counts: grams span spaces and punctuation, so any
-                        // substring of three or more characters is a run of grams.
-                        "chat_trigram": {"type": "ngram", "min_gram": 3, "max_gram": 3, "token_chars": []}
-                    },
-                    "analyzer": {
-                        "chat_substring": {"type": "custom", "tokenizer": "chat_trigram", "filter": ["lowercase"]}
-                    }
-                }
-            },
-            "mappings": {
-                "dynamic": false,
-                "properties": {
-                    "app": {"type": "long"},
-                    "chat": {"type": "integer"},
-                    "number": {"type": "integer"},
-                    "created_at": {"type": "long", "index": false},
-                    "updated_at": {"type": "long", "index": false},
-                    "body": {
-                        "type": "text",
-                        "analyzer": "standard",
-                        "fields": {
-                            "grams": {"type": "text", "analyzer": "chat_substring", "search_analyzer": "chat_substring"}
-                        }
-                    }
-                }
-            }
-        });
-        if aliased {
-            definition["aliases"] = json!({ self.alias.clone(): {} });
-        }
-        definition
     }
 
     /// Indexes documents into the alias (or `index`) in one `_bulk`. Older versions than what
@@ -258,10 +245,13 @@ impl ElasticSearch {
     pub async fn refresh(&self, index: Option<&str>) -> Result<()> {
         let target = index.unwrap_or(&self.alias);
         let response = self
-            .client
-            .indices()
-            .refresh(IndicesRefreshParts::Index(&[target]))
-            .send()
+            .send_to_any(|| async move {
+                self.client
+                    .indices()
+                    .refresh(IndicesRefreshParts::Index(&[target]))
+                    .send()
+                    .await
+            })
             .await?;
         check(response, "refreshing the index").await?;
         Ok(())
@@ -279,6 +269,7 @@ impl ElasticSearch {
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         self.ensure_index().await.map_err(|e| search_down(&e))?;
+        let routing = routing(app, chat);
         let mut filter = vec![
             json!({"term": {"app": app}}),
             json!({"term": {"chat": chat}}),
@@ -296,13 +287,16 @@ impl ElasticSearch {
             SearchSort::Newest | SearchSort::Oldest => {
                 let newest = spec.sort == SearchSort::Newest;
                 filter.push(phrase);
-                self.run(json!({
-                    "query": {"bool": {"filter": filter}},
-                    "sort": [{"number": if newest { "desc" } else { "asc" }}],
-                    "from": spec.offset,
-                    "size": spec.limit,
-                    "track_total_hits": false
-                }))
+                self.run(
+                    &routing,
+                    json!({
+                        "query": {"bool": {"filter": filter}},
+                        "sort": [{"number": if newest { "desc" } else { "asc" }}],
+                        "from": spec.offset,
+                        "size": spec.limit,
+                        "track_total_hits": false
+                    }),
+                )
                 .await?
             }
             SearchSort::Relevance => {
@@ -319,7 +313,7 @@ impl ElasticSearch {
                         "track_total_hits": RELEVANCE_WINDOW
                     })
                 };
-                let answer = self.run(ranked(&filter)).await?;
+                let answer = self.run(&routing, ranked(&filter)).await?;
                 if answer["hits"]["total"]["relation"] == "eq" {
                     answer
                 } else {
@@ -328,19 +322,22 @@ impl ElasticSearch {
                     let mut window = filter.clone();
                     window.push(phrase.clone());
                     let edge = self
-                        .run(json!({
-                            "query": {"bool": {"filter": window}},
-                            "sort": [{"number": "desc"}],
-                            "from": RELEVANCE_WINDOW - 1,
-                            "size": 1,
-                            "_source": false,
-                            "track_total_hits": false
-                        }))
+                        .run(
+                            &routing,
+                            json!({
+                                "query": {"bool": {"filter": window}},
+                                "sort": [{"number": "desc"}],
+                                "from": RELEVANCE_WINDOW - 1,
+                                "size": 1,
+                                "_source": false,
+                                "track_total_hits": false
+                            }),
+                        )
                         .await?;
                     match edge["hits"]["hits"][0]["sort"][0].as_u64() {
                         Some(oldest) => {
                             filter.push(json!({"range": {"number": {"gte": oldest}}}));
-                            self.run(ranked(&filter)).await?
+                            self.run(&routing, ranked(&filter)).await?
                         }
                         None => answer,
                     }
@@ -365,24 +362,52 @@ impl ElasticSearch {
             .collect()
     }
 
-    /// Runs one search request on the alias.
-    async fn run(&self, body: Value) -> Result<Value> {
+    /// Runs one search request on the alias, on the shard of `routing` only. An answer from
+    /// fewer shards than asked is an error, not a partial result.
+    async fn run(&self, routing: &str, body: Value) -> Result<Value> {
+        let (alias, body) = (self.alias.as_str(), &body);
         let response = self
-            .client
-            .search(SearchParts::Index(&[&self.alias]))
-            .body(body)
-            .request_timeout(Duration::from_secs(5))
-            .send()
+            .send_to_any(|| async move {
+                self.client
+                    .search(SearchParts::Index(&[alias]))
+                    .routing(&[routing])
+                    .body(body.clone())
+                    .request_timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+            })
             .await
             .map_err(|e| search_down(&e))?;
-        check(response, "searching")
+        let answer = check(response, "searching")
             .await
-            .map_err(|e| search_down(&e))
+            .map_err(|e| search_down(&e))?;
+        let shards = &answer["_shards"];
+        if shards["successful"] != shards["total"] {
+            return Err(search_down(&format!(
+                "{} of {} shards answered",
+                shards["successful"], shards["total"]
+            )));
+        }
+        Ok(answer)
+    }
+
+    /// The raw answer of a search of one chat for `query`, for tests that look at what the
+    /// engine did (`_shards`).
+    #[cfg(feature = "test-support")]
+    pub async fn raw_search(&self, app: i64, chat: u32, query: &str) -> Result<Value> {
+        self.run(
+            &routing(app, chat),
+            json!({"query": {"bool": {"filter": [
+                {"term": {"app": app}}, {"term": {"chat": chat}},
+                {"match_phrase": {"body.grams": {"query": query}}}
+            ]}}}),
+        )
+        .await
     }
 
     /// Answers when the cluster does.
     pub async fn ping(&self) -> Result<()> {
-        let response = self.client.ping().send().await?;
+        let response = self.send_to_any(|| self.client.ping().send()).await?;
         if response.status_code().is_success() {
             Ok(())
         } else {
@@ -391,58 +416,6 @@ impl ElasticSearch {
                 response.status_code()
             )))
         }
-    }
-
-    /// Creates a new, unaliased index for a full reindex; returns its name.
-    pub(crate) async fn create_unaliased(&self) -> Result<String> {
-        let index = self.new_index_name();
-        let response = self
-            .client
-            .indices()
-            .create(IndicesCreateParts::Index(&index))
-            .body(self.definition(false))
-            .send()
-            .await?;
-        check(response, "creating the new index").await?;
-        Ok(index)
-    }
-
-    /// Points the alias at `index` alone, in one atomic step, then deletes the old indices.
-    pub(crate) async fn swap_to(&self, index: &str) -> Result<()> {
-        let old = self.indices().await?;
-        let mut actions = vec![json!({"add": {"index": index, "alias": self.alias}})];
-        for o in old.iter().filter(|o| o.as_str() != index) {
-            actions.push(json!({"remove": {"index": o, "alias": self.alias}}));
-        }
-        let response = self
-            .client
-            .indices()
-            .update_aliases()
-            .body(json!({ "actions": actions }))
-            .send()
-            .await?;
-        check(response, "swapping the alias").await?;
-        // The swap is done; an old index that cannot be deleted now only takes space.
-        for o in old.iter().filter(|o| o.as_str() != index) {
-            if let Err(e) = self.delete_index(o).await {
-                tracing::warn!(index = o, error = %e, "could not delete the replaced index");
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes an index (a failed reindex's, or one the alias left).
-    pub async fn delete_index(&self, index: &str) -> Result<()> {
-        let response = self
-            .client
-            .indices()
-            .delete(IndicesDeleteParts::Index(&[index]))
-            .send()
-            .await?;
-        if response.status_code() != StatusCode::NOT_FOUND {
-            check(response, "deleting an index").await?;
-        }
-        Ok(())
     }
 }
 
@@ -453,3 +426,6 @@ fn search_down(e: &dyn std::fmt::Display) -> Error {
         format!("search is unavailable until the search engine answers again ({e})"),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 -- Acknowledges and deletes persisted entries, and drops each pending record still written by
 -- one of them (a record a later job replaced stays, for that job).
--- KEYS: the stream.
+-- KEYS: a shard's stream (every pending hash named is in its slot).
 -- ARGV: the group, then per pending hash: the hash, k, and k pairs (field, entry id).
 -- Returns the number of entries acknowledged.
 local ids = {}

@@ -1,6 +1,6 @@
 -- The queue's state in one round trip. A group not created yet (no worker has started, or Redis
 -- lost it) holds nothing.
--- KEYS: the queue, the dead-letter stream. ARGV: the group.
+-- KEYS: a shard's stream, its dead-letter stream. ARGV: the group.
 -- Returns {stream length, entries held by workers, dead-letter length, oldest entry id ('' when
 -- none), server time in seconds, and its microseconds}.
 local depth = redis.call('XLEN', KEYS[1])

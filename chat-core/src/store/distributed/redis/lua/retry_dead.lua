@@ -1,7 +1,7 @@
 -- Moves dead-letter entries back to the queue: re-enqueues the job of each of the first ARGV[1]
 -- dead entries and deletes them, atomically, so an entry is never both queued and dead, nor in
 -- neither.
--- KEYS: the dead-letter stream, the queue. ARGV: how many.
+-- KEYS: a shard's dead-letter stream, its stream. ARGV: how many.
 -- Returns the number of entries moved.
 local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
 for _, entry in ipairs(entries) do

@@ -31,6 +31,12 @@ import org.opensearch.transport.Netty4Plugin;
  * <p>Usage: {@code OpenSearchNode [httpPort [transportPort]]}. Ports may also come from the system
  * properties {@code chat.opensearch.http.port} and {@code chat.opensearch.transport.port}; the
  * parent of the throwaway folder from {@code chat.opensearch.dir} (default: the temp dir).
+ *
+ * <p>Alone, the node is a single-node cluster. Several nodes form one cluster when each is given
+ * the system properties {@code chat.opensearch.cluster.seeds} (the transport addresses of all of
+ * them, comma-separated), {@code chat.opensearch.cluster.managers} (the names of the
+ * cluster-manager-eligible nodes that bootstrap it) and {@code chat.opensearch.node.name};
+ * {@code chat.opensearch.cluster.name} names the cluster (default {@code chat-test}).
  */
 public final class OpenSearchNode extends Node {
 
@@ -52,19 +58,26 @@ public final class OpenSearchNode extends Node {
         Files.createDirectories(parent);
         Path home = Files.createTempDirectory(parent, "opensearch-node-");
 
-        Settings settings = Settings.builder()
-            .put("cluster.name", "chat-test")
-            .put("node.name", "chat-test-node")
+        Settings.Builder builder = Settings.builder()
+            .put("cluster.name", System.getProperty("chat.opensearch.cluster.name", "chat-test"))
+            .put("node.name", System.getProperty("chat.opensearch.node.name", "chat-test-node"))
             .put("path.home", home.toString())
             .put("path.data", home.resolve("data").toString())
             .put("path.logs", home.resolve("logs").toString())
             .put("network.host", "127.0.0.1")
             .put("http.port", httpPort)
             .put("transport.port", transportPort)
-            .put("discovery.type", "single-node")
             // Test machines often have nearly full disks; never block writes on watermarks.
-            .put("cluster.routing.allocation.disk.threshold_enabled", false)
-            .build();
+            .put("cluster.routing.allocation.disk.threshold_enabled", false);
+        String seeds = System.getProperty("chat.opensearch.cluster.seeds", "");
+        if (seeds.isBlank()) {
+            builder.put("discovery.type", "single-node");
+        } else {
+            builder.putList("discovery.seed_hosts", List.of(seeds.split(",")))
+                .putList("cluster.initial_cluster_manager_nodes",
+                    List.of(System.getProperty("chat.opensearch.cluster.managers", "").split(",")));
+        }
+        Settings settings = builder.build();
         Environment environment = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), null, () -> "node");
 
         OpenSearchNode node = new OpenSearchNode(environment);

@@ -7,6 +7,10 @@
 //! committed at once; under load, requests arriving during a commit form the next batch, so the
 //! cost of the commit (and its `fsync`) is shared without any timer.
 
+mod numbering;
+
+use self::numbering::{bump, number_in, Counter};
+
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -455,73 +459,6 @@ async fn delete_chat_rows(conn: &mut SqliteConnection, chat_id: i64) -> Result<(
 }
 
 #[derive(Clone, Copy)]
-enum Counter {
-    Chats,
-    Messages,
-}
-
-/// Moves each parent's numbering counter (and its count) up by the size of its group, with one
-/// `UPDATE … FROM (VALUES …) RETURNING` per chunk of parents; returns each parent's new last
-/// number. A parent missing from the result does not exist.
-async fn bump(
-    conn: &mut SqliteConnection,
-    counter: Counter,
-    groups: &[(i64, &Vec<usize>)],
-) -> Result<HashMap<i64, i64>> {
-    static SQL: OnceLock<[[String; CHUNKS.len()]; 2]> = OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        let build = |counter: Counter, n: usize| {
-            let (table, last, count) = match counter {
-                Counter::Chats => ("applications", "last_chat_number", "chats_count"),
-                Counter::Messages => ("chats", "last_message_number", "messages_count"),
-            };
-            let values: Vec<String> = (0..n)
-                .map(|r| format!("(?{},?{})", 1 + 2 * r, 2 + 2 * r))
-                .collect();
-            format!(
-                "UPDATE {table} SET {last} = {last} + v.column2, {count} = {count} + v.column2 \
-                 FROM (VALUES {}) AS v WHERE {table}.id = v.column1 RETURNING {table}.id, {table}.{last}",
-                values.join(",")
-            )
-        };
-        [
-            CHUNKS.map(|n| build(Counter::Chats, n)),
-            CHUNKS.map(|n| build(Counter::Messages, n)),
-        ]
-    });
-    let which = match counter {
-        Counter::Chats => 0,
-        Counter::Messages => 1,
-    };
-    let mut out = HashMap::with_capacity(groups.len());
-    let mut start = 0;
-    for n in chunks(groups.len()) {
-        let i = CHUNKS
-            .iter()
-            .position(|&c| c == n)
-            .unwrap_or(CHUNKS.len() - 1);
-        let mut q = sqlx::query(&all[which][i]);
-        for (parent, idxs) in &groups[start..start + n] {
-            q = q.bind(parent).bind(idxs.len() as i64);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            out.insert(row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
-        }
-        start += n;
-    }
-    Ok(out)
-}
-
-/// The `j`-th of `k` numbers handed out when the counter moved to `last`.
-fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
-    let n = last - k + 1 + j as i64;
-    u32::try_from(n)
-        .ok()
-        .filter(|n| (1..=crate::model::MAX_NUMBER).contains(n))
-        .ok_or_else(|| Error::Conflict(format!("number {n} is out of range")))
-}
-
-#[derive(Clone, Copy)]
 enum InsertKind {
     Chats,
     Messages,
@@ -627,29 +564,4 @@ async fn insert<'q, R>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_cover_every_row_with_fixed_sizes() {
-        for total in [0, 1, 7, 8, 9, 128, 200, 1024, 1031] {
-            let c = chunks(total);
-            assert_eq!(c.iter().sum::<usize>(), total);
-            assert!(c.iter().all(|n| CHUNKS.contains(n)));
-        }
-    }
-
-    #[test]
-    fn insert_sql_has_one_placeholder_group_per_row() {
-        let sql = insert_sql(InsertKind::Messages, 8);
-        assert_eq!(sql.matches("?1,?1)").count(), 8);
-        assert!(sql.ends_with("(?30,?31,?32,?33,?1,?1)"), "{sql}");
-    }
-
-    #[test]
-    fn numbers_are_handed_out_in_order() {
-        assert_eq!(number_in(10, 3, 0).unwrap(), 8);
-        assert_eq!(number_in(10, 3, 2).unwrap(), 10);
-        assert!(number_in(i64::from(u32::MAX), 1, 0).is_err());
-    }
-}
+mod tests;

@@ -1,0 +1,295 @@
+//! The validated values: tokens, chat and message numbers, names, bodies, search queries.
+
+use super::*;
+
+/// An application's public identifier: 32 lowercase hex characters (128 random bits).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(String);
+
+impl Token {
+    /// A fresh token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let mut s = String::with_capacity(32);
+        for b in bytes {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        Token(s)
+    }
+
+    /// Checks the syntax: exactly 32 characters from `0-9a-f`.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Token(s.to_owned()))
+        } else {
+            Err(Error::BadRequest(format!(
+                "malformed application token {:?}: expected 32 lowercase hex characters",
+                shorten(s, 40)
+            )))
+        }
+    }
+
+    /// Parses the token of an application to look up. A malformed one names no application,
+    /// so it is a [`Error::NotFound`] ([`Missing::MalformedToken`]) that says what a token looks
+    /// like, as clients of the API expect; [`Token::parse`] is for tokens used as cursors.
+    pub fn lookup(s: &str) -> Result<Self> {
+        Token::parse(s).map_err(|_| {
+            Error::NotFound(Missing::MalformedToken {
+                token: shorten(s, 40),
+            })
+        })
+    }
+
+    /// The token as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pub(super) fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", self.0)
+    }
+}
+
+impl FromStr for Token {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Token::parse(s)
+    }
+}
+
+impl Serialize for Token {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Token::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! number_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(u32);
+
+        impl $name {
+            /// Checks the range `1..=MAX_NUMBER`.
+            pub fn new(n: u32) -> Result<Self> {
+                if (1..=MAX_NUMBER).contains(&n) {
+                    Ok($name(n))
+                } else {
+                    Err(Error::BadRequest(format!(
+                        concat!($what, " number must be between 1 and {}, got {}"),
+                        MAX_NUMBER, n
+                    )))
+                }
+            }
+
+            /// Parses decimal digits (`[0-9]+`) naming a number in `1..=MAX_NUMBER`, rejecting
+            /// anything else with a message that quotes what was sent.
+            pub fn parse(s: &str) -> Result<Self> {
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Error::BadRequest(format!(
+                        concat!($what, " number must be a positive integer, got {:?}"),
+                        shorten(s, 40)
+                    )));
+                }
+                match s.parse::<u32>() {
+                    Ok(n) if (1..=MAX_NUMBER).contains(&n) => Ok($name(n)),
+                    _ => Err(Error::BadRequest(format!(
+                        concat!($what, " number must be between 1 and {}, got {:?}"),
+                        MAX_NUMBER,
+                        shorten(s, 40)
+                    ))),
+                }
+            }
+
+            /// The number.
+            pub fn get(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                $name::parse(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let n = u32::deserialize(d)?;
+                $name::new(n).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+number_type!(
+    /// A chat's number within its application: 1, 2, 3…
+    ChatNumber,
+    "chat"
+);
+number_type!(
+    /// A message's number within its chat: 1, 2, 3…
+    MessageNumber,
+    "message"
+);
+
+/// A validated application name: 1 to 255 characters, not blank; surrounding space trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    /// Validates and trims a name.
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        let n = t.chars().count();
+        if n > MAX_NAME_CHARS {
+            return Err(Error::invalid(
+                "name",
+                format!("must be at most {MAX_NAME_CHARS} characters, got {n}"),
+            ));
+        }
+        if t.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Name(t.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A validated message body: not blank, at most 16 KiB of UTF-8, no NUL byte. Kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body(String);
+
+impl Body {
+    /// Validates a body.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.trim().is_empty() {
+            return Err(Error::invalid("body", "must not be empty"));
+        }
+        if s.len() > MAX_BODY_BYTES {
+            return Err(Error::invalid(
+                "body",
+                format!("must be at most {MAX_BODY_BYTES} bytes, got {}", s.len()),
+            ));
+        }
+        if s.contains('\0') {
+            return Err(Error::invalid("body", "must not contain NUL characters"));
+        }
+        Ok(Body(s.to_owned()))
+    }
+
+    /// The body.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The body, by value.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A validated search query: not blank, at most 1,024 characters; trimmed; matched literally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// Validates and trims a query.
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Error::invalid("query", "must not be blank"));
+        }
+        let n = t.chars().count();
+        if n > MAX_QUERY_CHARS {
+            return Err(Error::invalid(
+                "query",
+                format!("must be at most {MAX_QUERY_CHARS} characters, got {n}"),
+            ));
+        }
+        if t.contains('\0') {
+            return Err(Error::invalid("query", "must not contain NUL characters"));
+        }
+        Ok(Query(t.to_owned()))
+    }
+
+    /// The query text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `text` contains the query, case-insensitively as the search indexes compare:
+    /// both sides folded character by character with [`fold_case`].
+    pub fn matches(&self, text: &str) -> bool {
+        fold_case(text).contains(&fold_case(&self.0))
+    }
+
+    /// Whether the query holds a trigram (three characters or more), so a trigram index can
+    /// answer it; shorter queries are answered by scanning the one chat.
+    pub fn has_trigram(&self) -> bool {
+        self.0.chars().nth(2).is_some()
+    }
+}
+
+/// Folds case the way the search indexes do (FTS5's trigram tokenizer, the search engine's
+/// `lowercase` filter): each character to its lowercase form when that is one character (so
+/// `Σ` → `σ`, `É` → `é`), and left alone otherwise. Characters map one to one, so a match in the
+/// folded text is a match in the original.
+pub fn fold_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                _ => c,
+            }
+        })
+        .collect()
+}
