@@ -57,6 +57,26 @@ die() {
     exit 1
 }
 
+# The services listen on fixed ports inside the kernel's ephemeral range (32768-60999 by
+# default), which it also hands out as the local port of outgoing connections. A client socket
+# that happens to hold, say, 39322 when a node starts (or a killed Redis master is started
+# again) makes the bind fail with "address in use", though nothing listens there. So `start`
+# adds the ports of what it starts to net.ipv4.ip_local_reserved_ports, which only takes them
+# out of that automatic choice (an explicit bind still gets them). Done when the file is
+# writable (root); otherwise the chance of a clash is only logged.
+reserve_ports() {
+    local file=/proc/sys/net/ipv4/ip_local_reserved_ports current merged
+    if [[ ! -w $file ]]; then
+        log "cannot reserve ports $* from outgoing connections ($file is not writable)"
+        return 0
+    fi
+    current=$(<"$file")
+    merged=$(printf '%s\n' "${current//,/ }" "$@" | tr ' ' '\n' | sed '/^$/d' | sort -u -n | paste -sd, -)
+    if [[ $merged != "$current" ]]; then
+        printf '%s\n' "$merged" >"$file" || log "could not reserve ports $*"
+    fi
+}
+
 # Prints the last lines of a log file to stderr, so a failed start explains itself.
 show_log_tail() {
     local file=$1
@@ -735,6 +755,23 @@ select_services() {
     esac
 }
 
+# service_ports SERVICE: the ports it listens on, for reserve_ports.
+service_ports() {
+    local i
+    case $1 in
+        mariadb) echo "$MYSQL_PORT" ;;
+        redis) echo "$REDIS_PORT" ;;
+        redis-cluster) redis_cluster_ports ;;
+        opensearch) echo "$OPENSEARCH_HTTP_PORT $OPENSEARCH_TRANSPORT_PORT" ;;
+        elasticsearch) echo "$ES_HTTP_PORT $ES_TRANSPORT_PORT" ;;
+        opensearch-cluster)
+            for ((i = 0; i < CLUSTER_NODES; i++)); do
+                echo "$((CLUSTER_HTTP_PORT + i)) $((CLUSTER_TRANSPORT_PORT + i))"
+            done
+            ;;
+    esac
+}
+
 print_env() {
     printf 'export CHAT_TEST_MYSQL_URL=%s\n' "$(mysql_url)"
     printf 'export CHAT_TEST_REDIS_URL=%s\n' "$(redis_url)"
@@ -758,7 +795,11 @@ main() {
         start)
             select_services "$target"
             mkdir -p "$STATE_DIR"
-            for svc in "${SERVICES[@]}"; do "start_${svc//-/_}"; done
+            for svc in "${SERVICES[@]}"; do
+                # shellcheck disable=SC2046 # one word per port
+                reserve_ports $(service_ports "$svc")
+                "start_${svc//-/_}"
+            done
             ;;
         stop)
             select_services "$target"

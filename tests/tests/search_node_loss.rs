@@ -24,46 +24,73 @@ use chat_tests::conformance::all_pages;
 use chat_tests::{Harness, Searching};
 use serde_json::{json, Value};
 
-/// The private cluster's ports (HTTP 39220-39222, transport 39320-39322): apart from the
-/// shared services'.
-const HTTP_PORT: u16 = 39220;
-const TRANSPORT_PORT: u16 = 39320;
+/// The private cluster's ports: node i listens on HTTP `base + i` and transport `base + 100 + i`,
+/// apart from the shared services' (39200-39212, 39300-39312). A few bases are tried in turn:
+/// the ports lie in the kernel's ephemeral range, so an outgoing connection of another test may
+/// hold one of them (services.sh reserves them from then on, but not from before it starts).
+const BASES: [u16; 3] = [39220, 39230, 39240];
 const NODES: u16 = 3;
 const CHATS: u32 = 6;
 
 /// The test's own cluster, stopped (and its folder removed) when dropped.
 struct Cluster {
     dir: PathBuf,
+    http_port: u16,
 }
 
 impl Cluster {
-    fn services(dir: &Path) -> Command {
+    fn services(&self) -> Command {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("services/services.sh");
         let mut cmd = Command::new("bash");
         cmd.arg(script)
-            .env("CHAT_SERVICES_DIR", dir)
-            .env("CHAT_SERVICES_CLUSTER_PORT", HTTP_PORT.to_string())
+            .env("CHAT_SERVICES_DIR", &self.dir)
+            .env("CHAT_SERVICES_CLUSTER_PORT", self.http_port.to_string())
             .env(
                 "CHAT_SERVICES_CLUSTER_TRANSPORT_PORT",
-                TRANSPORT_PORT.to_string(),
+                (self.http_port + 100).to_string(),
             );
         cmd
     }
 
+    /// Whether no socket holds any of the six ports from `base` (a listener or the local end
+    /// of a connection: binding fails on either).
+    fn free(base: u16) -> bool {
+        (0..NODES)
+            .flat_map(|i| [base + i, base + 100 + i])
+            .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+    }
+
     fn start() -> Cluster {
-        let dir = std::env::temp_dir().join(format!("chat-node-loss-{}", std::process::id()));
-        let cluster = Cluster { dir };
-        let status = Cluster::services(&cluster.dir)
-            .args(["start", "opensearch-cluster"])
-            .status()
-            .expect("run services.sh");
-        assert!(status.success(), "the test's cluster did not start");
-        cluster
+        for base in BASES {
+            if !Cluster::free(base) {
+                eprintln!("ports from {base} are held; trying the next base");
+                continue;
+            }
+            let dir = std::env::temp_dir().join(format!(
+                "chat-node-loss-{}-{base}",
+                std::process::id()
+            ));
+            let cluster = Cluster {
+                dir,
+                http_port: base,
+            };
+            let status = cluster
+                .services()
+                .args(["start", "opensearch-cluster"])
+                .status()
+                .expect("run services.sh");
+            if status.success() {
+                return cluster;
+            }
+            // Dropping it stops what did start; the next base is tried.
+            eprintln!("the test's cluster did not start on ports from {base}");
+        }
+        panic!("the test's cluster did not start on any of the ports {BASES:?}");
     }
 
     fn urls(&self) -> String {
         (0..NODES)
-            .map(|i| format!("http://127.0.0.1:{}", HTTP_PORT + i))
+            .map(|i| format!("http://127.0.0.1:{}", self.http_port + i))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -82,7 +109,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Cluster::services(&self.dir)
+        let _ = self
+            .services()
             .args(["stop", "opensearch-cluster"])
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -115,7 +143,7 @@ async fn a_node_killed_under_load_loses_no_acknowledged_message_and_search_keeps
     )
     .await;
     let http = reqwest::Client::new();
-    let node = |i: u16| format!("http://127.0.0.1:{}", HTTP_PORT + i);
+    let node = |i: u16| format!("http://127.0.0.1:{}", cluster.http_port + i);
     let alias = h.engine().alias().to_owned();
     // Replicas of a lost node's shards are rebuilt on the others after 1 s, not the default
     // minute, so the cluster is green again within the test's bounds.
