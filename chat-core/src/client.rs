@@ -469,7 +469,18 @@ impl ChatApi for HttpClient {
         after: Option<MessageNumber>,
     ) -> Result<LiveStream> {
         let path = format!("/applications/{token}/chats/{chat}/messages/stream");
-        crate::live_client::follow(self.clone(), path, after.map_or(0, MessageNumber::get)).await
+        let client = self.clone();
+        let open: crate::live_client::Open = Arc::new(move |after| {
+            let mut request = client
+                .stream_request(Method::GET, &path)
+                .header(reqwest::header::ACCEPT, "text/event-stream");
+            if after > 0 {
+                request = request.header("Last-Event-ID", after.to_string());
+            }
+            let client = client.clone();
+            Box::pin(async move { client.send(request).await })
+        });
+        crate::live_client::follow(open, after.map_or(0, MessageNumber::get)).await
     }
 
     async fn recount(

@@ -18,13 +18,13 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
-use crate::model::{ChatNumber, Message, MessageNumber, PageRequest, Token};
-use crate::store::Backend;
+use crate::model::{Message, MessageNumber, Page, PageRequest};
 
 /// Events each followed chat's channel holds for its slowest follower before cutting it off.
 pub const CHANNEL_CAPACITY: usize = 4096;
@@ -119,10 +119,16 @@ impl std::fmt::Debug for Subscription {
     }
 }
 
+/// Reads a page of the followed chat's messages from the store: the follower's only way to the
+/// data, given by whoever starts it, so this file needs nothing of the stores.
+pub(crate) type ReadPage = Box<
+    dyn Fn(PageRequest<MessageNumber>) -> BoxFuture<'static, Result<Page<Message, MessageNumber>>>
+        + Send
+        + Sync,
+>;
+
 struct Follower {
-    backend: Arc<dyn Backend>,
-    token: Token,
-    chat: ChatNumber,
+    read: ReadPage,
     /// The highest number delivered (or the resume point).
     last: u32,
     queue: VecDeque<LiveEvent>,
@@ -140,10 +146,7 @@ impl Follower {
             after: MessageNumber::new(self.last).ok(),
             newest: false,
         };
-        let page = self
-            .backend
-            .list_messages(&self.token, self.chat, &page)
-            .await?;
+        let page = (self.read)(page).await?;
         let mut queued = 0;
         for m in page.items {
             let n = m.number.get();
@@ -240,17 +243,9 @@ impl Follower {
 /// subscription taken before this call. The first replay page is read before it returns, so a
 /// store that cannot answer fails the call rather than the stream, and a follower whose replay
 /// fits one page needs nothing but the live feed afterwards.
-pub(crate) async fn follow(
-    backend: Arc<dyn Backend>,
-    token: Token,
-    chat: ChatNumber,
-    after: u32,
-    sub: Subscription,
-) -> Result<LiveStream> {
+pub(crate) async fn follow(read: ReadPage, after: u32, sub: Subscription) -> Result<LiveStream> {
     let mut follower = Follower {
-        backend,
-        token,
-        chat,
+        read,
         last: after,
         queue: VecDeque::new(),
         sub,

@@ -3,14 +3,20 @@
 //! guarantees as [`crate::ChatService`]'s across server restarts and dropped connections.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, Response};
+use futures::future::BoxFuture;
+use reqwest::Response;
 
 use crate::error::{Error, Result};
 use crate::live::{LiveEvent, LiveStream};
 use crate::model::{Message, MessageNumber};
-use crate::HttpClient;
+
+/// Opens the chat's event stream after a message number (`Last-Event-ID`), with no overall
+/// timeout: a stream stays open as long as it is followed. The client supplies it, so this file
+/// needs nothing of the client but this.
+pub(crate) type Open = Arc<dyn Fn(u32) -> BoxFuture<'static, Result<Response>> + Send + Sync>;
 
 /// First wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -23,11 +29,10 @@ const IDLE: Duration = Duration::from_secs(45);
 
 /// Opens the stream (failing at once for an unknown chat or a server that refuses it) and
 /// returns the reconnecting stream of events after `after`.
-pub(crate) async fn follow(client: HttpClient, path: String, after: u32) -> Result<LiveStream> {
-    let response = open(&client, &path, after).await?;
+pub(crate) async fn follow(open: Open, after: u32) -> Result<LiveStream> {
+    let response = open(after).await?;
     let reader = Reader {
-        client,
-        path,
+        open,
         last: after,
         response: Some(response),
         buf: Vec::new(),
@@ -41,17 +46,6 @@ pub(crate) async fn follow(client: HttpClient, path: String, after: u32) -> Resu
     )))
 }
 
-async fn open(client: &HttpClient, path: &str, after: u32) -> Result<Response> {
-    let mut request = client
-        .stream_request(Method::GET, path)
-        // No overall timeout (`stream_request`): a stream stays open as long as it is followed.
-        .header(reqwest::header::ACCEPT, "text/event-stream");
-    if after > 0 {
-        request = request.header("Last-Event-ID", after.to_string());
-    }
-    client.send(request).await
-}
-
 /// The fields of the event being read.
 #[derive(Default)]
 struct Frame {
@@ -60,8 +54,7 @@ struct Frame {
 }
 
 struct Reader {
-    client: HttpClient,
-    path: String,
+    open: Open,
     last: u32,
     response: Option<Response>,
     buf: Vec<u8>,
@@ -115,7 +108,7 @@ impl Reader {
         let mut delay = FIRST_BACKOFF;
         loop {
             tokio::time::sleep(delay).await;
-            match open(&self.client, &self.path, self.last).await {
+            match (self.open)(self.last).await {
                 Ok(r) => return Ok(r),
                 Err(e @ Error::Unavailable { .. }) if start.elapsed() < GIVE_UP_AFTER => {
                     tracing::debug!(error = %e, "live stream: reconnecting");
@@ -206,8 +199,7 @@ mod tests {
 
     fn reader(last: u32) -> Reader {
         Reader {
-            client: HttpClient::new("http://127.0.0.1:1").unwrap(),
-            path: String::new(),
+            open: Arc::new(|_| Box::pin(async { Err(Error::Internal("not opened".into())) })),
             last,
             response: None,
             buf: Vec::new(),

@@ -334,14 +334,13 @@ impl ChatApi for ChatService {
     ) -> Result<LiveStream> {
         // Subscribed before anything is read: the replay and the live feed overlap, never gap.
         let sub = self.backend.subscribe(token, chat).await?;
-        crate::live::follow(
-            Arc::clone(&self.backend),
-            token.clone(),
-            chat,
-            after.map_or(0, MessageNumber::get),
-            sub,
-        )
-        .await
+        let backend = Arc::clone(&self.backend);
+        let token = token.clone();
+        let read: crate::live::ReadPage = Box::new(move |page| {
+            let (backend, token) = (Arc::clone(&backend), token.clone());
+            Box::pin(async move { backend.list_messages(&token, chat, &page).await })
+        });
+        crate::live::follow(read, after.map_or(0, MessageNumber::get), sub).await
     }
 
     async fn recount(

@@ -66,10 +66,8 @@ impl Cluster {
                 eprintln!("ports from {base} are held; trying the next base");
                 continue;
             }
-            let dir = std::env::temp_dir().join(format!(
-                "chat-node-loss-{}-{base}",
-                std::process::id()
-            ));
+            let dir =
+                std::env::temp_dir().join(format!("chat-node-loss-{}-{base}", std::process::id()));
             let cluster = Cluster {
                 dir,
                 http_port: base,

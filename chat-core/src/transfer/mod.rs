@@ -34,10 +34,9 @@ mod ndjson;
 mod record;
 mod validate;
 
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -45,14 +44,12 @@ use tokio::sync::mpsc;
 pub(crate) use self::ndjson::ChunkReader;
 pub use self::ndjson::{read_records, read_records_blocking, write_records, MAX_LINE_BYTES};
 pub use self::record::{
-    ApplicationRecord, ChatRecord, End, Header, MessageRecord, Record, Totals, FORMAT, VERSION,
+    ApplicationRecord, ChatRecord, End, Header, MessageRecord, Record, RecordStream, Totals,
+    FORMAT, VERSION,
 };
 pub use self::validate::Validator;
 use crate::error::{Error, Result};
 use crate::model::Token;
-
-/// A stream of records, as export produces and restore consumes them.
-pub type RecordStream = Pin<Box<dyn Stream<Item = Result<Record>> + Send>>;
 
 /// What to export.
 #[derive(Debug, Clone)]

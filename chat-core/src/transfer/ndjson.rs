@@ -6,9 +6,8 @@ use std::pin::Pin;
 use futures::Stream;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
-use super::record::Record;
+use super::record::{Record, RecordStream};
 use super::validate::bad_line;
-use super::RecordStream;
 use crate::error::{Error, Result};
 
 /// The longest line a reader accepts (1 MiB): the largest valid line, a 16 KiB body of

@@ -5,10 +5,17 @@
 //! fractional digits, so two exports of the same data are identical byte for byte whichever
 //! profile wrote them, and the checksum can be recomputed from the records alone.
 
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
+use futures::Stream;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::model::{ChatNumber, MessageNumber, Token};
+
+/// A stream of records, as export produces and restore consumes them.
+pub type RecordStream = Pin<Box<dyn Stream<Item = Result<Record>> + Send>>;
 
 /// The value of [`Header::format`].
 pub const FORMAT: &str = "chat-export";

@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
-use tokio::sync::mpsc;
 
-use super::writer::Command;
 use crate::error::Result;
 use crate::metrics::Metrics;
 
@@ -103,7 +101,7 @@ impl Indexer {
         &mut self,
         conn: &mut SqliteConnection,
         metrics: &Metrics,
-        rx: &mpsc::Receiver<Command>,
+        waiting: impl Fn() -> bool,
     ) {
         let started = Instant::now();
         let loaded = self.last_batch.is_some_and(|t| t.elapsed() < LOAD_MEMORY);
@@ -120,7 +118,7 @@ impl Indexer {
                     self.since_drain = 0;
                 }
                 metrics.record_indexed(outcome.indexed, outcome.remaining, started.elapsed());
-                if rx.is_empty() {
+                if !waiting() {
                     self.chunk = (self.chunk * 2).min(MAX_CHUNK);
                 } else {
                     self.chunk = (self.chunk / 2).max(MIN_CHUNK);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row};
 
-use super::message_id;
+use super::rows::message_id;
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::error::Result;
 use crate::model::{ChatNumber, Token};

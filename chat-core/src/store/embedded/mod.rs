@@ -27,12 +27,10 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
-pub(crate) use self::rows::message_from_row;
 use self::rows::{app_from_row, chat_from_row};
+pub(crate) use self::rows::{message_from_row, message_id};
 use self::writer::{Command, Op, Pending, Reply};
-use super::{
-    count, from_micros, paginate, Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT,
-};
+use super::{paginate, Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
 use crate::error::{Error, Missing, Result};
@@ -45,14 +43,6 @@ use crate::model::{
 use crate::transfer::{
     BackupSummary, ExportOptions, ExportSender, RecordStream, RestoreOptions, RestoreSummary,
 };
-
-/// A message's id: its chat's id in the high 32 bits, its number in the low 32
-/// (`chat << 32 | number`, checked by the schema). A chat's messages are therefore one range of
-/// the primary key, in number order, and FTS5 filters a chat by the same range of rowids. The
-/// only place that encodes it; every query binds the bounds it computes.
-pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
-    (chat_id << 32) | i64::from(number)
-}
 
 /// The migrations of the SQLite dialect, embedded in the binary.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");

@@ -2,9 +2,17 @@
 
 use sqlx::Row;
 
-use super::{count, from_micros};
 use crate::error::Result;
 use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Token};
+use crate::store::{count, from_micros};
+
+/// A message's id: its chat's id in the high 32 bits, its number in the low 32
+/// (`chat << 32 | number`, checked by the schema). A chat's messages are therefore one range of
+/// the primary key, in number order, and FTS5 filters a chat by the same range of rowids. The
+/// only place that encodes it; every query binds the bounds it computes.
+pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
+    (chat_id << 32) | i64::from(number)
+}
 
 pub(super) fn app_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application> {
     let token: String = row.try_get("token")?;

@@ -15,7 +15,7 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 
 use super::message_from_row;
-use super::message_id;
+use super::rows::message_id;
 use crate::error::Result;
 use crate::model::{fold_case, Message, Query, SearchSort, RELEVANCE_WINDOW};
 use crate::store::SearchSpec;

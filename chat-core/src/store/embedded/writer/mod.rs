@@ -9,17 +9,20 @@
 
 mod numbering;
 
+mod sql;
+
 use self::numbering::{bump, number_in, Counter};
+use self::sql::{insert, InsertKind};
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::indexer::{Indexer, BACKLOG_POLL};
-use super::message_id;
+use super::rows::message_id;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{Application, Chat, ChatNumber, Message, MessageNumber, Token};
@@ -100,7 +103,7 @@ pub(crate) async fn run(
     let mut indexer = Indexer::new(index);
     loop {
         if indexer.has_work() && (rx.is_empty() || indexer.must_drain()) && !stopping {
-            indexer.drain(&mut conn, &metrics, &rx).await;
+            indexer.drain(&mut conn, &metrics, || !rx.is_empty()).await;
             continue;
         }
         let received = if indexer.has_work() || !indexer.polls() || stopping {
@@ -458,109 +461,12 @@ async fn delete_chat_rows(conn: &mut SqliteConnection, chat_id: i64) -> Result<(
     Ok(())
 }
 
-#[derive(Clone, Copy)]
-enum InsertKind {
-    Chats,
-    Messages,
-    Backlog,
-}
-
-/// Rows per multi-row INSERT; fixed sizes keep the prepared-statement cache small.
-const CHUNKS: [usize; 4] = [128, 32, 8, 1];
-
-/// `INSERT … VALUES (…), (…)` for `rows` rows; `?1` is the shared timestamp.
-fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
-    static SQL: OnceLock<[[String; CHUNKS.len()]; 3]> = OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        let build = |kind: InsertKind, n: usize| {
-            let (head, width) = match kind {
-                InsertKind::Chats => (
-                    "INSERT INTO chats (application_id, number, created_at, updated_at) VALUES ",
-                    2,
-                ),
-                InsertKind::Messages => (
-                    "INSERT INTO messages (id, chat_id, number, body, created_at, updated_at) VALUES ",
-                    4,
-                ),
-                InsertKind::Backlog => ("INSERT INTO search_backlog (message_id) VALUES ", 1),
-            };
-            let mut s = String::from(head);
-            for r in 0..n {
-                if r > 0 {
-                    s.push(',');
-                }
-                let p = 2 + r * width;
-                let row = match kind {
-                    InsertKind::Chats => format!("(?{},?{},?1,?1)", p, p + 1),
-                    InsertKind::Messages => {
-                        format!("(?{},?{},?{},?{},?1,?1)", p, p + 1, p + 2, p + 3)
-                    }
-                    // ?1 (the timestamp) is bound but unused, to share the binding code.
-                    InsertKind::Backlog => format!("(?{p})"),
-                };
-                s.push_str(&row);
-            }
-            s
-        };
-        [
-            CHUNKS.map(|n| build(InsertKind::Chats, n)),
-            CHUNKS.map(|n| build(InsertKind::Messages, n)),
-            CHUNKS.map(|n| build(InsertKind::Backlog, n)),
-        ]
-    });
-    let k = match kind {
-        InsertKind::Chats => 0,
-        InsertKind::Messages => 1,
-        InsertKind::Backlog => 2,
-    };
-    let i = CHUNKS
-        .iter()
-        .position(|&c| c == rows)
-        .unwrap_or(CHUNKS.len() - 1);
-    &all[k][i]
-}
-
-/// Splits `total` rows into the fixed chunk sizes, largest first.
-fn chunks(mut total: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    for &c in &CHUNKS {
-        while total >= c {
-            out.push(c);
-            total -= c;
-        }
-    }
-    out
-}
-
 /// A message numbered in this batch, and the request it answers.
 struct NewMessage<'a> {
     chat_id: i64,
     number: u32,
     body: &'a String,
     slot: usize,
-}
-
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-/// Inserts `rows` with multi-row statements of the fixed chunk sizes; `bind` binds one row's
-/// values after the shared timestamp `?1`.
-async fn insert<'q, R>(
-    conn: &mut SqliteConnection,
-    kind: InsertKind,
-    now: i64,
-    rows: &'q [R],
-    bind: impl Fn(SqliteQuery<'q>, &'q R) -> SqliteQuery<'q>,
-) -> Result<()> {
-    let mut start = 0;
-    for n in chunks(rows.len()) {
-        let mut q = sqlx::query(insert_sql(kind, n)).bind(now);
-        for row in &rows[start..start + n] {
-            q = bind(q, row);
-        }
-        q.execute(&mut *conn).await?;
-        start += n;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

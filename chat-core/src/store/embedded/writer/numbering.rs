@@ -3,7 +3,14 @@
 //! numbers are the ones below the new value — gapless, and safe across processes sharing the
 //! file, since SQLite serializes the transactions.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Row;
+
+use super::sql::{chunks, CHUNKS};
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy)]
 pub(super) enum Counter {

@@ -1,4 +1,5 @@
-use super::*;
+use super::numbering::number_in;
+use super::sql::{chunks, insert_sql, InsertKind, CHUNKS};
 
 #[test]
 fn chunks_cover_every_row_with_fixed_sizes() {
