@@ -1,21 +1,32 @@
 //! Creation throughput of the embedded profile through the library.
 //!
-//! `cargo bench -p chat-core --bench create` prints, for a database with search indexing on (the
+//! `cargo bench -p chat-core --features cli --bench create` prints, for a database with search indexing on (the
 //! product) and, for comparison, one whose FTS5 table is replaced by a plain table: messages/s sequentially
 //! and with 64 concurrent tasks, and the latency of one create under that load. Creates are
 //! acknowledged before their search-index entry is written (the backlog is indexed in bulk),
 //! so the concurrent rate is counted until the backlog is empty again: the index's whole cost
 //! is in the figure.
 //! `BENCH_MESSAGES` sets how many messages the concurrent phase creates (default 100,000);
-//! `CHAT_FSYNC=0` measures without waiting for the disk.
+//! The storage settings are chat-server's: its flags' defaults and their `CHAT_…` variables
+//! (feature `cli`), so `CHAT_FSYNC=0` measures without waiting for the disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chat_core::config::StorageArgs;
 use chat_core::{ChatApi, ChatNumber, ChatService, Config, Token};
+use clap::Parser;
 use futures::stream::{self, StreamExt};
 use hdrhistogram::Histogram;
+
+/// The storage flags as chat-server reads them. cargo's arguments are not for them: only the
+/// defaults and the `CHAT_…` variables apply.
+#[derive(Parser)]
+struct Storage {
+    #[command(flatten)]
+    storage: StorageArgs,
+}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -41,8 +52,13 @@ fn main() {
 /// One phase; returns the concurrent throughput.
 async fn run(total: usize, indexing: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::from_env();
-    config.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let config = Config {
+        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ..Storage::try_parse_from(["create"])
+            .unwrap()
+            .storage
+            .config()
+    };
     let service = Arc::new(ChatService::open(&config).await.unwrap());
     if !indexing {
         let db = sqlx::SqlitePool::connect(&config.database_url)

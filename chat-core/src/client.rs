@@ -205,15 +205,8 @@ impl HttpClient {
         cursor: impl Fn(&T) -> C,
     ) -> Result<Page<T, C>> {
         page.validate()?;
-        let mut query = vec![("limit", page.limit.to_string())];
-        if let Some(after) = &page.after {
-            query.push(("after", after.to_string()));
-        }
-        if page.newest {
-            query.push(("sort", "newest".to_owned()));
-        }
         let (items, more): (Vec<T>, bool) = self
-            .json(self.request(Method::GET, path).query(&query))
+            .json(self.request(Method::GET, path).query(&page.query_pairs()))
             .await?;
         let next = if more { items.last().map(cursor) } else { None };
         Ok(Page { items, next })

@@ -1,5 +1,8 @@
-//! [`Config`]: where the data lives and how the service behaves, from code or from `CHAT_…`
-//! environment variables. Secrets in URLs are redacted when a configuration is printed.
+//! [`Config`]: where the data lives and how the service behaves. Programs build it in code
+//! ([`Config::default`], [`Config::with_database_url`] and explicit fields) or, with feature
+//! `cli`, from the storage flags and their `CHAT_…` environment variables (`StorageArgs`,
+//! the one reader of those variables). Secrets in URLs are redacted when a configuration is
+//! printed.
 
 use std::fmt;
 use std::time::Duration;
@@ -28,6 +31,10 @@ pub const DEFAULT_REDIS_ACK_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// The default time a queue entry may stay with a silent worker before another takes it over.
 pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
+
+/// Whether each commit waits for the disk by default (`fsync`): yes, so a commit survives
+/// power loss.
+pub const DEFAULT_FSYNC: bool = true;
 
 /// How a [`crate::ChatService`] is set up. The backends are chosen by the URLs' schemes.
 #[derive(Clone)]
@@ -97,7 +104,7 @@ impl Default for Config {
             max_batch: 1024,
             read_connections: 4,
             busy_timeout: Duration::from_secs(10),
-            fsync: true,
+            fsync: DEFAULT_FSYNC,
             create_if_missing: true,
             worker: true,
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
@@ -117,44 +124,6 @@ impl Config {
             database_url: url.into(),
             ..Config::default()
         }
-    }
-
-    /// The defaults overridden by `CHAT_DATABASE_URL`, `CHAT_REDIS_URL`, `CHAT_REDIS_SHARDS`,
-    /// `CHAT_REDIS_ACK_REPLICAS`, `CHAT_REDIS_ACK_TIMEOUT_MS`,
-    /// `CHAT_ELASTICSEARCH_URL`, `CHAT_REDIS_PREFIX`, `CHAT_INDEX_PREFIX`, `CHAT_INDEX_REPLICAS`, `CHAT_INDEX_SHARDS` and `CHAT_FSYNC` (`0`/`false` turns
-    /// waiting for the disk off).
-    pub fn from_env() -> Self {
-        let mut c = Config::default();
-        if let Some(v) = env("CHAT_DATABASE_URL") {
-            c.database_url = v;
-        }
-        c.redis_url = env("CHAT_REDIS_URL");
-        if let Some(n) = env("CHAT_REDIS_SHARDS").and_then(|v| v.parse().ok()) {
-            c.redis_shards = n;
-        }
-        if let Some(n) = env("CHAT_REDIS_ACK_REPLICAS").and_then(|v| v.parse().ok()) {
-            c.redis_ack_replicas = n;
-        }
-        if let Some(n) = env("CHAT_REDIS_ACK_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
-            c.redis_ack_timeout = Duration::from_millis(n);
-        }
-        c.elasticsearch_url = env("CHAT_ELASTICSEARCH_URL");
-        if let Some(v) = env("CHAT_REDIS_PREFIX") {
-            c.redis_prefix = v;
-        }
-        if let Some(v) = env("CHAT_INDEX_PREFIX") {
-            c.index_prefix = v;
-        }
-        if let Some(n) = env("CHAT_INDEX_REPLICAS").and_then(|v| v.parse().ok()) {
-            c.index_replicas = n;
-        }
-        if let Some(n) = env("CHAT_INDEX_SHARDS").and_then(|v| v.parse().ok()) {
-            c.index_shards = n;
-        }
-        if let Some(v) = env("CHAT_FSYNC") {
-            c.fsync = !matches!(v.as_str(), "0" | "false" | "off" | "no");
-        }
-        c
     }
 }
 
@@ -239,7 +208,8 @@ pub struct StorageArgs {
     pub redis_ack_replicas: u32,
 
     /// How long a write waits for those replicas before it fails with 503, in milliseconds
-    #[arg(long, env = "CHAT_REDIS_ACK_TIMEOUT_MS", value_name = "MS", default_value_t = 1000,
+    #[arg(long, env = "CHAT_REDIS_ACK_TIMEOUT_MS", value_name = "MS",
+          default_value_t = DEFAULT_REDIS_ACK_TIMEOUT.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub redis_ack_timeout_ms: u64,
 
@@ -278,7 +248,7 @@ pub struct StorageArgs {
 
     /// Wait for the disk on every commit (survives power loss); off still survives a killed
     /// process. Accepts true/false, 1/0, yes/no, on/off
-    #[arg(long, env = "CHAT_FSYNC", value_name = "BOOL", default_value_t = true,
+    #[arg(long, env = "CHAT_FSYNC", value_name = "BOOL", default_value_t = DEFAULT_FSYNC,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(),
           global = true)]
     pub fsync: bool,
@@ -302,10 +272,6 @@ impl StorageArgs {
             ..Config::with_database_url(&self.database_url)
         }
     }
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// `scheme://user:secret@host` → `scheme://user:***@host`.

@@ -15,7 +15,7 @@ use crate::live::LiveStream;
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
-    SearchPage, SearchRequest, SearchSort, Token, RELEVANCE_WINDOW,
+    SearchPage, SearchRequest, Token,
 };
 use crate::store::{Backend, BackendHealth, SearchSpec};
 use crate::transfer::{BackupSummary, ExportOptions, RecordStream, RestoreOptions, RestoreSummary};
@@ -267,52 +267,27 @@ impl ChatApi for ChatService {
     ) -> Result<SearchPage> {
         let query = Query::parse(&request.query)?;
         request.validate()?;
-        // One more than the page tells whether a next page exists; relevance stops at the end
-        // of its window.
-        let limit = request.limit as usize;
-        let fetch = match request.sort {
-            SearchSort::Relevance => (request.limit + 1).min(RELEVANCE_WINDOW - request.offset),
-            SearchSort::Newest | SearchSort::Oldest => request.limit + 1,
-        };
+        // An offset in number order: walk past that many results first (see SearchSpec).
         let mut after = request.after.map(MessageNumber::get);
-        if request.sort.by_number() && request.offset > 0 {
-            // An offset in number order: walk past that many results a page at a time (the
-            // offset is below the relevance window, so at most a few pages).
-            let mut skip = request.offset;
-            while skip > 0 {
-                let step = skip.min(crate::model::MAX_LIMIT);
-                let spec = SearchSpec {
-                    sort: request.sort,
-                    limit: step,
-                    after,
-                    offset: 0,
-                };
-                let skipped = self
-                    .backend
-                    .search_messages(token, chat, &query, &spec)
-                    .await?;
-                match skipped.last() {
-                    Some(last) if skipped.len() == step as usize => after = Some(last.number.get()),
-                    _ => {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            next: None,
-                        })
-                    }
+        let mut skipped = 0;
+        while let Some(spec) = SearchSpec::skip(request, after, skipped) {
+            let read = self
+                .backend
+                .search_messages(token, chat, &query, &spec)
+                .await?;
+            match read.last() {
+                Some(last) if read.len() == spec.limit as usize => after = Some(last.number.get()),
+                _ => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    })
                 }
-                skip -= step;
             }
+            skipped += spec.limit;
         }
-        let spec = SearchSpec {
-            sort: request.sort,
-            limit: fetch,
-            after,
-            offset: if request.sort.by_number() {
-                0
-            } else {
-                request.offset
-            },
-        };
+        let limit = request.limit as usize;
+        let spec = SearchSpec::page(request, after);
         let mut items = self
             .backend
             .search_messages(token, chat, &query, &spec)

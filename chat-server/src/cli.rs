@@ -16,7 +16,7 @@ use clap::{Parser, ValueEnum};
 pub struct Cli {
     /// Address to listen on: HOST:PORT, or :PORT for 127.0.0.1:PORT (port 0 picks a free port;
     /// the address is printed on stdout).
-    #[arg(long, env = "CHAT_LISTEN", default_value = crate::DEFAULT_LISTEN, value_parser = parse_listen)]
+    #[arg(long, env = "CHAT_LISTEN", default_value_t = crate::DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Where the data lives (shared with chatctl).
@@ -127,7 +127,7 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     let full;
     let s = match s.strip_prefix(':') {
         Some(port) => {
-            full = format!("127.0.0.1:{port}");
+            full = format!("{}:{port}", crate::DEFAULT_LISTEN.ip());
             &full
         }
         None => s,

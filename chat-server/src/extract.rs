@@ -1,8 +1,9 @@
 //! Request parsing with the API's error shape: JSON and form bodies (bare or wrapped the Rails way),
-//! path tokens and numbers, list parameters, and the admin token. Handlers take the parsed
-//! values ([`AppPath`], [`ChatPath`], [`MessagePath`], [`PageQuery`], [`Admin`]) and never see
-//! raw strings; every parser is chat-core's own, so the library and the server reject alike.
-//! axum's own plain-text rejections never reach a client.
+//! path tokens and numbers, list, search and follow parameters, and the admin token. Handlers
+//! take the parsed values ([`AppPath`], [`ChatPath`], [`MessagePath`], [`PageQuery`],
+//! [`SearchQuery`], [`ResumeFrom`], [`Admin`]) and never see raw strings; every parser is
+//! chat-core's own, so the library and the server reject alike. axum's own plain-text
+//! rejections never reach a client.
 
 use std::collections::HashMap;
 
@@ -11,9 +12,9 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chat_core::model::{parse_limit, parse_offset, DEFAULT_LIMIT};
+use chat_core::model::{parse_limit, parse_offset, DEFAULT_LIMIT, MAX_NUMBER};
 use chat_core::wire::Fields;
-use chat_core::{ChatNumber, MessageNumber, PageRequest, Token};
+use chat_core::{ChatNumber, MessageNumber, PageRequest, SearchRequest, SearchSort, Token};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
@@ -288,35 +289,184 @@ impl Cursor for MessageNumber {
     }
 }
 
-/// `?limit=&after=` of a list: the page asked for.
+/// The query string's parameters by name (a repeated one keeps its last value). A malformed
+/// query string (not UTF-8 once percent-decoded) is a 400 in the API's error shape.
+pub struct QueryParams(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or_default();
+        chat_core::wire::form_pairs(raw.as_bytes())
+            .map(|pairs| QueryParams(pairs.into_iter().collect()))
+            .map_err(|e| match e {
+                chat_core::Error::BadRequest(m) => {
+                    ApiError::bad_request(format!("malformed query string: {m}"))
+                }
+                other => other.into(),
+            })
+    }
+}
+
+impl QueryParams {
+    /// The parameter `name`, if sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// `?limit=` (default 50, 1..=1000).
+    fn limit(&self) -> Result<u32, ApiError> {
+        limit(self.get("limit"))
+    }
+
+    /// `?offset=` (default 0).
+    fn offset(&self) -> Result<u32, ApiError> {
+        offset(self.get("offset"))
+    }
+
+    /// `?after=`, a cursor of the list's kind.
+    fn after<C: Cursor>(&self) -> Result<Option<C>, ApiError> {
+        self.get("after").map(C::parse_after).transpose()
+    }
+
+    /// `?sort=`, in the orders `O` names (its default when not sent).
+    fn sort<O: Sort>(&self) -> Result<O, ApiError> {
+        Ok(self
+            .get("sort")
+            .map(O::parse_sort)
+            .transpose()?
+            .unwrap_or_default())
+    }
+}
+
+/// An order that `?sort=` names: the one parser of `sort` for lists and search.
+pub trait Sort: Sized + Default {
+    /// Parses `?sort=`; a refusal quotes what was sent.
+    fn parse_sort(raw: &str) -> Result<Self, ApiError>;
+}
+
+/// The order of a list: by number, lowest first (the default) or highest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListSort {
+    /// Lowest number first.
+    #[default]
+    Oldest,
+    /// Highest number first; `after` then pages downward.
+    Newest,
+}
+
+impl Sort for ListSort {
+    fn parse_sort(raw: &str) -> Result<Self, ApiError> {
+        match raw {
+            "oldest" => Ok(ListSort::Oldest),
+            "newest" => Ok(ListSort::Newest),
+            other => Err(ApiError::bad_request(format!(
+                "sort must be oldest (the default: by number) or newest (highest number first), got {:?}",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
+
+impl Sort for SearchSort {
+    fn parse_sort(raw: &str) -> Result<Self, ApiError> {
+        Ok(SearchSort::parse(raw)?)
+    }
+}
+
+/// `?limit=&after=&sort=` of a list: the page asked for.
 pub struct PageQuery<C>(pub PageRequest<C>);
 
 impl<S: Send + Sync, C: Cursor> FromRequestParts<S> for PageQuery<C> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let q = crate::routes::Params::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let q = crate::routes::params(q)?;
-        let limit = limit(q.get("limit").map(String::as_str))?;
-        let after = q.get("after").map(|a| C::parse_after(a)).transpose()?;
-        let newest = match q.get("sort").map(String::as_str) {
-            None | Some("oldest") => false,
-            Some("newest") => true,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "sort must be oldest (the default: by number) or newest (highest number first), got {:?}",
-                    other.chars().take(40).collect::<String>()
-                )))
-            }
-        };
+        let q = QueryParams::from_request_parts(parts, state).await?;
+        let limit = q.limit()?;
+        let after = q.after()?;
+        let newest = q.sort::<ListSort>()? == ListSort::Newest;
         Ok(PageQuery(PageRequest {
             limit,
             after,
             newest,
         }))
     }
+}
+
+/// `?query=` (or `?q=`) `&sort=&limit=&after=&offset=` of a chat's search: the request, its
+/// parameters checked in that order. The query text itself is checked by chat-core (`422`).
+pub struct SearchQuery(pub SearchRequest);
+
+impl<S: Send + Sync> FromRequestParts<S> for SearchQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let q = QueryParams::from_request_parts(parts, state).await?;
+        let query = q.get("query").or_else(|| q.get("q")).unwrap_or_default();
+        let sort = q.sort()?;
+        let limit = q.limit()?;
+        let after = q.after()?;
+        let offset = q.offset()?;
+        Ok(SearchQuery(SearchRequest {
+            query: query.to_owned(),
+            sort,
+            limit,
+            after,
+            offset,
+        }))
+    }
+}
+
+/// Where a follower of a chat resumes: after the message `Last-Event-ID` names or, without
+/// that header, `?after=`; `None` (`0`, or neither sent) is from the first message.
+pub struct ResumeFrom(pub Option<MessageNumber>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResumeFrom {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let q = QueryParams::from_request_parts(parts, state).await?;
+        let after = match parts.headers.get("last-event-id") {
+            Some(v) => resume_point(
+                "Last-Event-ID",
+                v.to_str().map_err(|_| {
+                    ApiError::bad_request(
+                        "Last-Event-ID must be a non-negative integer, got non-text bytes",
+                    )
+                })?,
+            )?,
+            None => q
+                .get("after")
+                .map(|a| resume_point("after", a))
+                .transpose()?
+                .flatten(),
+        };
+        Ok(ResumeFrom(after))
+    }
+}
+
+/// `0` (from the first message) or a message number: a non-negative integer. `what` names
+/// where it was sent (`after`, `Last-Event-ID`).
+fn resume_point(what: &str, s: &str) -> Result<Option<MessageNumber>, ApiError> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.bytes().all(|b| b == b'0') {
+            return Ok(None);
+        }
+        if let Some(n) = s
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| MessageNumber::new(n).ok())
+        {
+            return Ok(Some(n));
+        }
+    }
+    Err(ApiError::bad_request(format!(
+        "{what} must be a non-negative integer (0: from the first message; else a message \
+         number up to {MAX_NUMBER}), got {:?}",
+        s.chars().take(40).collect::<String>()
+    )))
 }
 
 /// Proof that the request carries the admin token (`Authorization: Bearer …`, compared in

@@ -77,13 +77,15 @@ pub struct Settings {
     pub access_log: bool,
 }
 
-/// The default listen address: loopback, port 3000.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// The default listen address: loopback, port 3000 (`--listen`'s default and
+/// [`Settings::default`]'s).
+pub const DEFAULT_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3000);
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 3000)),
+            listen: DEFAULT_LISTEN,
             role: cli::Role::All,
             admin_token: None,
             rate_limit: 0,

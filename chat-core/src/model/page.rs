@@ -52,9 +52,32 @@ impl<C> PageRequest<C> {
         }
     }
 
+    /// The same request for the page after `after` (the last item of this page).
+    pub fn next_page(self, after: C) -> Self {
+        PageRequest {
+            after: Some(after),
+            ..self
+        }
+    }
+
     /// Checks the limit again (requests can be built by hand).
     pub fn validate(&self) -> Result<()> {
         check_limit(self.limit).map(|_| ())
+    }
+}
+
+impl<C: fmt::Display> PageRequest<C> {
+    /// The request as URL query parameters (`limit`, then `after` when set and `sort=newest`
+    /// for a newest-first list), as the HTTP API reads them.
+    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![("limit", self.limit.to_string())];
+        if let Some(after) = &self.after {
+            pairs.push(("after", after.to_string()));
+        }
+        if self.newest {
+            pairs.push(("sort", "newest".to_owned()));
+        }
+        pairs
     }
 }
 

@@ -35,7 +35,7 @@ use crate::live::Subscription;
 use crate::metrics::Metrics;
 use crate::model::{
     Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Page, PageRequest, Query,
-    SearchSort, Token,
+    SearchRequest, SearchSort, Token, MAX_LIMIT, RELEVANCE_WINDOW,
 };
 use crate::transfer::{
     BackupSummary, ExportOptions, ExportSender, RecordStream, RestoreOptions, RestoreSummary,
@@ -216,6 +216,68 @@ pub struct SearchSpec {
     pub after: Option<u32>,
     /// Results to skip, in the order of `sort`.
     pub offset: u32,
+}
+
+/// The paging of a search as the backends see it, in one place: how many results a page
+/// reads, where an offset in number order is walked to, and how a read continues past results
+/// it had to drop, all within `relevance`'s [`RELEVANCE_WINDOW`].
+impl SearchSpec {
+    /// The read that answers `request` from `after` (its cursor, or where an offset in number
+    /// order was walked to; see [`SearchSpec::skip`]): one result more than the page, to
+    /// learn whether a next page exists, and for `relevance` no further than the end of its
+    /// window. Number orders page with `after`, so their offset is 0 here.
+    pub fn page(request: &SearchRequest, after: Option<u32>) -> Self {
+        let limit = request.limit + 1;
+        if request.sort.by_number() {
+            SearchSpec {
+                sort: request.sort,
+                limit,
+                after,
+                offset: 0,
+            }
+        } else {
+            SearchSpec {
+                sort: request.sort,
+                limit: limit.min(RELEVANCE_WINDOW.saturating_sub(request.offset)),
+                after,
+                offset: request.offset,
+            }
+        }
+    }
+
+    /// The next read that walks past `request.offset` results in number order, once
+    /// `skipped` of them are behind `after`: at most [`MAX_LIMIT`] at a time (the offset is
+    /// below the window, so a few reads at most); `None` when none remains to skip (always
+    /// for `relevance`, whose reads skip by offset). A read that comes back short ends the
+    /// results.
+    pub fn skip(request: &SearchRequest, after: Option<u32>, skipped: u32) -> Option<Self> {
+        (request.sort.by_number() && skipped < request.offset).then(|| SearchSpec {
+            sort: request.sort,
+            limit: (request.offset - skipped).min(MAX_LIMIT),
+            after,
+            offset: 0,
+        })
+    }
+
+    /// The read after this one, which returned `read` results ending with number `last`:
+    /// past them in number order, or the next stretch of `relevance`'s window (`None` once
+    /// the window is exhausted). The limit stays, clamped to the window.
+    #[cfg(feature = "distributed")]
+    pub fn after_read(&self, read: u32, last: Option<u32>) -> Option<Self> {
+        if self.sort.by_number() {
+            Some(SearchSpec {
+                after: last.or(self.after),
+                ..*self
+            })
+        } else {
+            let offset = self.offset.saturating_add(read);
+            (offset < RELEVANCE_WINDOW).then(|| SearchSpec {
+                offset,
+                limit: self.limit.min(RELEVANCE_WINDOW - offset),
+                ..*self
+            })
+        }
+    }
 }
 
 // What the backends share; a build without either backend (the HTTP client alone) has none.

@@ -118,11 +118,10 @@ pub async fn retry_dead(_: Admin, State(s): State<AppState>) -> ApiResult<Json<R
 pub async fn export(
     _: Admin,
     State(s): State<AppState>,
-    params: crate::routes::Params,
+    crate::extract::QueryParams(params): crate::extract::QueryParams,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     use futures::StreamExt;
-    let params = crate::routes::params(params)?;
     if let Some(other) = params.keys().find(|k| k.as_str() != "application") {
         return Err(ApiError::bad_request(format!(
             "unknown query parameter {:?}: the export takes only `application`",

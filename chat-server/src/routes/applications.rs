@@ -50,9 +50,11 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     PageQuery(request): PageQuery<Token>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Application>>)> {
-    let limit = request.limit;
-    let page = s.service.list_applications(request).await?;
-    let link = next_link(uri.path(), limit, false, page.next.map(|t| t.to_string()));
+    let page = s.service.list_applications(request.clone()).await?;
+    let next = page
+        .next
+        .map(|after| request.next_page(after).query_pairs());
+    let link = next_link(uri.path(), next);
     Ok((link, Json(page.items)))
 }
 

@@ -51,9 +51,11 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     PageQuery(request): PageQuery<ChatNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Chat>>)> {
-    let (limit, newest) = (request.limit, request.newest);
-    let page = s.service.list_chats(&token, request).await?;
-    let link = next_link(uri.path(), limit, newest, page.next.map(|n| n.to_string()));
+    let page = s.service.list_chats(&token, request.clone()).await?;
+    let next = page
+        .next
+        .map(|after| request.next_page(after).query_pairs());
+    let link = next_link(uri.path(), next);
     Ok((link, Json(page.items)))
 }
 

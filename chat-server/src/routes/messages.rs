@@ -1,13 +1,13 @@
 //! `/applications/{token}/chats/{number}/messages`: create, read, edit, list and search.
 
 use axum::extract::{OriginalUri, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chat_core::{ChatApi, Message, MessageNumber, SearchRequest, SearchSort};
+use chat_core::{ChatApi, Message, MessageNumber};
 
-use super::{location, next_link, params, Params};
+use super::{location, next_link};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, BatchBodies, ChatPath, JsonObject, MessagePath, PageQuery};
+use crate::extract::{BatchBodies, ChatPath, JsonObject, MessagePath, PageQuery, SearchQuery};
 use crate::AppState;
 
 const WRAPPERS: &[&str] = &["message"];
@@ -80,9 +80,14 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     PageQuery(request): PageQuery<MessageNumber>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
-    let (limit, newest) = (request.limit, request.newest);
-    let page = s.service.list_messages(&token, chat, request).await?;
-    let link = next_link(uri.path(), limit, newest, page.next.map(|n| n.to_string()));
+    let page = s
+        .service
+        .list_messages(&token, chat, request.clone())
+        .await?;
+    let next = page
+        .next
+        .map(|after| request.next_page(after).query_pairs());
+    let link = next_link(uri.path(), next);
     Ok((link, Json(page.items)))
 }
 
@@ -167,36 +172,9 @@ pub async fn search(
     State(s): State<AppState>,
     ChatPath(token, chat): ChatPath,
     OriginalUri(uri): OriginalUri,
-    q: Params,
+    SearchQuery(request): SearchQuery,
 ) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
-    let q = params(q)?;
-    let query = q
-        .get("query")
-        .or_else(|| q.get("q"))
-        .cloned()
-        .unwrap_or_default();
-    let request = SearchRequest {
-        query,
-        sort: q
-            .get("sort")
-            .map(|s| SearchSort::parse(s))
-            .transpose()?
-            .unwrap_or_default(),
-        limit: extract::limit(q.get("limit").map(String::as_str))?,
-        after: q.get("after").map(|n| extract::message(n)).transpose()?,
-        offset: extract::offset(q.get("offset").map(String::as_str))?,
-    };
     let page = s.service.search_messages(&token, chat, &request).await?;
-    let mut headers = HeaderMap::new();
-    if let Some(next) = &page.next {
-        let link = format!(
-            "<{}?{}>; rel=\"next\"",
-            uri.path(),
-            chat_core::wire::query_string(&next.query_pairs())
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            headers.insert(header::LINK, v);
-        }
-    }
-    Ok((headers, Json(page.items)))
+    let link = next_link(uri.path(), page.next.as_ref().map(|n| n.query_pairs()));
+    Ok((link, Json(page.items)))
 }

@@ -5,16 +5,13 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chat_core::model::MAX_NUMBER;
-use chat_core::{ChatApi, LiveEvent, MessageNumber};
+use chat_core::{ChatApi, LiveEvent};
 use futures::StreamExt;
 
-use super::{params, Params};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::ChatPath;
+use crate::error::ApiResult;
+use crate::extract::{ChatPath, ResumeFrom};
 use crate::AppState;
 
 /// A comment line this often keeps idle streams open through proxies.
@@ -42,25 +39,8 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub async fn stream(
     State(s): State<AppState>,
     ChatPath(token, chat): ChatPath,
-    headers: HeaderMap,
-    q: Params,
+    ResumeFrom(after): ResumeFrom,
 ) -> ApiResult<Response> {
-    let q = params(q)?;
-    let after = match headers.get("last-event-id") {
-        Some(v) => resume_point(
-            "Last-Event-ID",
-            v.to_str().map_err(|_| {
-                ApiError::bad_request(
-                    "Last-Event-ID must be a non-negative integer, got non-text bytes",
-                )
-            })?,
-        )?,
-        None => q
-            .get("after")
-            .map(|a| resume_point("after", a))
-            .transpose()?
-            .flatten(),
-    };
     let guard = s.live.admit()?;
     let events = s.service.follow(&token, chat, after).await?;
     let stopped = s.live.stopped();
@@ -84,29 +64,6 @@ pub async fn stream(
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())
-}
-
-/// `0` (from the first message) or a message number: a non-negative integer. `what` names
-/// where it was sent (`after`, `Last-Event-ID`).
-fn resume_point(what: &str, s: &str) -> Result<Option<MessageNumber>, ApiError> {
-    let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        if s.bytes().all(|b| b == b'0') {
-            return Ok(None);
-        }
-        if let Some(n) = s
-            .parse::<u32>()
-            .ok()
-            .and_then(|n| MessageNumber::new(n).ok())
-        {
-            return Ok(Some(n));
-        }
-    }
-    Err(ApiError::bad_request(format!(
-        "{what} must be a non-negative integer (0: from the first message; else a message \
-         number up to {MAX_NUMBER}), got {:?}",
-        s.chars().take(40).collect::<String>()
-    )))
 }
 
 fn sse_event(event: &LiveEvent) -> Event {

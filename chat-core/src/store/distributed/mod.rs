@@ -80,19 +80,23 @@ pub struct DistributedOptions {
     pub ack_timeout: Duration,
 }
 
+/// Most MySQL connections of a [`DistributedBackend`], by default.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 impl DistributedOptions {
     /// The options a [`Config`] describes: key prefix, whether to run the worker, its batch
-    /// size (`max_batch`) and the recount interval.
+    /// size (`max_batch`) and claim delay, the recount interval, the search index's and the
+    /// queue's settings; the MySQL pool at [`DEFAULT_MAX_CONNECTIONS`].
     pub fn from_config(config: &Config) -> Self {
-        let defaults = DistributedOptions::default();
         DistributedOptions {
             key_prefix: config.redis_prefix.clone(),
             background_worker: config.worker,
             worker: WorkerOptions {
                 batch: config.max_batch.max(1),
                 claim_idle: config.claim_idle,
-                ..defaults.worker
+                ..WorkerOptions::default()
             },
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             recount_interval: config.recount_interval,
             index_prefix: config.index_prefix.clone(),
             index_replicas: config.index_replicas,
@@ -100,25 +104,16 @@ impl DistributedOptions {
             shards: config.redis_shards,
             ack_replicas: config.redis_ack_replicas,
             ack_timeout: config.redis_ack_timeout,
-            ..defaults
         }
     }
 }
 
+/// The options of [`Config::default`], with the worker's own defaults ([`WorkerOptions`]).
 impl Default for DistributedOptions {
     fn default() -> Self {
         DistributedOptions {
-            key_prefix: "chat:".to_owned(),
-            background_worker: true,
             worker: WorkerOptions::default(),
-            max_connections: 10,
-            recount_interval: Some(crate::config::DEFAULT_RECOUNT_INTERVAL),
-            index_prefix: "chat".to_owned(),
-            index_replicas: 1,
-            index_shards: 1,
-            shards: crate::config::DEFAULT_REDIS_SHARDS,
-            ack_replicas: 0,
-            ack_timeout: crate::config::DEFAULT_REDIS_ACK_TIMEOUT,
+            ..DistributedOptions::from_config(&Config::default())
         }
     }
 }

@@ -12,8 +12,7 @@ use super::redis::Key;
 use super::{not_app, not_chat, not_message, DistributedBackend};
 use crate::error::Result;
 use crate::model::{
-    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Query, SearchSort,
-    Token, RELEVANCE_WINDOW,
+    Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Query, Token,
 };
 use crate::store::{from_micros, paginate, SearchSpec};
 
@@ -401,15 +400,9 @@ impl DistributedBackend {
             if read < step.limit as usize || !any_deleted || found.len() >= want {
                 break;
             }
-            match step.sort {
-                SearchSort::Relevance => {
-                    step.offset += read as u32;
-                    if step.offset >= RELEVANCE_WINDOW {
-                        break;
-                    }
-                    step.limit = step.limit.min(RELEVANCE_WINDOW - step.offset);
-                }
-                _ => step.after = numbers.last().copied(),
+            match step.after_read(read as u32, numbers.last().copied()) {
+                Some(next) => step = next,
+                None => break,
             }
         }
         found.truncate(want);

@@ -50,8 +50,9 @@ use crate::store::distributed::mysql::{Job, MysqlStore};
 pub const DEFAULT_BATCH: usize = 1000;
 /// How long one read waits for new entries, by default.
 pub const DEFAULT_BLOCK: Duration = Duration::from_secs(1);
-/// How long an entry stays with a silent consumer before another takes it over, by default.
-pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
+/// How long an entry stays with a silent consumer before another takes it over, by default
+/// (the configuration's default, [`crate::config::DEFAULT_CLAIM_IDLE`]).
+pub const DEFAULT_CLAIM_IDLE: Duration = crate::config::DEFAULT_CLAIM_IDLE;
 /// Deliveries after which a failing entry is dead, by default.
 pub const DEFAULT_MAX_DELIVERIES: u64 = 5;
 
