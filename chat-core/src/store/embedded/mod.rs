@@ -7,10 +7,13 @@
 //! delete forgets it; another process's delete is noticed when a query by the cached id finds
 //! nothing, which looks the token and number up again before answering `404`).
 
+mod deletes;
 mod indexer;
 mod live;
 mod lookup;
 mod maintenance;
+mod numbering;
+mod reads;
 mod rows;
 mod search;
 #[cfg(test)]
@@ -18,22 +21,22 @@ mod search_tests;
 mod setup;
 mod transfer;
 pub(crate) mod writer;
+mod writes;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqlitePool;
-use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinHandle;
 
-use self::rows::{app_from_row, chat_from_row};
 pub(crate) use self::rows::{message_from_row, message_id};
-use self::writer::{Command, Op, Pending, Reply};
-use super::{paginate, Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT};
+use self::writer::Command;
+use super::{Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::config::Config;
-use crate::error::{Error, Missing, Result};
+use crate::error::{Error, Result};
 use crate::live::{Hub, Subscription};
 use crate::metrics::Metrics;
 use crate::model::{
@@ -62,140 +65,33 @@ pub struct SqliteBackend {
     watcher: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
-/// The writer's reply to a request [`SqliteBackend::enqueue`] handed it.
-async fn answer(rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
-    rx.await.map_err(|_| shutting_down())?
-}
-
-impl SqliteBackend {
-    async fn write(&self, op: Op) -> Result<Reply> {
-        answer(self.enqueue(op).await?).await
-    }
-
-    /// Hands `op` to the writer, which takes requests in the order they reach it; the
-    /// receiver of its reply ([`answer`]).
-    async fn enqueue(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
-        let (reply, rx) = oneshot::channel();
-        self.writer
-            .send(Command::Write(Pending { op, reply }))
-            .await
-            .map_err(|_| shutting_down())?;
-        Ok(rx)
-    }
-}
-
-fn shutting_down() -> Error {
-    Error::unavailable("sqlite", "the service is shutting down")
-}
-
-fn unexpected() -> Error {
-    Error::Internal("the writer answered with the wrong kind of reply".into())
-}
-
 #[async_trait]
 impl Backend for SqliteBackend {
     async fn create_application(&self, name: Name) -> Result<Application> {
-        let token = Token::generate();
-        match self
-            .write(Op::CreateApp {
-                token,
-                name: name.as_str().to_owned(),
-            })
-            .await?
-        {
-            Reply::App(app) => Ok(app),
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::create_application(self, name).await
     }
 
     async fn get_application(&self, token: &Token) -> Result<Application> {
-        let row = sqlx::query(
-            "SELECT token, name, chats_count, created_at, updated_at \
-             FROM applications WHERE token = ?",
-        )
-        .bind(token.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
-        match row {
-            Some(row) => app_from_row(&row),
-            None => Err(Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })),
-        }
+        SqliteBackend::get_application(self, token).await
     }
 
     async fn update_application(&self, token: &Token, name: Name) -> Result<Application> {
-        let app_id = self.app_id(token).await?;
-        match self
-            .write(Op::RenameApp {
-                app_id,
-                name: name.as_str().to_owned(),
-            })
-            .await?
-        {
-            Reply::App(app) => Ok(app),
-            Reply::Gone => {
-                self.apps.remove(token);
-                Err(Error::NotFound(Missing::Application {
-                    token: token.clone(),
-                }))
-            }
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::update_application(self, token, name).await
     }
 
     async fn list_applications(
         &self,
         page: &PageRequest<Token>,
     ) -> Result<Page<Application, Token>> {
-        let after = match &page.after {
-            Some(token) => self.app_id(token).await?,
-            None => 0,
-        };
-        let rows = sqlx::query(
-            "SELECT token, name, chats_count, created_at, updated_at FROM applications \
-             WHERE id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(after)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.reader)
-        .await?;
-        let items = rows.iter().map(app_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(paginate(items, page.limit, |a| a.token.clone()))
+        SqliteBackend::list_applications(self, page).await
     }
 
     async fn create_chat(&self, token: &Token) -> Result<Chat> {
-        let app_id = self.app_id(token).await?;
-        match self.write(Op::CreateChat { app_id }).await? {
-            Reply::Chat(chat) => Ok(chat),
-            Reply::Gone => {
-                self.apps.remove(token);
-                Err(Error::NotFound(Missing::Application {
-                    token: token.clone(),
-                }))
-            }
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::create_chat(self, token).await
     }
 
     async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {
-        let id = self.chat_id(token, chat).await?;
-        let row = sqlx::query(
-            "SELECT number, messages_count, created_at, updated_at FROM chats WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await?;
-        match row {
-            Some(row) => chat_from_row(&row),
-            None => {
-                self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Chat {
-                    token: token.clone(),
-                    chat,
-                }))
-            }
-        }
+        SqliteBackend::get_chat(self, token, chat).await
     }
 
     async fn list_chats(
@@ -203,46 +99,11 @@ impl Backend for SqliteBackend {
         token: &Token,
         page: &PageRequest<ChatNumber>,
     ) -> Result<Page<Chat, ChatNumber>> {
-        let app = self.app_id(token).await?;
-        let after = page.after.map(ChatNumber::get);
-        let sql = if page.newest {
-            "SELECT number, messages_count, created_at, updated_at FROM chats \
-             WHERE application_id = ? AND number < ? ORDER BY number DESC LIMIT ?"
-        } else {
-            "SELECT number, messages_count, created_at, updated_at FROM chats \
-             WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?"
-        };
-        let bound = match (after, page.newest) {
-            (Some(n), _) => i64::from(n),
-            (None, true) => i64::from(u32::MAX) + 1,
-            (None, false) => 0,
-        };
-        let rows = sqlx::query(sql)
-            .bind(app)
-            .bind(bound)
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.reader)
-            .await?;
-        let items = rows.iter().map(chat_from_row).collect::<Result<Vec<_>>>()?;
-        if items.is_empty() {
-            self.recheck(token, None).await?;
-        }
-        Ok(paginate(items, page.limit, |c| c.number))
+        SqliteBackend::list_chats(self, token, page).await
     }
 
     async fn create_message(&self, token: &Token, chat: ChatNumber, body: Body) -> Result<Message> {
-        let chat_id = self.chat_id(token, chat).await?;
-        match self
-            .write(Op::CreateMessage {
-                chat_id,
-                body: body.into_string(),
-            })
-            .await?
-        {
-            Reply::Message(m) => Ok(m),
-            Reply::Gone => Err(self.chat_gone(token, chat).await),
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::create_message(self, token, chat, body).await
     }
 
     async fn create_messages(
@@ -251,23 +112,7 @@ impl Backend for SqliteBackend {
         chat: ChatNumber,
         bodies: Vec<Body>,
     ) -> Result<Vec<Message>> {
-        let chat_id = self.chat_id(token, chat).await?;
-        // The writer numbers requests in the order they reach its channel: queue them all in
-        // order first (they share group commits), then collect the answers.
-        let mut replies = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            let body = body.into_string();
-            replies.push(self.enqueue(Op::CreateMessage { chat_id, body }).await?);
-        }
-        let mut created = Vec::with_capacity(replies.len());
-        for rx in replies {
-            match answer(rx).await? {
-                Reply::Message(m) => created.push(m),
-                Reply::Gone => return Err(self.chat_gone(token, chat).await),
-                _ => return Err(unexpected()),
-            }
-        }
-        Ok(created)
+        SqliteBackend::create_messages(self, token, chat, bodies).await
     }
 
     async fn get_message(
@@ -276,23 +121,7 @@ impl Backend for SqliteBackend {
         chat: ChatNumber,
         message: MessageNumber,
     ) -> Result<Message> {
-        let chat_id = self.chat_id(token, chat).await?;
-        let row =
-            sqlx::query("SELECT number, body, created_at, updated_at FROM messages WHERE id = ?")
-                .bind(message_id(chat_id, message.get()))
-                .fetch_optional(&self.reader)
-                .await?;
-        match row {
-            Some(row) => message_from_row(&row),
-            None => {
-                self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Message {
-                    token: token.clone(),
-                    chat,
-                    message,
-                }))
-            }
-        }
+        SqliteBackend::get_message(self, token, chat, message).await
     }
 
     async fn update_message(
@@ -302,25 +131,7 @@ impl Backend for SqliteBackend {
         message: MessageNumber,
         body: Body,
     ) -> Result<Message> {
-        let chat_id = self.chat_id(token, chat).await?;
-        match self
-            .write(Op::EditMessage {
-                id: message_id(chat_id, message.get()),
-                body: body.into_string(),
-            })
-            .await?
-        {
-            Reply::Message(m) => Ok(m),
-            Reply::Gone => {
-                self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Message {
-                    token: token.clone(),
-                    chat,
-                    message,
-                }))
-            }
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::update_message(self, token, chat, message, body).await
     }
 
     async fn list_messages(
@@ -329,40 +140,7 @@ impl Backend for SqliteBackend {
         chat: ChatNumber,
         page: &PageRequest<MessageNumber>,
     ) -> Result<Page<Message, MessageNumber>> {
-        let chat_id = self.chat_id(token, chat).await?;
-        let after = page.after.map(MessageNumber::get);
-        // The chat's messages are one range of ids; a page is the part of it past `after`.
-        let (lo, hi, sql) = if page.newest {
-            (
-                message_id(chat_id, 0),
-                after.map_or(message_id(chat_id, u32::MAX), |n| {
-                    message_id(chat_id, n) - 1
-                }),
-                "SELECT number, body, created_at, updated_at FROM messages \
-                 WHERE id > ? AND id <= ? ORDER BY id DESC LIMIT ?",
-            )
-        } else {
-            (
-                message_id(chat_id, after.unwrap_or(0)),
-                message_id(chat_id, u32::MAX),
-                "SELECT number, body, created_at, updated_at FROM messages \
-                 WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            )
-        };
-        let rows = sqlx::query(sql)
-            .bind(lo)
-            .bind(hi)
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.reader)
-            .await?;
-        let items = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        if items.is_empty() {
-            self.recheck(token, Some(chat)).await?;
-        }
-        Ok(paginate(items, page.limit, |m| m.number))
+        SqliteBackend::list_messages(self, token, chat, page).await
     }
 
     async fn search_messages(
@@ -381,31 +159,11 @@ impl Backend for SqliteBackend {
     }
 
     async fn delete_application(&self, token: &Token) -> Result<()> {
-        let app_id = self.app_id(token).await?;
-        let reply = self.write(Op::DeleteApp { app_id }).await?;
-        self.apps.remove(token);
-        self.chats.forget(|&(app, _)| app == app_id);
-        match reply {
-            Reply::Deleted => Ok(()),
-            Reply::Gone => Err(Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })),
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::delete_application(self, token).await
     }
 
     async fn delete_chat(&self, token: &Token, chat: ChatNumber) -> Result<()> {
-        let chat_id = self.chat_id(token, chat).await?;
-        match self.write(Op::DeleteChat { chat_id }).await? {
-            Reply::Deleted => {
-                if let Some(app) = self.apps.get(token) {
-                    self.chats.remove(&(app, chat.get()));
-                }
-                Ok(())
-            }
-            Reply::Gone => Err(self.chat_gone(token, chat).await),
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::delete_chat(self, token, chat).await
     }
 
     async fn delete_message(
@@ -414,24 +172,7 @@ impl Backend for SqliteBackend {
         chat: ChatNumber,
         message: MessageNumber,
     ) -> Result<()> {
-        let chat_id = self.chat_id(token, chat).await?;
-        match self
-            .write(Op::DeleteMessage {
-                id: message_id(chat_id, message.get()),
-            })
-            .await?
-        {
-            Reply::Deleted => Ok(()),
-            Reply::Gone => {
-                self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Message {
-                    token: token.clone(),
-                    chat,
-                    message,
-                }))
-            }
-            _ => Err(unexpected()),
-        }
+        SqliteBackend::delete_message(self, token, chat, message).await
     }
 
     async fn recount(

@@ -15,7 +15,7 @@ pub(super) enum InsertKind {
 }
 
 /// Rows per multi-row INSERT; fixed sizes keep the prepared-statement cache small.
-pub(super) const CHUNKS: [usize; 4] = [128, 32, 8, 1];
+pub(crate) const CHUNKS: [usize; 4] = [128, 32, 8, 1];
 
 /// `INSERT … VALUES (…), (…)` for `rows` rows; `?1` is the shared timestamp.
 pub(super) fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
@@ -70,7 +70,7 @@ pub(super) fn insert_sql(kind: InsertKind, rows: usize) -> &'static str {
 }
 
 /// Splits `total` rows into the fixed chunk sizes, largest first.
-pub(super) fn chunks(mut total: usize) -> Vec<usize> {
+pub(crate) fn chunks(mut total: usize) -> Vec<usize> {
     let mut out = Vec::new();
     for &c in &CHUNKS {
         while total >= c {

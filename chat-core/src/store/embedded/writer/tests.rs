@@ -1,5 +1,5 @@
-use super::numbering::number_in;
 use super::sql::{chunks, insert_sql, InsertKind, CHUNKS};
+use crate::store::embedded::numbering::number_in;
 
 #[test]
 fn chunks_cover_every_row_with_fixed_sizes() {

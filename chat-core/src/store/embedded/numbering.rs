@@ -9,11 +9,11 @@ use std::sync::OnceLock;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
-use super::sql::{chunks, CHUNKS};
+use super::writer::sql::{chunks, CHUNKS};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy)]
-pub(super) enum Counter {
+pub(crate) enum Counter {
     Chats,
     Messages,
 }
@@ -21,7 +21,7 @@ pub(super) enum Counter {
 /// Moves each parent's numbering counter (and its count) up by the size of its group, with one
 /// `UPDATE … FROM (VALUES …) RETURNING` per chunk of parents; returns each parent's new last
 /// number. A parent missing from the result does not exist.
-pub(super) async fn bump(
+pub(crate) async fn bump(
     conn: &mut SqliteConnection,
     counter: Counter,
     groups: &[(i64, &Vec<usize>)],
@@ -71,7 +71,7 @@ pub(super) async fn bump(
 }
 
 /// The `j`-th of `k` numbers handed out when the counter moved to `last`.
-pub(super) fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
+pub(crate) fn number_in(last: i64, k: i64, j: usize) -> Result<u32> {
     let n = last - k + 1 + j as i64;
     u32::try_from(n)
         .ok()
