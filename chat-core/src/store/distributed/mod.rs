@@ -16,13 +16,13 @@
 //! persisting a create or edit a tombstone covers.
 
 mod deletes;
+mod live;
 mod maintenance;
 pub mod mysql;
 mod numbering;
 mod reads;
 mod redis;
 pub mod search;
-mod status;
 mod transfer;
 pub mod worker;
 mod writes;
@@ -351,11 +351,7 @@ impl Backend for DistributedBackend {
     }
 
     async fn update_application(&self, token: &Token, name: Name) -> Result<Application> {
-        let id = self.app_id(token).await?;
-        self.store
-            .rename_application(id, name.as_str(), super::now_micros())
-            .await?;
-        DistributedBackend::get_application(self, token).await
+        DistributedBackend::update_application(self, token, name).await
     }
 
     async fn list_applications(
@@ -454,12 +450,7 @@ impl Backend for DistributedBackend {
         scope: Option<&Token>,
         progress: &dyn Progress,
     ) -> Result<RecountSummary> {
-        // (A deleted application is not found: its marker is checked first.)
-        if let Some(token) = scope {
-            self.live_app(token).await?;
-        }
-        let apps = self.scope(scope).await?;
-        self.store.recount(&apps, progress).await
+        DistributedBackend::recount(self, scope, progress).await
     }
 
     async fn reindex(
@@ -467,11 +458,7 @@ impl Backend for DistributedBackend {
         scope: Option<&Token>,
         progress: &dyn Progress,
     ) -> Result<ReindexSummary> {
-        let apps = self.scope(scope).await?;
-        match &self.search {
-            Some(search) => self.rebuild_index(search, scope, &apps, progress).await,
-            None => self.store.reindex_summary(&apps, progress).await,
-        }
+        DistributedBackend::reindex(self, scope, progress).await
     }
 
     async fn queue_status(&self) -> Result<QueueStatus> {
@@ -522,13 +509,7 @@ impl Backend for DistributedBackend {
     }
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
-        let app = self.live_app(token).await?;
-        if !self.chat_exists(app, chat).await? {
-            return Err(not_chat(token, chat));
-        }
-        self.live
-            .subscribe(self.keys.live(app, chat.get()).to_string())
-            .await
+        DistributedBackend::subscribe(self, token, chat).await
     }
 
     async fn close(&self) {

@@ -40,6 +40,20 @@ pub(super) fn publish(cluster: bool) -> &'static str {
 }
 
 impl DistributedBackend {
+    /// Renames an application: written to MySQL at once (it takes no number and nothing waits
+    /// on it in the queue), then read back.
+    pub(super) async fn update_application(
+        &self,
+        token: &Token,
+        name: Name,
+    ) -> Result<Application> {
+        let id = self.app_id(token).await?;
+        self.store
+            .rename_application(id, name.as_str(), now_micros())
+            .await?;
+        DistributedBackend::get_application(self, token).await
+    }
+
     pub(super) async fn create_application(&self, name: Name) -> Result<Application> {
         let token = Token::generate();
         let row = self

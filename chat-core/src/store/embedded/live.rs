@@ -26,11 +26,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
 use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::{watch, Notify};
 
-use super::message_from_row;
-use super::message_id;
+use super::rows::{message_from_row, message_id};
+use super::SqliteBackend;
 use crate::error::Result;
-use crate::live::{Feed, Hub, LiveEvent, Published};
-use crate::model::MessageNumber;
+use crate::live::{Feed, Hub, LiveEvent, Published, Subscription};
+use crate::model::{ChatNumber, MessageNumber, Token};
 use crate::store::lock;
 
 /// How often the watcher looks for commits of other processes.
@@ -253,6 +253,15 @@ fn published(feed: &Feed) -> Option<Published> {
 fn update(feed: &Feed, change: impl FnOnce(&mut Published)) {
     if let Some(p) = lock(&feed.published).as_mut() {
         change(p);
+    }
+}
+
+impl SqliteBackend {
+    pub(super) async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
+        let chat_id = self.chat_id(token, chat).await?;
+        let (sub, _) = self.live.subscribe(chat_id);
+        start_feed(&self.reader, &self.live, chat_id).await?;
+        Ok(sub)
     }
 }
 

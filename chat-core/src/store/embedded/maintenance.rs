@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row};
 
 use super::rows::message_id;
+use super::SqliteBackend;
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::error::Result;
 use crate::model::{ChatNumber, Token};
@@ -204,4 +205,24 @@ pub(crate) async fn reindex(
     progress.finish();
     summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+impl SqliteBackend {
+    pub(super) async fn recount(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<RecountSummary> {
+        let apps = self.scope(scope).await?;
+        recount(&self.admin, &apps, progress).await
+    }
+
+    pub(super) async fn reindex(
+        &self,
+        scope: Option<&Token>,
+        progress: &dyn Progress,
+    ) -> Result<ReindexSummary> {
+        let apps = self.scope(scope).await?;
+        reindex(&self.admin, &apps, progress).await
+    }
 }

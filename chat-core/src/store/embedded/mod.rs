@@ -31,7 +31,6 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinHandle;
 
-pub(crate) use self::rows::{message_from_row, message_id};
 use self::writer::Command;
 use super::{Backend, BackendHealth, IdCache, SearchSpec, HEALTH_PROBE_TIMEOUT};
 use crate::api::{Progress, RecountSummary, ReindexSummary};
@@ -150,12 +149,7 @@ impl Backend for SqliteBackend {
         query: &Query,
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
-        let chat_id = self.chat_id(token, chat).await?;
-        let found = search::search(&self.reader, chat_id, query, spec).await?;
-        if found.is_empty() {
-            self.recheck(token, Some(chat)).await?;
-        }
-        Ok(found)
+        SqliteBackend::search_messages(self, token, chat, query, spec).await
     }
 
     async fn delete_application(&self, token: &Token) -> Result<()> {
@@ -180,8 +174,7 @@ impl Backend for SqliteBackend {
         scope: Option<&Token>,
         progress: &dyn Progress,
     ) -> Result<RecountSummary> {
-        let apps = self.scope(scope).await?;
-        maintenance::recount(&self.admin, &apps, progress).await
+        SqliteBackend::recount(self, scope, progress).await
     }
 
     async fn reindex(
@@ -189,8 +182,7 @@ impl Backend for SqliteBackend {
         scope: Option<&Token>,
         progress: &dyn Progress,
     ) -> Result<ReindexSummary> {
-        let apps = self.scope(scope).await?;
-        maintenance::reindex(&self.admin, &apps, progress).await
+        SqliteBackend::reindex(self, scope, progress).await
     }
 
     async fn export(
@@ -199,12 +191,7 @@ impl Backend for SqliteBackend {
         _options: &ExportOptions,
         tx: ExportSender,
     ) -> Result<()> {
-        if let Some(token) = scope {
-            self.app_id(token).await?;
-        }
-        let conn = self.reader.acquire().await?;
-        tokio::spawn(transfer::export(conn, scope.cloned(), tx));
-        Ok(())
+        SqliteBackend::export(self, scope, _options, tx).await
     }
 
     async fn restore(
@@ -256,10 +243,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {
-        let chat_id = self.chat_id(token, chat).await?;
-        let (sub, _) = self.live.subscribe(chat_id);
-        live::start_feed(&self.reader, &self.live, chat_id).await?;
-        Ok(sub)
+        SqliteBackend::subscribe(self, token, chat).await
     }
 
     fn metrics(&self) -> &Metrics {

@@ -14,10 +14,10 @@ use futures::TryStreamExt;
 use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 
-use super::message_from_row;
-use super::rows::message_id;
+use super::rows::{message_from_row, message_id};
+use super::SqliteBackend;
 use crate::error::Result;
-use crate::model::{fold_case, Message, Query, SearchSort, RELEVANCE_WINDOW};
+use crate::model::{fold_case, ChatNumber, Message, Query, SearchSort, Token, RELEVANCE_WINDOW};
 use crate::store::SearchSpec;
 
 /// The FTS5 expression that matches `text` literally.
@@ -302,6 +302,23 @@ async fn scan(
         }
     }
     Ok(found)
+}
+
+impl SqliteBackend {
+    pub(super) async fn search_messages(
+        &self,
+        token: &Token,
+        chat: ChatNumber,
+        query: &Query,
+        spec: &SearchSpec,
+    ) -> Result<Vec<Message>> {
+        let chat_id = self.chat_id(token, chat).await?;
+        let found = search(&self.reader, chat_id, query, spec).await?;
+        if found.is_empty() {
+            self.recheck(token, Some(chat)).await?;
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

@@ -23,15 +23,16 @@ use futures::{StreamExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Row, Sqlite, SqliteConnection};
 
-use super::{message_id, SqliteBackend};
+use super::rows::message_id;
+use super::SqliteBackend;
 use crate::api::Progress;
 use crate::error::{Error, Result};
 use crate::model::{ChatNumber, MessageNumber, Token};
 use crate::store::{from_micros, now_micros};
 use crate::transfer::{
-    target_not_empty, token_taken, ApplicationRecord, BackupSummary, ChatRecord, ExportSender,
-    Header, MessageRecord, Record, RecordStream, RestoreOptions, RestoreSummary, EXPORT_CHUNK,
-    FORMAT, VERSION,
+    target_not_empty, token_taken, ApplicationRecord, BackupSummary, ChatRecord, ExportOptions,
+    ExportSender, Header, MessageRecord, Record, RecordStream, RestoreOptions, RestoreSummary,
+    EXPORT_CHUNK, FORMAT, VERSION,
 };
 
 /// Messages per multi-row insert of a restore (6 parameters each, within SQLite's limit).
@@ -530,4 +531,20 @@ pub(super) async fn backup(
         ));
     }
     Ok(BackupSummary { path: shown, bytes })
+}
+
+impl SqliteBackend {
+    pub(super) async fn export(
+        &self,
+        scope: Option<&Token>,
+        _options: &ExportOptions,
+        tx: ExportSender,
+    ) -> Result<()> {
+        if let Some(token) = scope {
+            self.app_id(token).await?;
+        }
+        let conn = self.reader.acquire().await?;
+        tokio::spawn(export(conn, scope.cloned(), tx));
+        Ok(())
+    }
 }
