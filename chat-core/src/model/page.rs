@@ -1,6 +1,10 @@
 //! Pages of lists: the request (limit, cursor, order), the parsed bounds, the page answered.
 
-use super::*;
+use std::fmt;
+
+use super::limits::*;
+use super::values::{shorten, Body};
+use crate::error::{Error, Result};
 
 /// Which page of a list to return: at most `limit` items after the cursor `after`, in number
 /// order or, with `newest`, highest number first.

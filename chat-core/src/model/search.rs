@@ -1,9 +1,14 @@
 //! Search requests: the order, the window `relevance` ranks in, the cursor or offset.
 
-use super::*;
+use std::fmt;
+use std::str::FromStr;
 
-/// How many of a chat's newest matches `relevance` ranks: the window its `offset` pages in.
-pub const RELEVANCE_WINDOW: u32 = 10_000;
+use super::ids::MessageNumber;
+use super::limits::*;
+use super::page::{check_limit, Page};
+use super::resources::Message;
+use super::values::shorten;
+use crate::error::{Error, Result};
 
 /// The order of search results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

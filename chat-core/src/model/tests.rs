@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::Error;
+use chrono::Utc;
 
 #[test]
 fn a_trigram_needs_three_characters_not_bytes() {

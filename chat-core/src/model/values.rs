@@ -1,24 +1,14 @@
-//! The validated values: tokens, chat and message numbers, names, bodies, search queries.
+//! The validated values: the identifiers' checked constructors, names, bodies, search queries.
 
-use super::*;
+use std::str::FromStr;
 
-/// An application's public identifier: 32 lowercase hex characters (128 random bits).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Token(String);
+use serde::{Deserialize, Deserializer};
+
+use super::ids::{ChatNumber, MessageNumber, Token};
+use super::limits::{MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_NUMBER, MAX_QUERY_CHARS};
+use crate::error::{Error, Missing, Result};
 
 impl Token {
-    /// A fresh token from the operating system's CSPRNG.
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let mut s = String::with_capacity(32);
-        for b in bytes {
-            s.push(char::from(HEX[usize::from(b >> 4)]));
-            s.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        Token(s)
-    }
-
     /// Checks the syntax: exactly 32 characters from `0-9a-f`.
     pub fn parse(s: &str) -> Result<Self> {
         if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
@@ -41,14 +31,21 @@ impl Token {
             })
         })
     }
+}
 
-    /// The token as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl FromStr for Token {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Token::parse(s)
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Token::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
 
 pub(super) fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -60,45 +57,8 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-impl fmt::Display for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Token({})", self.0)
-    }
-}
-
-impl FromStr for Token {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Token::parse(s)
-    }
-}
-
-impl Serialize for Token {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Token {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Token::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-macro_rules! number_type {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(u32);
-
+macro_rules! checked_number {
+    ($name:ident, $what:literal) => {
         impl $name {
             /// Checks the range `1..=MAX_NUMBER`.
             pub fn new(n: u32) -> Result<Self> {
@@ -130,17 +90,6 @@ macro_rules! number_type {
                     ))),
                 }
             }
-
-            /// The number.
-            pub fn get(self) -> u32 {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
-            }
         }
 
         impl FromStr for $name {
@@ -159,16 +108,8 @@ macro_rules! number_type {
     };
 }
 
-number_type!(
-    /// A chat's number within its application: 1, 2, 3…
-    ChatNumber,
-    "chat"
-);
-number_type!(
-    /// A message's number within its chat: 1, 2, 3…
-    MessageNumber,
-    "message"
-);
+checked_number!(ChatNumber, "chat");
+checked_number!(MessageNumber, "message");
 
 /// A validated application name: 1 to 255 characters, not blank; surrounding space trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
