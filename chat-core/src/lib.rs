@@ -75,14 +75,14 @@ mod live_client;
 pub mod metrics;
 pub mod model;
 pub mod service;
-// The backends are internal. Tests and benchmarks reach into them (drain a worker, refresh the
-// search index, start a second backend on the same stores) through the `test-support` feature,
-// which is not part of the library's interface.
-#[cfg(not(feature = "test-support"))]
+// The backends are internal in every feature set. Tests and benchmarks reach into them (drain a
+// worker, refresh the search index, start a second backend on the same stores) only through
+// `testing` (feature `test-support`), which is not part of the library's interface: hidden from
+// the documentation.
 mod store;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
-pub mod store;
+pub mod testing;
 pub mod transfer;
 pub mod wire;
 

@@ -82,7 +82,7 @@ impl ChatService {
     }
 
     /// Wraps a backend that the caller opened itself (tests that need the backend's own
-    /// handles, e.g. a worker to drain).
+    /// handles, e.g. a worker to drain; see [`crate::testing`]).
     #[cfg(feature = "test-support")]
     #[doc(hidden)]
     pub fn from_backend(backend: Arc<dyn Backend>) -> Self {

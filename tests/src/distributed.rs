@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use chat_core::store::distributed::{DistributedBackend, DistributedOptions};
+use chat_core::testing::{DistributedBackend, DistributedOptions};
 use chat_core::{ChatApi, ChatService, Config};
 use sqlx::{Connection, MySqlConnection};
 
@@ -333,7 +333,7 @@ impl Searching {
     /// Starts with a background worker that reads often, as a deployment's would.
     pub async fn with_worker() -> Self {
         Searching::start_with(DistributedOptions {
-            worker: chat_core::store::distributed::worker::WorkerOptions {
+            worker: chat_core::testing::WorkerOptions {
                 block: std::time::Duration::from_millis(100),
                 ..Default::default()
             },
@@ -343,7 +343,7 @@ impl Searching {
     }
 
     /// The search engine.
-    pub fn engine(&self) -> &chat_core::store::distributed::search::ElasticSearch {
+    pub fn engine(&self) -> &chat_core::testing::ElasticSearch {
         self.0.backend.search().expect("a search engine")
     }
 

@@ -288,7 +288,7 @@ async fn a_reindex_under_load_swaps_the_alias_and_indexes_everything_exactly_onc
 /// over the shards; a full reindex keeps the routing; a chat's delete finds its documents.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chats_search_reads_one_shard_of_several_and_reindex_keeps_the_routing() {
-    use chat_core::store::distributed::DistributedOptions;
+    use chat_core::testing::DistributedOptions;
     use chat_core::ChatNumber;
     const SHARDS: u64 = 4;
     const CHATS: u32 = 8;

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_core::store::distributed::worker::WorkerOptions;
-use chat_core::store::distributed::DistributedOptions;
+use chat_core::testing::DistributedOptions;
+use chat_core::testing::WorkerOptions;
 use chat_core::{Error, SearchRequest};
 use chat_tests::conformance::all_pages;
 use chat_tests::{Harness, Searching};

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_core::store::distributed::{DistributedBackend, DistributedOptions};
+use chat_core::testing::{DistributedBackend, DistributedOptions};
 use chat_core::{ChatApi, ChatService, Config, HttpClient, LiveEvent};
 use futures::StreamExt;
 use hdrhistogram::Histogram;

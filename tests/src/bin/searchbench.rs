@@ -28,8 +28,8 @@
 
 use std::time::{Duration, Instant};
 
-use chat_core::store::distributed::search::{Doc, ElasticSearch};
-use chat_core::store::SearchSpec;
+use chat_core::testing::SearchSpec;
+use chat_core::testing::{Doc, ElasticSearch};
 use chat_core::{
     ChatApi, ChatNumber, ChatService, Config, NoProgress, Query, SearchRequest, SearchSort, Token,
 };

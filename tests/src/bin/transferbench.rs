@@ -30,8 +30,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_core::store::distributed::search::Doc;
-use chat_core::store::distributed::DistributedOptions;
+use chat_core::testing::DistributedOptions;
+use chat_core::testing::Doc;
 use chat_core::transfer::{
     read_records, write_records, ApplicationRecord, ChatRecord, ExportOptions, Header,
     MessageRecord, Record, RecordStream, RestoreOptions, Validator, FORMAT, VERSION,

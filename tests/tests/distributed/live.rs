@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chat_core::store::distributed::{DistributedBackend, DistributedOptions};
+use chat_core::testing::{DistributedBackend, DistributedOptions};
 use chat_core::{ChatApi, ChatService, Config};
 use chat_tests::cluster::{create_database, drop_database, PrivateMariadb, Server};
 use chat_tests::live::{self, assert_exactly_once, read_until};

@@ -320,8 +320,8 @@ async fn entries_of_a_dead_worker_are_reclaimed_and_persisted_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_worker_persists_without_being_asked() {
-    let h = Distributed::start_with(chat_core::store::distributed::DistributedOptions {
-        worker: chat_core::store::distributed::worker::WorkerOptions {
+    let h = Distributed::start_with(chat_core::testing::DistributedOptions {
+        worker: chat_core::testing::WorkerOptions {
             block: Duration::from_millis(100),
             ..Default::default()
         },
@@ -351,8 +351,8 @@ async fn the_background_worker_persists_without_being_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_periodic_recount_heals_drifted_counts_on_its_own() {
-    let h = Distributed::start_with(chat_core::store::distributed::DistributedOptions {
-        worker: chat_core::store::distributed::worker::WorkerOptions {
+    let h = Distributed::start_with(chat_core::testing::DistributedOptions {
+        worker: chat_core::testing::WorkerOptions {
             block: Duration::from_millis(100),
             ..Default::default()
         },
@@ -483,9 +483,9 @@ async fn two_servers_on_one_database_and_redis_never_collide() {
         redis_url: Some(h.redis_url.clone()),
         ..chat_core::Config::with_database_url(h.database_url.clone())
     };
-    let other = chat_core::store::distributed::DistributedBackend::open(
+    let other = chat_core::testing::DistributedBackend::open(
         &config,
-        chat_core::store::distributed::DistributedOptions {
+        chat_core::testing::DistributedOptions {
             key_prefix: h.prefix.clone(),
             background_worker: false,
             ..Default::default()
@@ -582,7 +582,7 @@ async fn move_alias(es: &str, alias: &str, from: &str, to: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_the_search_engine_rejects_is_dead_lettered_with_its_reason_not_retried() {
-    let h = chat_tests::Searching::start_with(chat_core::store::distributed::DistributedOptions {
+    let h = chat_tests::Searching::start_with(chat_core::testing::DistributedOptions {
         background_worker: false,
         ..Default::default()
     })
@@ -650,7 +650,7 @@ async fn a_document_the_search_engine_rejects_is_dead_lettered_with_its_reason_n
     // Left alone, it stays dead: later rounds send nothing again.
     assert_eq!(
         worker.drain().await.unwrap(),
-        chat_core::store::distributed::worker::Round::default()
+        chat_core::testing::Round::default()
     );
     assert_eq!(worker.unindexed_count().await.unwrap(), 0);
     assert_eq!(h.0.backend.queue_status().await.unwrap().dead, 1);
@@ -685,7 +685,7 @@ async fn a_document_the_search_engine_rejects_is_dead_lettered_with_its_reason_n
 
 /// The entries of every shard's dead-letter stream.
 async fn dead_entries(
-    backend: &chat_core::store::distributed::DistributedBackend,
+    backend: &chat_core::testing::DistributedBackend,
     conn: &mut redis::aio::MultiplexedConnection,
 ) -> Vec<(String, std::collections::HashMap<String, String>)> {
     let mut all = Vec::new();
@@ -716,13 +716,12 @@ async fn processes_started_together_on_a_fresh_database_all_open_it() {
     let opened = futures::future::join_all((0..4).map(|i| {
         let (config, database) = (config.clone(), database.clone());
         async move {
-            let options = chat_core::store::distributed::DistributedOptions {
+            let options = chat_core::testing::DistributedOptions {
                 key_prefix: format!("test:{database}:"),
                 background_worker: false,
                 ..Default::default()
             };
-            let opened =
-                chat_core::store::distributed::DistributedBackend::open(&config, options).await;
+            let opened = chat_core::testing::DistributedBackend::open(&config, options).await;
             (i, opened.map(|_| ()))
         }
     }))

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::store::distributed::{DistributedBackend, DistributedOptions};
+use chat_core::testing::{DistributedBackend, DistributedOptions};
 use chat_core::{ChatNumber, Config, Error};
 use chat_tests::{cluster_urls, ClusterDistributed, Distributed, Harness};
 use futures::stream::{self, StreamExt};

@@ -133,7 +133,7 @@ pub struct DistributedBackend {
     batcher: self::redis::batch::Batcher,
     apps: IdCache<Token>,
     search: Option<ElasticSearch>,
-    #[cfg(feature = "test-support")]
+    /// Runs in the background when the options ask for it; there all the same.
     worker: Arc<Worker>,
     background: Mutex<Option<Background>>,
     metrics: Arc<Metrics>,
@@ -205,23 +205,7 @@ impl DistributedBackend {
             )
             .await?,
         );
-        let background = if options.background_worker {
-            let (tx, rx) = watch::channel(false);
-            let mut tasks = vec![tokio::spawn(Arc::clone(&worker).run(rx.clone()))];
-            if let Some(every) = options.recount_interval.filter(|d| !d.is_zero()) {
-                tasks.push(tokio::spawn(maintenance::recount_periodically(
-                    redis.clone(),
-                    Arc::clone(&store),
-                    keys.recount_lock().to_string(),
-                    every,
-                    rx,
-                )));
-            }
-            Some((tx, tasks))
-        } else {
-            None
-        };
-        Ok(DistributedBackend {
+        let mut backend = DistributedBackend {
             store,
             redis,
             keys,
@@ -230,13 +214,27 @@ impl DistributedBackend {
             batcher,
             apps: IdCache::default(),
             search,
-            #[cfg(feature = "test-support")]
             worker,
-            background: Mutex::new(background),
+            background: Mutex::new(None),
             metrics,
             live,
             live_task: Mutex::new(Some((live_stop, live_task))),
-        })
+        };
+        if options.background_worker {
+            let (tx, rx) = watch::channel(false);
+            let mut tasks = vec![tokio::spawn(Arc::clone(&backend.worker).run(rx.clone()))];
+            if let Some(every) = options.recount_interval.filter(|d| !d.is_zero()) {
+                tasks.push(tokio::spawn(maintenance::recount_periodically(
+                    backend.redis.clone(),
+                    Arc::clone(&backend.store),
+                    backend.keys.recount_lock().to_string(),
+                    every,
+                    rx,
+                )));
+            }
+            *backend.background.get_mut() = Some((tx, tasks));
+        }
+        Ok(backend)
     }
 
     /// The worker of this backend (also usable when no background worker runs).

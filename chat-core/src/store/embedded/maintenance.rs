@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row};
 
-use super::rows::message_id;
+use super::rows::{message_id, NUMBER_MASK};
 use super::SqliteBackend;
 use crate::api::{Progress, RecountSummary, ReindexSummary};
 use crate::error::Result;
@@ -144,9 +144,10 @@ pub(crate) async fn reindex(
     for (app_id, _) in apps {
         let rows = sqlx::query(
             "SELECT c.id, (SELECT count(*) FROM messages m \
-               WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | 4294967295) \
-             FROM chats c WHERE c.application_id = ? ORDER BY c.id",
+               WHERE m.id BETWEEN c.id << 32 AND (c.id << 32) | ?1) \
+             FROM chats c WHERE c.application_id = ?2 ORDER BY c.id",
         )
+        .bind(NUMBER_MASK)
         .bind(app_id)
         .fetch_all(&mut *conn)
         .await?;

@@ -14,6 +14,10 @@ pub(crate) fn message_id(chat_id: i64, number: u32) -> i64 {
     (chat_id << 32) | i64::from(number)
 }
 
+/// The low 32 bits of a message id, where its number is (`message_id(0, u32::MAX)`): bound as
+/// a parameter by the queries that compute a chat's range per row in SQL (`c.id << 32`).
+pub(super) const NUMBER_MASK: i64 = (1 << 32) - 1;
+
 pub(super) fn app_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application> {
     let token: String = row.try_get("token")?;
     Ok(Application {
@@ -41,4 +45,15 @@ pub(crate) fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message>
         created_at: from_micros(row.try_get("created_at")?),
         updated_at: from_micros(row.try_get("updated_at")?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_number_mask_is_the_low_bits_of_a_message_id() {
+        assert_eq!(NUMBER_MASK, message_id(0, u32::MAX));
+        assert_eq!(message_id(7, u32::MAX), message_id(7, 0) | NUMBER_MASK);
+    }
 }

@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Row, Sqlite, SqliteConnection};
 
-use super::rows::message_id;
+use super::rows::{message_id, NUMBER_MASK};
 use super::SqliteBackend;
 use crate::api::Progress;
 use crate::error::{Error, Result};
@@ -150,9 +150,10 @@ async fn export_in(
         let chats = sqlx::query(
             "SELECT c.id, c.number, c.last_message_number, c.created_at, c.updated_at, \
                     (SELECT count(*) FROM messages m \
-                     WHERE m.id BETWEEN (c.id << 32) + 1 AND (c.id << 32) + 4294967295) AS messages \
-             FROM chats c WHERE c.application_id = ? ORDER BY c.number",
+                     WHERE m.id BETWEEN (c.id << 32) + 1 AND (c.id << 32) + ?1) AS messages \
+             FROM chats c WHERE c.application_id = ?2 ORDER BY c.number",
         )
+        .bind(NUMBER_MASK)
         .bind(app_id)
         .fetch_all(&mut *conn)
         .await?;
