@@ -10,12 +10,12 @@ pub const MAX_QUERY_CHARS: usize = 1024;
 pub const MAX_NUMBER: u32 = i32::MAX as u32;
 /// The syntax of a token, as a regular expression (for the OpenAPI document).
 pub const TOKEN_PATTERN: &str = "^[0-9a-f]{32}$";
-/// What [`Name::parse`] accepts, as a regular expression (ECMAScript and Python agree on it):
+/// What [`Name::parse`](crate::Name::parse) accepts, as a regular expression (ECMAScript and Python agree on it):
 /// no control character, and at least one character that is not white space. Its length is
 /// checked apart ([`MAX_NAME_CHARS`], after trimming).
 pub const NAME_PATTERN: &str =
     "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
-/// What [`Body::parse`] and [`Query::parse`] accept, as a regular expression: no NUL, and at
+/// What [`Body::parse`](crate::Body::parse) and [`Query::parse`](crate::Query::parse) accept, as a regular expression: no NUL, and at
 /// least one character that is not white space.
 pub const TEXT_PATTERN: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
 /// Default page size of lists.
