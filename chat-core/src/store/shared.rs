@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 #[cfg(feature = "distributed")]
 use super::BackendHealth;
 use crate::api::{Correction, RecountSummary, MAX_REPORTED_CORRECTIONS};
-use crate::model::{ChatNumber, Page, Token};
+use crate::error::{Error, Missing};
+use crate::model::{ChatNumber, MessageNumber, Page, Token};
 
 /// Unix microseconds now.
 pub(crate) fn now_micros() -> i64 {
@@ -141,4 +142,28 @@ pub(crate) fn note_correction(
             now: count(now),
         });
     }
+}
+
+/// An application that is not there.
+pub(crate) fn not_app(token: &Token) -> Error {
+    Error::NotFound(Missing::Application {
+        token: token.clone(),
+    })
+}
+
+/// A chat that is not there.
+pub(crate) fn not_chat(token: &Token, chat: ChatNumber) -> Error {
+    Error::NotFound(Missing::Chat {
+        token: token.clone(),
+        chat,
+    })
+}
+
+/// A message that is not there.
+pub(crate) fn not_message(token: &Token, chat: ChatNumber, message: MessageNumber) -> Error {
+    Error::NotFound(Missing::Message {
+        token: token.clone(),
+        chat,
+        message,
+    })
 }

@@ -3,10 +3,11 @@
 
 use super::redis::Deleted;
 use super::writes::{publish, ATTEMPTS};
-use super::{not_app, not_chat, not_message, DistributedBackend};
+use super::DistributedBackend;
 use crate::error::{Error, Result};
 use crate::model::{ChatNumber, MessageNumber, Token};
 use crate::store::now_micros;
+use crate::store::{not_app, not_chat, not_message};
 
 impl DistributedBackend {
     /// A deleted application's token: forgotten by this process, and `NotFound`.

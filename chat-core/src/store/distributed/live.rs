@@ -2,11 +2,11 @@
 //! (sharded Pub/Sub on a cluster) through the process's one relay ([`super::redis::live`]),
 //! which the create, edit and delete scripts publish to.
 
-use super::not_chat;
 use super::DistributedBackend;
 use crate::error::Result;
 use crate::live::Subscription;
 use crate::model::{ChatNumber, Token};
+use crate::store::not_chat;
 
 impl DistributedBackend {
     pub(super) async fn subscribe(&self, token: &Token, chat: ChatNumber) -> Result<Subscription> {

@@ -17,12 +17,14 @@
 
 mod deletes;
 mod live;
+mod lookup;
 mod maintenance;
 pub mod mysql;
 mod numbering;
 mod reads;
 mod redis;
 pub mod search;
+mod setup;
 mod transfer;
 pub mod worker;
 mod writes;
@@ -42,7 +44,7 @@ use self::worker::{Worker, WorkerOptions};
 use super::{probe, Backend, BackendHealth, IdCache, SearchSpec};
 use crate::api::{Progress, QueueStatus, RecountSummary, ReindexSummary, RetrySummary};
 use crate::config::Config;
-use crate::error::{Error, Missing, Result};
+use crate::error::{Error, Result};
 use crate::live::Subscription;
 use crate::metrics::Metrics;
 use crate::model::{
@@ -143,100 +145,6 @@ pub struct DistributedBackend {
 }
 
 impl DistributedBackend {
-    /// Connects to `config.database_url` (migrating it) and `config.redis_url`, and starts the
-    /// background worker when the options ask for one.
-    pub async fn open(config: &Config, options: DistributedOptions) -> Result<Self> {
-        let redis_url = config.redis_url.as_deref().ok_or_else(|| {
-            Error::BadRequest(
-                "a mysql:// database needs a Redis for numbering and the queue: \
-                 set CHAT_REDIS_URL (or --redis-url) to redis://HOST:PORT"
-                    .to_owned(),
-            )
-        })?;
-        if !(1..=self::redis::MAX_SHARDS).contains(&options.shards) {
-            return Err(Error::BadRequest(format!(
-                "--redis-shards must be between 1 and {}, not {}",
-                self::redis::MAX_SHARDS,
-                options.shards
-            )));
-        }
-        // The API and the worker use separate connections: a worker's blocking read would
-        // otherwise hold up every request multiplexed behind it.
-        let redis = Conn::open(redis_url, Duration::from_secs(5)).await?;
-        let keys = Keys::new(&options.key_prefix, options.shards);
-        redis::queue::check_shards(&redis, &keys).await?;
-        let ack = (options.ack_replicas > 0).then_some((options.ack_replicas, options.ack_timeout));
-        let (batcher, batch_task) = self::redis::batch::Batcher::new(
-            redis.clone(),
-            ack,
-            self::redis::conn::node_urls(redis_url).first().copied(),
-        );
-        tokio::spawn(batch_task);
-        let worker_redis =
-            Conn::open(redis_url, options.worker.block + Duration::from_secs(5)).await?;
-        let (live_stop, live_stopped) = watch::channel(false);
-        let (live, relay) = self::redis::live::RedisLive::new(redis_url, live_stopped)?;
-        let live_task = tokio::spawn(relay);
-        let store =
-            Arc::new(MysqlStore::open(&config.database_url, options.max_connections).await?);
-        let metrics = Arc::new(Metrics::default());
-        let search = match config.elasticsearch_url.as_deref() {
-            Some(url) => Some(
-                ElasticSearch::open(
-                    url,
-                    &options.index_prefix,
-                    options.index_shards,
-                    options.index_replicas,
-                )
-                .await?,
-            ),
-            None => None,
-        };
-        let scripts = Arc::new(Scripts::new());
-        let worker = Arc::new(
-            Worker::new(
-                worker_redis,
-                Arc::clone(&scripts),
-                Arc::clone(&store),
-                keys.clone(),
-                options.worker.clone(),
-                Arc::clone(&metrics),
-                search.clone(),
-            )
-            .await?,
-        );
-        let mut backend = DistributedBackend {
-            store,
-            redis,
-            keys,
-            ack: (options.ack_replicas, options.ack_timeout),
-            scripts,
-            batcher,
-            apps: IdCache::default(),
-            search,
-            worker,
-            background: Mutex::new(None),
-            metrics,
-            live,
-            live_task: Mutex::new(Some((live_stop, live_task))),
-        };
-        if options.background_worker {
-            let (tx, rx) = watch::channel(false);
-            let mut tasks = vec![tokio::spawn(Arc::clone(&backend.worker).run(rx.clone()))];
-            if let Some(every) = options.recount_interval.filter(|d| !d.is_zero()) {
-                tasks.push(tokio::spawn(maintenance::recount_periodically(
-                    backend.redis.clone(),
-                    Arc::clone(&backend.store),
-                    backend.keys.recount_lock().to_string(),
-                    every,
-                    rx,
-                )));
-            }
-            *backend.background.get_mut() = Some((tx, tasks));
-        }
-        Ok(backend)
-    }
-
     /// The worker of this backend (also usable when no background worker runs).
     #[cfg(feature = "test-support")]
     pub fn worker(&self) -> &Arc<Worker> {
@@ -294,49 +202,10 @@ impl DistributedBackend {
     fn conn(&self) -> Conn {
         self.redis.clone()
     }
-
-    /// The application's id: from the in-process cache (ids never change), else MySQL.
-    async fn app_id(&self, token: &Token) -> Result<i64> {
-        if let Some(id) = self.apps.get(token) {
-            return Ok(id);
-        }
-        let row = self.store.application(token).await?;
-        let id = row.map(|r| r.id).ok_or_else(|| not_app(token))?;
-        self.apps.insert(token.clone(), id);
-        Ok(id)
-    }
-
-    async fn scope(&self, scope: Option<&Token>) -> Result<Vec<(i64, Token)>> {
-        match scope {
-            Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
-            None => self.store.all_applications().await,
-        }
-    }
 }
 
-fn not_app(token: &Token) -> Error {
-    Error::NotFound(Missing::Application {
-        token: token.clone(),
-    })
-}
-
-fn not_chat(token: &Token, chat: ChatNumber) -> Error {
-    Error::NotFound(Missing::Chat {
-        token: token.clone(),
-        chat,
-    })
-}
-
-fn not_message(token: &Token, chat: ChatNumber, message: MessageNumber) -> Error {
-    Error::NotFound(Missing::Message {
-        token: token.clone(),
-        chat,
-        message,
-    })
-}
-
-/// Each operation is an inherent method of the same name in `writes.rs`, `reads.rs` or
-/// `status.rs`: `DistributedBackend::create_chat(self, …)` names that method (inherent methods
+/// Each operation is an inherent method of the same name in `writes.rs`, `reads.rs`,
+/// `deletes.rs`, `search`, `live.rs`, `maintenance.rs` or `transfer.rs`: `DistributedBackend::create_chat(self, …)` names that method (inherent methods
 /// come before trait methods), so the trait's names go all the way down to the code that works.
 #[async_trait]
 impl Backend for DistributedBackend {

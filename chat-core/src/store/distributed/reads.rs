@@ -9,14 +9,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::redis::queue::{pending, PendingChat, PendingMessage};
 use super::redis::Key;
-use super::{not_app, not_chat, not_message, DistributedBackend};
+use super::DistributedBackend;
 use crate::error::Result;
 use crate::model::{
     Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Query, Token,
 };
 use crate::store::{from_micros, paginate, SearchSpec};
+use crate::store::{not_app, not_chat, not_message};
 
-fn counter(v: Option<String>) -> Option<u64> {
+pub(super) fn counter(v: Option<String>) -> Option<u64> {
     v.and_then(|s| s.parse().ok())
 }
 
@@ -41,21 +42,6 @@ fn pending_message(number: MessageNumber, json: &str) -> Result<Message> {
 }
 
 impl DistributedBackend {
-    /// The application's id, once sure it is not deleted (one round trip more than
-    /// `app_id`, whose cache cannot know of a delete made by another process).
-    pub(super) async fn live_app(&self, token: &Token) -> Result<i64> {
-        let app = self.app_id(token).await?;
-        let mut conn = self.conn();
-        let deleted: bool = redis::cmd("EXISTS")
-            .arg(self.keys.deleted_app(app))
-            .query_async(&mut conn)
-            .await?;
-        if deleted {
-            return Err(self.gone(token));
-        }
-        Ok(app)
-    }
-
     /// Which of `numbers` the deleted set `set` holds (one `SMISMEMBER`).
     pub(super) async fn deleted(&self, set: Key<'_>, numbers: &[u32]) -> Result<Vec<bool>> {
         if numbers.is_empty() {
@@ -144,30 +130,6 @@ impl DistributedBackend {
         }
         apps.truncate(want);
         Ok(paginate(apps, page.limit, |a| a.token.clone()))
-    }
-
-    /// Whether chat `chat` of application `app` exists: by its counter when Redis has it, and
-    /// not deleted.
-    pub(super) async fn chat_exists(&self, app: i64, chat: ChatNumber) -> Result<bool> {
-        let mut conn = self.conn();
-        let (last, queued, deleted): (Option<String>, bool, bool) = redis::pipe()
-            .cmd("GET")
-            .arg(self.keys.chat_counter(app))
-            .cmd("HEXISTS")
-            .arg(self.keys.pending_chats(app))
-            .arg(chat.get())
-            .cmd("SISMEMBER")
-            .arg(self.keys.deleted_chats(app))
-            .arg(chat.get())
-            .query_async(&mut conn)
-            .await?;
-        if deleted {
-            return Ok(false);
-        }
-        if let Some(last) = counter(last) {
-            return Ok(u64::from(chat.get()) <= last);
-        }
-        Ok(queued || self.store.chat_id(app, chat).await?.is_some())
     }
 
     pub(super) async fn get_chat(&self, token: &Token, chat: ChatNumber) -> Result<Chat> {

@@ -21,10 +21,11 @@ use std::io::Write as _;
 use redis::RedisWrite;
 
 use super::redis::{ChatCreated, JsonString, Lua, MessageCreated, MessageEdited};
-use super::{not_chat, not_message, DistributedBackend};
+use super::DistributedBackend;
 use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};
 use crate::store::{from_micros, now_micros};
+use crate::store::{not_chat, not_message};
 
 /// A script asks for a seed at most this often per request (twice: chats, then messages).
 pub(super) const ATTEMPTS: usize = 4;

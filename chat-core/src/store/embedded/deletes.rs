@@ -5,8 +5,9 @@
 use super::rows::message_id;
 use super::writer::Op;
 use super::SqliteBackend;
-use crate::error::{Error, Missing, Result};
+use crate::error::Result;
 use crate::model::{ChatNumber, MessageNumber, Token};
+use crate::store::{not_app, not_message};
 
 impl SqliteBackend {
     pub(super) async fn delete_application(&self, token: &Token) -> Result<()> {
@@ -16,9 +17,7 @@ impl SqliteBackend {
         self.chats.forget(|&(app, _)| app == app_id);
         match reply {
             true => Ok(()),
-            false => Err(Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })),
+            false => Err(not_app(token)),
         }
     }
 
@@ -54,11 +53,7 @@ impl SqliteBackend {
             true => Ok(()),
             false => {
                 self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Message {
-                    token: token.clone(),
-                    chat,
-                    message,
-                }))
+                Err(not_message(token, chat, message))
             }
         }
     }

@@ -5,8 +5,9 @@
 use sqlx::Row;
 
 use super::SqliteBackend;
-use crate::error::{Error, Missing, Result};
+use crate::error::{Error, Result};
 use crate::model::{ChatNumber, Token};
+use crate::store::{not_app, not_chat};
 
 impl SqliteBackend {
     /// The error for a chat the writer found gone: the cached ids are checked again, so a
@@ -14,10 +15,7 @@ impl SqliteBackend {
     pub(super) async fn chat_gone(&self, token: &Token, chat: ChatNumber) -> Error {
         match self.recheck(token, Some(chat)).await {
             Err(e) => e,
-            Ok(()) => Error::NotFound(Missing::Chat {
-                token: token.clone(),
-                chat,
-            }),
+            Ok(()) => not_chat(token, chat),
         }
     }
 
@@ -29,11 +27,7 @@ impl SqliteBackend {
             .bind(token.as_str())
             .fetch_optional(&self.reader)
             .await?;
-        let id = id.ok_or_else(|| {
-            Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })
-        })?;
+        let id = id.ok_or_else(|| not_app(token))?;
         self.apps.insert(token.clone(), id);
         Ok(id)
     }
@@ -65,12 +59,7 @@ impl SqliteBackend {
                 .bind(chat.get())
                 .fetch_optional(&self.reader)
                 .await?;
-        let id = id.ok_or_else(|| {
-            Error::NotFound(Missing::Chat {
-                token: token.clone(),
-                chat,
-            })
-        })?;
+        let id = id.ok_or_else(|| not_chat(token, chat))?;
         self.chats.insert((app, chat.get()), id);
         Ok(id)
     }

@@ -5,11 +5,12 @@
 
 use super::rows::{app_from_row, chat_from_row, message_from_row, message_id};
 use super::SqliteBackend;
-use crate::error::{Error, Missing, Result};
+use crate::error::Result;
 use crate::model::{
     Application, Chat, ChatNumber, Message, MessageNumber, Page, PageRequest, Token,
 };
 use crate::store::paginate;
+use crate::store::{not_app, not_chat, not_message};
 
 impl SqliteBackend {
     pub(super) async fn get_application(&self, token: &Token) -> Result<Application> {
@@ -22,9 +23,7 @@ impl SqliteBackend {
         .await?;
         match row {
             Some(row) => app_from_row(&row),
-            None => Err(Error::NotFound(Missing::Application {
-                token: token.clone(),
-            })),
+            None => Err(not_app(token)),
         }
     }
 
@@ -60,10 +59,7 @@ impl SqliteBackend {
             Some(row) => chat_from_row(&row),
             None => {
                 self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Chat {
-                    token: token.clone(),
-                    chat,
-                }))
+                Err(not_chat(token, chat))
             }
         }
     }
@@ -116,11 +112,7 @@ impl SqliteBackend {
             Some(row) => message_from_row(&row),
             None => {
                 self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Message {
-                    token: token.clone(),
-                    chat,
-                    message,
-                }))
+                Err(not_message(token, chat, message))
             }
         }
     }

@@ -28,6 +28,7 @@ use super::SqliteBackend;
 use crate::api::Progress;
 use crate::error::{Error, Result};
 use crate::model::{ChatNumber, MessageNumber, Token};
+use crate::store::not_app;
 use crate::store::{from_micros, now_micros};
 use crate::transfer::{
     target_not_empty, token_taken, ApplicationRecord, BackupSummary, ChatRecord, ExportOptions,
@@ -96,11 +97,7 @@ async fn export_in(
                 .bind(token.as_str())
                 .fetch_optional(&mut *conn)
                 .await?
-                .ok_or_else(|| {
-                    Error::NotFound(crate::error::Missing::Application {
-                        token: token.clone(),
-                    })
-                })?,
+                .ok_or_else(|| not_app(token))?,
         ),
         None => None,
     };

@@ -5,8 +5,9 @@
 use super::rows::message_id;
 use super::writer::{Answer, Command, Op, Pending};
 use super::SqliteBackend;
-use crate::error::{Error, Missing, Result};
+use crate::error::{Error, Result};
 use crate::model::{Application, Body, Chat, ChatNumber, Message, MessageNumber, Name, Token};
+use crate::store::{not_app, not_message};
 
 impl SqliteBackend {
     /// Hands a request to the writer, which takes requests in the order they reach it; returns
@@ -59,9 +60,7 @@ impl SqliteBackend {
             Some(app) => Ok(app),
             None => {
                 self.apps.remove(token);
-                Err(Error::NotFound(Missing::Application {
-                    token: token.clone(),
-                }))
+                Err(not_app(token))
             }
         }
     }
@@ -72,9 +71,7 @@ impl SqliteBackend {
             Some(chat) => Ok(chat),
             None => {
                 self.apps.remove(token);
-                Err(Error::NotFound(Missing::Application {
-                    token: token.clone(),
-                }))
+                Err(not_app(token))
             }
         }
     }
@@ -149,11 +146,7 @@ impl SqliteBackend {
             Some(m) => Ok(m),
             None => {
                 self.recheck(token, Some(chat)).await?;
-                Err(Error::NotFound(Missing::Message {
-                    token: token.clone(),
-                    chat,
-                    message,
-                }))
+                Err(not_message(token, chat, message))
             }
         }
     }

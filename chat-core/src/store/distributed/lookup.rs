@@ -1,0 +1,68 @@
+//! Lookups every operation starts with: a token to its application's id (through the
+//! process's cache; ids never change), whether an application or a chat is live (its tombstones
+//! in Redis consulted), the applications a job covers, and the not-found errors they answer.
+
+use super::reads::counter;
+use super::DistributedBackend;
+use crate::error::Result;
+use crate::model::{ChatNumber, Token};
+use crate::store::not_app;
+
+impl DistributedBackend {
+    /// The application's id: from the in-process cache (ids never change), else MySQL.
+    pub(super) async fn app_id(&self, token: &Token) -> Result<i64> {
+        if let Some(id) = self.apps.get(token) {
+            return Ok(id);
+        }
+        let row = self.store.application(token).await?;
+        let id = row.map(|r| r.id).ok_or_else(|| not_app(token))?;
+        self.apps.insert(token.clone(), id);
+        Ok(id)
+    }
+
+    pub(super) async fn scope(&self, scope: Option<&Token>) -> Result<Vec<(i64, Token)>> {
+        match scope {
+            Some(token) => Ok(vec![(self.app_id(token).await?, token.clone())]),
+            None => self.store.all_applications().await,
+        }
+    }
+
+    /// The application's id, once sure it is not deleted (one round trip more than
+    /// `app_id`, whose cache cannot know of a delete made by another process).
+    pub(super) async fn live_app(&self, token: &Token) -> Result<i64> {
+        let app = self.app_id(token).await?;
+        let mut conn = self.conn();
+        let deleted: bool = redis::cmd("EXISTS")
+            .arg(self.keys.deleted_app(app))
+            .query_async(&mut conn)
+            .await?;
+        if deleted {
+            return Err(self.gone(token));
+        }
+        Ok(app)
+    }
+
+    /// Whether chat `chat` of application `app` exists: by its counter when Redis has it, and
+    /// not deleted.
+    pub(super) async fn chat_exists(&self, app: i64, chat: ChatNumber) -> Result<bool> {
+        let mut conn = self.conn();
+        let (last, queued, deleted): (Option<String>, bool, bool) = redis::pipe()
+            .cmd("GET")
+            .arg(self.keys.chat_counter(app))
+            .cmd("HEXISTS")
+            .arg(self.keys.pending_chats(app))
+            .arg(chat.get())
+            .cmd("SISMEMBER")
+            .arg(self.keys.deleted_chats(app))
+            .arg(chat.get())
+            .query_async(&mut conn)
+            .await?;
+        if deleted {
+            return Ok(false);
+        }
+        if let Some(last) = counter(last) {
+            return Ok(u64::from(chat.get()) <= last);
+        }
+        Ok(queued || self.store.chat_id(app, chat).await?.is_some())
+    }
+}
