@@ -16,6 +16,8 @@
 //! persisting a create or edit a tombstone covers.
 
 mod deletes;
+#[cfg(feature = "test-support")]
+mod hooks;
 mod live;
 mod lookup;
 mod maintenance;
@@ -145,60 +147,6 @@ pub struct DistributedBackend {
 }
 
 impl DistributedBackend {
-    /// The worker of this backend (also usable when no background worker runs).
-    #[cfg(feature = "test-support")]
-    pub fn worker(&self) -> &Arc<Worker> {
-        &self.worker
-    }
-
-    /// The search engine, when one is configured.
-    #[cfg(feature = "test-support")]
-    pub fn search(&self) -> Option<&ElasticSearch> {
-        self.search.as_ref()
-    }
-
-    /// The MySQL store (its [`MysqlStore::operations`] counter shows which paths reach it).
-    #[cfg(feature = "test-support")]
-    pub fn store(&self) -> &MysqlStore {
-        &self.store
-    }
-
-    /// The stream a chat's message jobs are queued in (its shard's).
-    #[cfg(feature = "test-support")]
-    pub fn queue_key(&self, app: i64, chat: u32) -> String {
-        self.keys
-            .stream(self.keys.chat_shard(app, chat))
-            .to_string()
-    }
-
-    /// Every shard's dead-letter stream, in shard order.
-    #[cfg(feature = "test-support")]
-    pub fn dead_keys(&self) -> Vec<String> {
-        (0..self.keys.shards())
-            .map(|k| self.keys.dead(k).to_string())
-            .collect()
-    }
-
-    /// Every shard's stream, in shard order.
-    #[cfg(feature = "test-support")]
-    pub fn queue_keys(&self) -> Vec<String> {
-        (0..self.keys.shards())
-            .map(|k| self.keys.stream(k).to_string())
-            .collect()
-    }
-
-    /// A chat's message counter key.
-    #[cfg(feature = "test-support")]
-    pub fn message_counter_key(&self, app: i64, chat: u32) -> String {
-        self.keys.message_counter(app, chat).to_string()
-    }
-
-    /// Whether this backend is on a Redis Cluster.
-    #[cfg(feature = "test-support")]
-    pub fn on_cluster(&self) -> bool {
-        self.redis.is_cluster()
-    }
-
     fn conn(&self) -> Conn {
         self.redis.clone()
     }

@@ -173,12 +173,6 @@ impl MysqlStore {
         })
     }
 
-    /// How many calls reached the database since it was opened.
-    #[cfg(feature = "test-support")]
-    pub fn operations(&self) -> u64 {
-        self.operations.load(Ordering::Relaxed)
-    }
-
     fn op(&self) -> &MySqlPool {
         self.operations.fetch_add(1, Ordering::Relaxed);
         &self.pool
@@ -445,6 +439,14 @@ fn page_bound(after: Option<u32>, newest: bool) -> i64 {
         (Some(n), _) => i64::from(n),
         (None, true) => i64::from(u32::MAX) + 1,
         (None, false) => 0,
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl MysqlStore {
+    /// How many calls reached the database since it was opened.
+    pub fn operations(&self) -> u64 {
+        self.operations.load(Ordering::Relaxed)
     }
 }
 

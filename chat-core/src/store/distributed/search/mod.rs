@@ -196,12 +196,6 @@ impl ElasticSearch {
         Ok(search)
     }
 
-    /// The alias searches and writes go through.
-    #[cfg(feature = "test-support")]
-    pub fn alias(&self) -> &str {
-        &self.alias
-    }
-
     /// Sends a request built by `send`, again to the next node when one gives no answer at all
     /// (refused, reset, timed out), up to once per node. An answer, even an error status, is
     /// returned as is.
@@ -391,20 +385,6 @@ impl ElasticSearch {
         Ok(answer)
     }
 
-    /// The raw answer of a search of one chat for `query`, for tests that look at what the
-    /// engine did (`_shards`).
-    #[cfg(feature = "test-support")]
-    pub async fn raw_search(&self, app: i64, chat: u32, query: &str) -> Result<Value> {
-        self.run(
-            &routing(app, chat),
-            json!({"query": {"bool": {"filter": [
-                {"term": {"app": app}}, {"term": {"chat": chat}},
-                {"match_phrase": {"body.grams": {"query": query}}}
-            ]}}}),
-        )
-        .await
-    }
-
     /// Answers when the cluster does.
     pub async fn ping(&self) -> Result<()> {
         let response = self.send_to_any(|| self.client.ping().send()).await?;
@@ -425,6 +405,27 @@ fn search_down(e: &dyn std::fmt::Display) -> Error {
         "elasticsearch",
         format!("search is unavailable until the search engine answers again ({e})"),
     )
+}
+
+#[cfg(feature = "test-support")]
+impl ElasticSearch {
+    /// The alias searches and writes go through.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    /// The raw answer of a search of one chat for `query`, for tests that look at what the
+    /// engine did (`_shards`).
+    pub async fn raw_search(&self, app: i64, chat: u32, query: &str) -> Result<Value> {
+        self.run(
+            &routing(app, chat),
+            json!({"query": {"bool": {"filter": [
+                {"term": {"app": app}}, {"term": {"chat": chat}},
+                {"match_phrase": {"body.grams": {"query": query}}}
+            ]}}}),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

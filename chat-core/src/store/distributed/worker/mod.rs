@@ -175,50 +175,10 @@ impl Worker {
         Ok(worker)
     }
 
-    /// The same worker under another consumer name (e.g. to play a second process).
-    #[cfg(feature = "test-support")]
-    pub fn with_consumer(&self, consumer: &str) -> Worker {
-        Worker {
-            redis: self.redis.clone(),
-            store: Arc::clone(&self.store),
-            keys: self.keys.clone(),
-            options: WorkerOptions {
-                consumer: consumer.to_owned(),
-                ..self.options.clone()
-            },
-            scripts: Arc::clone(&self.scripts),
-            metrics: Arc::clone(&self.metrics),
-            indexer: self.indexer.clone(),
-        }
-    }
-
     /// Reads one batch of new entries and persists it. Returns what it did.
     pub async fn run_once(&self, wait: bool) -> Result<Round> {
         let entries = self.read(wait).await?;
         self.process(entries).await
-    }
-
-    /// Processes everything queued until the stream and the group's pending list are empty.
-    /// Entries of other consumers are taken over at once (their work is idempotent).
-    #[cfg(feature = "test-support")]
-    pub async fn drain(&self) -> Result<Round> {
-        let mut total = Round::default();
-        for _ in 0..DRAIN_ROUNDS {
-            let round = self.run_once(false).await?;
-            total.add(round);
-            if round != Round::default() {
-                continue;
-            }
-            let reclaimed = self.reclaim(Duration::ZERO).await?;
-            total.add(reclaimed);
-            if reclaimed == Round::default() && self.pending_count().await? == 0 {
-                if let Err(e) = self.catch_up().await {
-                    tracing::warn!(error = %e, "search index catch-up failed; it will be retried");
-                }
-                return Ok(total);
-            }
-        }
-        Err(Error::Internal("the queue did not drain".into()))
     }
 
     /// Runs until `stop` turns true: read (waiting up to `block`), persist, and now and then
@@ -319,10 +279,50 @@ impl Worker {
         }
         Ok(round)
     }
+}
+
+#[cfg(feature = "test-support")]
+impl Worker {
+    /// The same worker under another consumer name (e.g. to play a second process).
+    pub fn with_consumer(&self, consumer: &str) -> Worker {
+        Worker {
+            redis: self.redis.clone(),
+            store: Arc::clone(&self.store),
+            keys: self.keys.clone(),
+            options: WorkerOptions {
+                consumer: consumer.to_owned(),
+                ..self.options.clone()
+            },
+            scripts: Arc::clone(&self.scripts),
+            metrics: Arc::clone(&self.metrics),
+            indexer: self.indexer.clone(),
+        }
+    }
+
+    /// Processes everything queued until the stream and the group's pending list are empty.
+    /// Entries of other consumers are taken over at once (their work is idempotent).
+    pub async fn drain(&self) -> Result<Round> {
+        let mut total = Round::default();
+        for _ in 0..DRAIN_ROUNDS {
+            let round = self.run_once(false).await?;
+            total.add(round);
+            if round != Round::default() {
+                continue;
+            }
+            let reclaimed = self.reclaim(Duration::ZERO).await?;
+            total.add(reclaimed);
+            if reclaimed == Round::default() && self.pending_count().await? == 0 {
+                if let Err(e) = self.catch_up().await {
+                    tracing::warn!(error = %e, "search index catch-up failed; it will be retried");
+                }
+                return Ok(total);
+            }
+        }
+        Err(Error::Internal("the queue did not drain".into()))
+    }
 
     /// Sends the documents recorded while the search engine was down; returns how many. On
     /// failure they go back to the record.
-    #[cfg(feature = "test-support")]
     pub async fn catch_up(&self) -> Result<u64> {
         match &self.indexer {
             Some(indexer) => indexer.catch_up().await,
@@ -331,7 +331,6 @@ impl Worker {
     }
 
     /// Documents waiting for the search engine.
-    #[cfg(feature = "test-support")]
     pub async fn unindexed_count(&self) -> Result<u64> {
         use redis::AsyncTypedCommands;
         let mut conn = self.redis.clone();

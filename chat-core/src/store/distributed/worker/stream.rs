@@ -29,13 +29,6 @@ impl Worker {
         Ok(())
     }
 
-    /// Reads up to one batch of new entries per shard (waiting up to `block` when `wait`),
-    /// without processing them. Tests use it to play a worker that dies before acknowledging.
-    #[cfg(feature = "test-support")]
-    pub async fn read_new(&self, wait: bool) -> Result<usize> {
-        Ok(self.read(wait).await?.len())
-    }
-
     /// New entries of every shard, each with its shard.
     pub(super) async fn read(&self, wait: bool) -> Result<Vec<(usize, StreamId)>> {
         match self.read_once(wait).await {
@@ -174,18 +167,6 @@ impl Worker {
         Ok((dead, retry))
     }
 
-    /// Entries delivered to a consumer and not yet acknowledged, in every shard.
-    #[cfg(feature = "test-support")]
-    pub async fn pending_count(&self) -> Result<u64> {
-        let counts = try_join_all((0..self.keys.shards()).map(|shard| async move {
-            let mut conn = self.redis.clone();
-            let summary = conn.xpending(self.keys.stream(shard), GROUP).await?;
-            Ok::<_, Error>(summary.count() as u64)
-        }))
-        .await?;
-        Ok(counts.into_iter().sum())
-    }
-
     pub(super) async fn record_error(&self, shard: usize, id: &str, error: &Error) -> Result<()> {
         tracing::warn!(entry = id, shard, error = %error, "queued job failed");
         let mut conn = self.redis.clone();
@@ -223,5 +204,25 @@ impl Worker {
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl Worker {
+    /// Reads up to one batch of new entries per shard (waiting up to `block` when `wait`),
+    /// without processing them. Tests use it to play a worker that dies before acknowledging.
+    pub async fn read_new(&self, wait: bool) -> Result<usize> {
+        Ok(self.read(wait).await?.len())
+    }
+
+    /// Entries delivered to a consumer and not yet acknowledged, in every shard.
+    pub async fn pending_count(&self) -> Result<u64> {
+        let counts = try_join_all((0..self.keys.shards()).map(|shard| async move {
+            let mut conn = self.redis.clone();
+            let summary = conn.xpending(self.keys.stream(shard), GROUP).await?;
+            Ok::<_, Error>(summary.count() as u64)
+        }))
+        .await?;
+        Ok(counts.into_iter().sum())
     }
 }
