@@ -1040,6 +1040,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--chats', '--chats', [CompletionResultType]::ParameterName, 'Chats to create and spread the load over')
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Messages created per chat before the run, for read and search')
             [CompletionResult]::new('--body-size', '--body-size', [CompletionResultType]::ParameterName, 'Characters per created message (generated sentences)')
+            [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Order of the search scenario''s searches')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'Search for this text instead of the built-in mix of common, rare and absent substrings of the seeded messages; repeat it to alternate several')
             [CompletionResult]::new('--max-errors', '--max-errors', [CompletionResultType]::ParameterName, 'Exit with code 1 when more requests than this failed')
             [CompletionResult]::new('--plot', '--plot', [CompletionResultType]::ParameterName, 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'Also report the CPU time this process (e.g. the server, Redis; `self`: this load generator) spent during the measured run, and per successful request, from /proc/PID/stat; repeatable')

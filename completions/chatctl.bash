@@ -1061,7 +1061,7 @@ _chatctl() {
             return 0
             ;;
         chatctl__subcmd__bench)
-            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
+            opts="-c -d -n -o -q -h -V --scenario --mix --concurrency --duration --requests --rate --warmup --app --chats --seed --body-size --sort --query --max-errors --plot --no-verify --cpu --server --admin-token --timeout --job-timeout --database-url --redis-url --redis-shards --redis-ack-replicas --redis-ack-timeout-ms --elasticsearch-url --redis-prefix --index-prefix --index-replicas --index-shards --fsync --output --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1120,6 +1120,14 @@ _chatctl() {
                     return 0
                     ;;
                 --body-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
+                    COMPREPLY=($(compgen -W "newest oldest relevance" -- "${cur}"))
+                    return 0
+                    ;;
+                --query)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

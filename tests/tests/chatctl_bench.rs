@@ -144,6 +144,34 @@ fn read_search_and_create_chat_run_directly_without_errors() {
         assert_percentiles_ordered(&report["latency_ms"]);
         assert!(report["verification"].is_null(), "nothing was created");
     }
+    // Searches in each order, for the texts asked.
+    for sort in ["oldest", "relevance"] {
+        let (r, report) = bench(
+            &ctl,
+            &[
+                "--scenario",
+                "search",
+                "--sort",
+                sort,
+                "--query",
+                "ocean",
+                "--query",
+                "qqxj",
+                "-n",
+                "100",
+                "-c",
+                "2",
+                "--seed",
+                "20",
+            ],
+        );
+        assert_eq!(r.code, 0, "{sort}: {}", r.stderr);
+        assert_eq!(
+            (&report["requests"], &report["errors"]),
+            (&100.into(), &0.into()),
+            "{sort}"
+        );
+    }
     let (r, report) = bench(&ctl, &["--scenario", "create-chat", "-n", "150", "-c", "6"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = &report["verification"];
@@ -374,6 +402,15 @@ fn bad_bench_arguments_exit_with_usage_or_input_codes() {
         (&["bench", "-c", "0"], 2),
         (&["bench", "--cpu", "redis", "-n", "5"], 2),
         (&["bench", "--cpu", "redis=x", "-n", "5"], 2),
+        (
+            &["bench", "--scenario", "search", "--sort", "best", "-n", "5"],
+            2,
+        ),
+        // A blank search text: refused before anything is created.
+        (
+            &["bench", "--scenario", "search", "--query", " ", "-n", "5"],
+            4,
+        ),
         // No such process: refused before anything is created.
         (&["bench", "--cpu", "gone=4294967294", "-n", "5"], 4),
     ] {

@@ -16,6 +16,7 @@ mod cpu;
 mod load;
 mod plot;
 mod report;
+mod text;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{ChatApi, ChatNumber, Progress, Token};
+use chat_core::{ChatApi, ChatNumber, Progress, Query, SearchSort, Token};
 use clap::{Args, ValueEnum};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -82,6 +83,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 70,
           value_parser = clap::value_parser!(u32).range(1..=16_000))]
     pub body_size: u32,
+    /// Order of the search scenario's searches
+    #[arg(long, value_name = "ORDER", default_value = "newest", value_parser = ["newest", "oldest", "relevance"])]
+    pub sort: String,
+    /// Search for this text instead of the built-in mix of common, rare and absent substrings
+    /// of the seeded messages; repeat it to alternate several
+    #[arg(long = "query", value_name = "TEXT")]
+    pub queries: Vec<String>,
     /// Exit with code 1 when more requests than this failed
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_errors: u64,
@@ -221,6 +229,13 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
     } else {
         None
     };
+    // The search scenario's order and texts, checked before anything is created.
+    let sort = SearchSort::parse(&args.sort)?;
+    let queries = args
+        .queries
+        .iter()
+        .map(|q| Query::parse(q).map(|_| q.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
     // A process that cannot be watched is refused before anything is created.
     cpu::start(&args.cpu)?;
     let stop = match (args.requests, args.duration) {
@@ -263,15 +278,18 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> CliResult {
     } else {
         0
     };
-    let workload = Arc::new(Workload::new(
-        Arc::clone(&api),
-        token.clone(),
-        chats.clone(),
-        seeded,
-        args.body_size as usize,
-        &mix,
-        health,
-    ));
+    let workload = Arc::new(
+        Workload::new(
+            Arc::clone(&api),
+            token.clone(),
+            chats.clone(),
+            seeded,
+            args.body_size as usize,
+            &mix,
+            health,
+        )
+        .searching(sort, queries),
+    );
     let plan = Plan {
         concurrency: args.concurrency,
         rate: args.rate,
@@ -369,7 +387,7 @@ async fn seed_messages(
     let total = u64::from(args.seed) * chats.len() as u64;
     let bar = ctx.bar();
     bar.start("seeding", Some(total));
-    let mut text = load::Text::new(0x5EED);
+    let mut text = text::Text::new(0x5EED);
     let bodies: Vec<(ChatNumber, String)> = chats
         .iter()
         .flat_map(|c| std::iter::repeat_n(*c, args.seed as usize))

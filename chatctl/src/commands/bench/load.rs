@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chat_core::{ChatApi, ChatNumber, MessageNumber, SearchRequest, Token};
+use chat_core::{ChatApi, ChatNumber, MessageNumber, SearchRequest, SearchSort, Token};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::text::{spread, Text, QUERIES};
 use super::verify::{Ack, Acks};
 use super::{Mix, Scenario};
 use crate::exit::{CliError, CliResult};
@@ -20,86 +21,6 @@ use crate::exit::{CliError, CliResult};
 pub const WINDOW: Duration = Duration::from_millis(500);
 /// Latencies are recorded in microseconds, up to ten minutes.
 const HIGHEST_US: u64 = 600_000_000;
-
-/// Words of the generated messages; the search queries are substrings of them.
-const WORDS: [&str; 32] = [
-    "the",
-    "meeting",
-    "was",
-    "moved",
-    "to",
-    "tomorrow",
-    "morning",
-    "please",
-    "bring",
-    "your",
-    "laptop",
-    "and",
-    "silver",
-    "charger",
-    "ocean",
-    "breeze",
-    "coffee",
-    "order",
-    "shipped",
-    "customer",
-    "asked",
-    "about",
-    "refund",
-    "wonderful",
-    "weather",
-    "today",
-    "release",
-    "deployment",
-    "network",
-    "latency",
-    "station",
-    "information",
-];
-/// Common and rare substrings, within words and across them.
-const QUERIES: [&str; 6] = ["onderf", "ation", "ocean bre", "RELEASE", "ing mor", "qqxj"];
-
-/// A deterministic sentence generator (xorshift), so runs create comparable text.
-pub struct Text(u64);
-
-impl Text {
-    /// A generator from a seed (any value but 0 works; 0 is replaced).
-    pub fn new(seed: u64) -> Self {
-        Text(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Words until `size` characters, cut to exactly `size`.
-    pub fn body(&mut self, size: usize) -> String {
-        let mut s = String::with_capacity(size + 16);
-        while s.len() < size {
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(WORDS[(self.next() % WORDS.len() as u64) as usize]);
-        }
-        s.truncate(size);
-        // A cut right after a space would leave a trailing blank: bodies are never blank.
-        if s.trim().is_empty() {
-            s = "x".repeat(size.max(1));
-        }
-        s
-    }
-}
-
-/// A mixing function: a well-spread number for each request index.
-fn spread(i: u64) -> u64 {
-    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// A `GET /health` client of the server.
 pub struct Health {
@@ -131,6 +52,10 @@ pub struct Workload {
     mix: Vec<(Scenario, u64)>,
     total_weight: u64,
     health: Option<Health>,
+    /// The search scenario's order.
+    sort: SearchSort,
+    /// The search scenario's texts, in turn (the built-in [`QUERIES`] when empty).
+    queries: Vec<String>,
 }
 
 impl Workload {
@@ -162,6 +87,30 @@ impl Workload {
             mix,
             total_weight: total,
             health,
+            sort: SearchSort::Newest,
+            queries: Vec::new(),
+        }
+    }
+
+    /// The same workload, its searches in this order and for these texts (the built-in mix of
+    /// common, rare and absent substrings when `queries` is empty).
+    pub fn searching(mut self, sort: SearchSort, queries: Vec<String>) -> Self {
+        self.sort = sort;
+        self.queries = queries;
+        self
+    }
+
+    /// The search of request `r`: its order, and the texts in turn.
+    fn search_request(&self, r: u64) -> SearchRequest {
+        let query = if self.queries.is_empty() {
+            QUERIES[(r % QUERIES.len() as u64) as usize].to_owned()
+        } else {
+            self.queries[(r % self.queries.len() as u64) as usize].clone()
+        };
+        SearchRequest {
+            limit: 20,
+            sort: self.sort,
+            ..SearchRequest::new(query)
         }
     }
 
@@ -210,10 +159,7 @@ impl Workload {
                 Ok(None)
             }
             Scenario::Search => {
-                let request = SearchRequest {
-                    limit: 20,
-                    ..SearchRequest::new(QUERIES[(r % QUERIES.len() as u64) as usize])
-                };
+                let request = self.search_request(r);
                 self.api
                     .search_messages(&self.token, self.chat(r >> 20), &request)
                     .await
@@ -577,6 +523,33 @@ mod tests {
             .filter(|i| w.pick(*i) == Scenario::CreateMessage)
             .count();
         assert!((6_700..7_300).contains(&creates), "{creates} of 10,000");
+    }
+
+    #[test]
+    fn searches_take_the_asked_order_and_texts_in_turn() {
+        let api: Arc<dyn ChatApi> =
+            Arc::new(chat_core::HttpClient::new("http://127.0.0.1:9").expect("a valid URL"));
+        let mix = Mix(vec![(Scenario::Search, 1)]);
+        let w = Workload::new(api, Token::generate(), vec![], 1, 10, &mix, None);
+        let built_in: Vec<String> = (0..6).map(|r| w.search_request(r).query).collect();
+        assert_eq!(built_in, QUERIES);
+        assert_eq!(w.search_request(0).sort, SearchSort::Newest);
+        let w = w.searching(SearchSort::Relevance, vec!["ocean".into(), "tide".into()]);
+        let asked: Vec<(String, SearchSort)> = (0..4)
+            .map(|r| {
+                let s = w.search_request(r);
+                (s.query, s.sort)
+            })
+            .collect();
+        assert_eq!(
+            asked,
+            [
+                ("ocean".to_owned(), SearchSort::Relevance),
+                ("tide".to_owned(), SearchSort::Relevance),
+                ("ocean".to_owned(), SearchSort::Relevance),
+                ("tide".to_owned(), SearchSort::Relevance),
+            ]
+        );
     }
 
     #[test]
