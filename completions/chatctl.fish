@@ -842,15 +842,15 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s c -l concurren
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s d -l duration -d 'How long to drive the load, e.g. 10s, 500ms, 2m [default: 10s unless -n is given]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -s n -l requests -d 'How many requests to send, instead of a duration' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l rate -d 'Open loop: send this many requests per second on a fixed schedule, whatever the answers\' pace (latency then counts from each request\'s scheduled time)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l warmup -d 'Drive the same load for this long first, without counting it' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l warmup -d 'Drive the same load this long first, uncounted' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l app -d 'Work in this application instead of creating one' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l chats -d 'Chats to create and spread the load over' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l seed -d 'Messages created per chat before the run, for read and search' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l seed -d 'Messages per chat seeded for read and search' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l body-size -d 'Characters per created message (generated sentences)' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l sort -d 'Order of the search scenario\'s searches' -r -f -a "newest\t''
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l sort -d 'Search order: newest, oldest or relevance' -r -f -a "newest\t''
 oldest\t''
 relevance\t''"
-complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l query -d 'Search for this text instead of the built-in mix of common, rare and absent substrings of the seeded messages; repeat it to alternate several' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l query -d 'Search text instead of the built-in mix; repeatable' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l max-errors -d 'Exit with code 1 when more requests than this failed' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l plot -d 'Write an SVG chart of the run: latency percentiles and throughput over time, and a latency histogram' -r -F
 complete -c chatctl -n "__fish_chatctl_using_subcommand bench" -l cpu -d 'Also report the CPU time this process (e.g. the server, Redis; `self`: this load generator) spent during the measured run, and per successful request, from /proc/PID/stat; repeatable' -r

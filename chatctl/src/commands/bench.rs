@@ -65,7 +65,7 @@ pub struct BenchArgs {
     /// answers' pace (latency then counts from each request's scheduled time)
     #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
     pub rate: Option<f64>,
-    /// Drive the same load for this long first, without counting it
+    /// Drive the same load this long first, uncounted
     #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "0s")]
     pub warmup: Duration,
     /// Work in this application instead of creating one
@@ -75,7 +75,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chats: u32,
-    /// Messages created per chat before the run, for read and search
+    /// Messages per chat seeded for read and search
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub seed: u32,
@@ -83,11 +83,14 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 70,
           value_parser = clap::value_parser!(u32).range(1..=16_000))]
     pub body_size: u32,
-    /// Order of the search scenario's searches
-    #[arg(long, value_name = "ORDER", default_value = "newest", value_parser = ["newest", "oldest", "relevance"])]
+    /// Search order: newest, oldest or relevance
+    #[arg(long, value_name = "ORDER", default_value = "newest", hide_possible_values = true,
+          value_parser = ["newest", "oldest", "relevance"])]
     pub sort: String,
-    /// Search for this text instead of the built-in mix of common, rare and absent substrings
-    /// of the seeded messages; repeat it to alternate several
+    /// Search text instead of the built-in mix; repeatable
+    ///
+    /// The built-in mix is common, rare and absent substrings of the seeded messages; several
+    /// texts are taken in turn.
     #[arg(long = "query", value_name = "TEXT")]
     pub queries: Vec<String>,
     /// Exit with code 1 when more requests than this failed
