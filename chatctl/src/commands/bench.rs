@@ -85,7 +85,7 @@ pub struct BenchArgs {
     pub body_size: u32,
     /// Search order: newest, oldest or relevance
     #[arg(long, value_name = "ORDER", default_value = "newest", hide_possible_values = true,
-          value_parser = ["newest", "oldest", "relevance"])]
+          value_parser = super::search::SORTS)]
     pub sort: String,
     /// Search text instead of the built-in mix; repeatable
     ///

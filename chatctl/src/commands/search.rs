@@ -10,6 +10,10 @@ use crate::context::Context;
 use crate::exit::CliResult;
 
 /// Arguments of `search`.
+/// The search orders `--sort` takes (`search`, and `bench --scenario search`), as chat-core
+/// names them ([`chat_core::SearchSort::parse`]).
+pub const SORTS: [&str; 3] = ["newest", "oldest", "relevance"];
+
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The application's token
@@ -20,7 +24,7 @@ pub struct SearchArgs {
     pub query: String,
     /// Order: newest (highest number first), oldest, or relevance (the chat's newest 10,000
     /// matches, best first)
-    #[arg(long, value_name = "ORDER", default_value = "newest", value_parser = ["newest", "oldest", "relevance"])]
+    #[arg(long, value_name = "ORDER", default_value = "newest", value_parser = SORTS)]
     pub sort: String,
     /// Most results to print (the page size with --all) [default: 50, or 1000 with --all]
     #[arg(long, value_name = "N")]
