@@ -4,9 +4,17 @@
 #   docker run -p 3000:3000 -v chat-data:/var/lib/chat chat:0.1.0        # embedded profile
 #
 # The build steps are scripts/image-build's, which CI also runs outside a container.
+#
+# Both base images can be replaced (a mirror, a locally made image) without editing this file:
+#   --build-arg CHAT_BUILDER_IMAGE=…  the toolchain image of the build stage
+#   --build-arg CHAT_RUNTIME_IMAGE=…  the Debian 12 image the binaries run on
+# scripts/compose-check builds this file with images it makes from Debian's packages.
 
 # The toolchain the workspace is built and tested with.
-FROM rust:1.95-slim-bookworm AS build
+ARG CHAT_BUILDER_IMAGE=rust:1.95-slim-bookworm
+ARG CHAT_RUNTIME_IMAGE=debian:12.8-slim
+
+FROM ${CHAT_BUILDER_IMAGE} AS build
 WORKDIR /src
 
 # Dependency layer: the manifests and the lockfile with empty sources. It is rebuilt only when
@@ -24,7 +32,7 @@ RUN scripts/image-build stub && scripts/image-build deps release
 COPY . .
 RUN scripts/image-build binaries release && scripts/image-build layout /runtime release
 
-FROM debian:12.8-slim
+FROM ${CHAT_RUNTIME_IMAGE}
 RUN useradd --system --uid 10001 --home-dir /var/lib/chat --shell /usr/sbin/nologin chat
 COPY --from=build /runtime/ /
 RUN chown chat:chat /var/lib/chat

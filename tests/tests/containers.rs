@@ -96,6 +96,41 @@ fn environment(svc: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// An image reference as the files write it: `${CHAT_…_IMAGE:-default}` in compose.yaml,
+/// `${CHAT_…_IMAGE}` with an `ARG CHAT_…_IMAGE=default` in the Dockerfile. Gives the variable
+/// that overrides it and the default.
+fn overridable(image: &str, defaults: &BTreeMap<String, String>) -> (String, String) {
+    let inner = image
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("image {image} cannot be overridden by a variable"));
+    let (var, default) = match inner.split_once(":-") {
+        Some((var, default)) => (var.to_owned(), default.to_owned()),
+        None => (
+            inner.to_owned(),
+            defaults
+                .get(inner)
+                .unwrap_or_else(|| panic!("{inner} has no default"))
+                .clone(),
+        ),
+    };
+    assert!(
+        var.starts_with("CHAT_") && var.ends_with("_IMAGE"),
+        "{image}: variable {var}"
+    );
+    (var, default)
+}
+
+/// The Dockerfile's `ARG NAME=default` lines.
+fn dockerfile_args() -> BTreeMap<String, String> {
+    dockerfile()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ARG "))
+        .filter_map(|a| a.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// `image: NAME:TAG` with a version number in the tag (never `latest` or no tag).
 fn assert_pinned(image: &str) {
     let tag = image
@@ -174,11 +209,14 @@ fn compose_services_start_in_order_behind_health_checks_on_pinned_images() {
     let dockerfile = dockerfile();
     let services = doc["services"].as_mapping().unwrap();
     let built = |svc: &Value| svc.get("build").is_some();
+    let mut images = BTreeMap::new();
     for (name, svc) in services {
         let name = s(name);
         let image = s(&svc["image"]);
         if !built(svc) {
-            assert_pinned(image);
+            let (var, default) = overridable(image, &BTreeMap::new());
+            assert_pinned(&default);
+            images.insert(name.to_owned(), (var, default));
         }
         let deps = svc.get("depends_on").and_then(Value::as_mapping);
         for (dep, how) in deps.into_iter().flatten() {
@@ -219,10 +257,14 @@ fn compose_services_start_in_order_behind_health_checks_on_pinned_images() {
             );
         }
     }
-    // The versions the profile supports, and their settings for one host.
-    assert!(s(&service(&doc, "mysql")["image"]).starts_with("mysql:8."));
+    // The versions the profile supports, each replaceable by its variable, and their settings
+    // for one host.
+    assert_eq!(images["mysql"].0, "CHAT_MYSQL_IMAGE");
+    assert!(images["mysql"].1.starts_with("mysql:8."));
+    assert_eq!(images["redis"].0, "CHAT_REDIS_IMAGE");
+    assert_eq!(images["elasticsearch"].0, "CHAT_SEARCH_IMAGE");
+    assert!(images["elasticsearch"].1.contains("elasticsearch:8."));
     let es = service(&doc, "elasticsearch");
-    assert!(s(&es["image"]).contains("elasticsearch:8."));
     let es_env = environment(es);
     assert_eq!(es_env["discovery.type"], "single-node");
     assert_eq!(es_env["xpack.security.enabled"], "false");
@@ -274,9 +316,14 @@ fn the_dockerfile_builds_in_stages_and_runs_both_binaries_as_a_user_with_a_healt
         .copied()
         .collect();
     assert!(froms.len() >= 2, "multi-stage: {froms:?}");
+    let args = dockerfile_args();
+    let mut vars = Vec::new();
     for from in &froms {
-        assert_pinned(from.split_whitespace().nth(1).unwrap());
+        let (var, default) = overridable(from.split_whitespace().nth(1).unwrap(), &args);
+        assert_pinned(&default);
+        vars.push(var);
     }
+    assert_eq!(vars, ["CHAT_BUILDER_IMAGE", "CHAT_RUNTIME_IMAGE"]);
     // The dependency layer: manifests copied and built before the sources.
     let deps = lines
         .iter()
@@ -335,4 +382,35 @@ fn the_dockerfile_builds_in_stages_and_runs_both_binaries_as_a_user_with_a_healt
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn the_build_passes_the_dockerfiles_image_arguments_with_the_same_defaults() {
+    let doc = compose();
+    let args = dockerfile_args();
+    for name in ["migrate", "api", "worker"] {
+        let build = &service(&doc, name)["build"];
+        assert_eq!(s(&build["context"]), ".", "{name}");
+        for var in ["CHAT_BUILDER_IMAGE", "CHAT_RUNTIME_IMAGE"] {
+            let (from, default) = overridable(s(&build["args"][var]), &BTreeMap::new());
+            assert_eq!(from, var, "{name}: build argument {var}");
+            assert_eq!(default, args[var], "{name}: {var}'s default");
+        }
+    }
+}
+
+#[test]
+fn podmans_override_publishes_each_api_replica_on_its_listening_port_outside_a_pod() {
+    let text = std::fs::read_to_string(root().join("compose.podman.yaml")).unwrap();
+    // `!override` is podman-compose's tag: read the document without it.
+    let doc: Value = serde_yaml::from_str(&text.replace("!override ", "")).unwrap();
+    assert!(text.contains("ports: !override"), "the ports replace compose.yaml's");
+    assert_eq!(doc["x-podman"]["in_pod"], Value::Bool(false));
+    let services = doc["services"].as_mapping().unwrap();
+    assert_eq!(services.len(), 1, "only the API's ports differ");
+    let listen = environment(service(&compose(), "api"))["CHAT_LISTEN"].clone();
+    let port = listen.rsplit(':').next().unwrap();
+    let ports = doc["services"]["api"]["ports"].as_sequence().unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(s(&ports[0]), format!("127.0.0.1::{port}"));
 }
