@@ -388,8 +388,13 @@ fn the_dockerfile_builds_in_stages_and_runs_both_binaries_as_a_user_with_a_healt
 fn the_build_passes_the_dockerfiles_image_arguments_with_the_same_defaults() {
     let doc = compose();
     let args = dockerfile_args();
+    assert!(dockerfile().contains("VOLUME /var/lib/chat"));
     for name in ["migrate", "api", "worker"] {
-        let build = &service(&doc, name)["build"];
+        let svc = service(&doc, name);
+        // The image's data folder, a VOLUME, is a tmpfs here: no anonymous volume outlives
+        // `down -v` (podman-compose leaves those behind).
+        assert_eq!(s(&svc["tmpfs"][0]), "/var/lib/chat", "{name}");
+        let build = &svc["build"];
         assert_eq!(s(&build["context"]), ".", "{name}");
         for var in ["CHAT_BUILDER_IMAGE", "CHAT_RUNTIME_IMAGE"] {
             let (from, default) = overridable(s(&build["args"][var]), &BTreeMap::new());
