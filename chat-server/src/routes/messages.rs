@@ -160,10 +160,10 @@ pub async fn delete(
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("query" = Option<String>, Query, description = "The text to find, 1..=1024 characters after trimming (`q` also accepted)"),
-           ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 10,000 matches, best first)"),
+           ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 1,000 matches, best first)"),
            ("limit" = Option<u32>, Query, description = "Most results, 1..=1000 (default 50)"),
            ("after" = Option<u32>, Query, description = "Only messages below this number (`newest`, `relevance`) or above it (`oldest`): `newest`/`oldest` page with it"),
-           ("offset" = Option<u32>, Query, description = "Results to skip, 0..=9999 (default 0): `relevance` pages with it")),
+           ("offset" = Option<u32>, Query, description = "Results to skip, 0..=999 (default 0): `relevance` pages with it")),
     responses(
         (status = 200, description = "Matching messages in the order of `sort`; `Link: rel=\"next\"` when more remain", body = [Message]),
         (status = 400, description = "Malformed number, limit, sort, after or offset", body = chat_core::ErrorBody),
