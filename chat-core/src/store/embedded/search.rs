@@ -132,7 +132,11 @@ pub(crate) async fn search(
             if !wanted.is_empty() {
                 let ids = format!(
                     "[{}]",
-                    wanted.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                    wanted
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
                 );
                 for r in sqlx::query(BY_IDS).bind(ids).fetch_all(&mut *tx).await? {
                     rows.insert(r.try_get::<i64, _>("id")?, message_from_row(&r)?);
