@@ -695,10 +695,10 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             break
         }
         'chatctl;search' {
-            [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Order: newest (highest number first), oldest, or relevance (the chat''s newest 10,000 matches, best first)')
+            [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Order: newest (highest number first), oldest, or relevance (the chat''s newest 1,000 matches, best first)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Most results to print (the page size with --all) [default: 50, or 1000 with --all]')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Only messages past this number: below it (newest, relevance) or above it (oldest); the next page of newest/oldest starts after the last number printed')
-            [CompletionResult]::new('--offset', '--offset', [CompletionResultType]::ParameterName, 'Skip this many results (relevance pages this way, 0..=9999)')
+            [CompletionResult]::new('--offset', '--offset', [CompletionResultType]::ParameterName, 'Skip this many results (relevance pages this way, 0..=999)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Talk to the chat-server at this URL instead of opening the stores')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Admin token for the server''s admin operations (app list, app delete, recount, reindex)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5')
@@ -716,7 +716,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatctl' -ScriptBlock {
             [CompletionResult]::new('--fsync', '--fsync', [CompletionResultType]::ParameterName, 'Wait for the disk on every commit (survives power loss); off still survives a killed process. Accepts true/false, 1/0, yes/no, on/off')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Fetch every page (relevance: up to the end of its 10,000-match window)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Fetch every page (relevance: up to the end of its 1,000-match window)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Same as --output json')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars, summaries or hints on stderr (errors are still reported)')

@@ -552,12 +552,12 @@ complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a message'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Print a chat\'s messages as they arrive, until interrupted'
 complete -c chatctl -n "__fish_chatctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l sort -d 'Order: newest (highest number first), oldest, or relevance (the chat\'s newest 10,000 matches, best first)' -r -f -a "newest\t''
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l sort -d 'Order: newest (highest number first), oldest, or relevance (the chat\'s newest 1,000 matches, best first)' -r -f -a "newest\t''
 oldest\t''
 relevance\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l limit -d 'Most results to print (the page size with --all) [default: 50, or 1000 with --all]' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l after -d 'Only messages past this number: below it (newest, relevance) or above it (oldest); the next page of newest/oldest starts after the last number printed' -r
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many results (relevance pages this way, 0..=9999)' -r
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l offset -d 'Skip this many results (relevance pages this way, 0..=999)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l server -d 'Talk to the chat-server at this URL instead of opening the stores' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l admin-token -d 'Admin token for the server\'s admin operations (app list, app delete, recount, reindex)' -r
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l timeout -d 'Seconds to wait for each answer of the server (connecting included), except the admin jobs; a server that does not answer in time exits 5' -r
@@ -577,7 +577,7 @@ false\t''"
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s o -l output -d 'How to print results: tables for people (tab-separated lines when piped), JSON for scripts, or `name`: only the tokens or numbers, one per line' -r -f -a "table\t'Tables sized to the terminal'
 json\t'The API\'s JSON representations: an array for lists, an object otherwise'
 name\t'Only the tokens (applications) or numbers (chats, messages), one per line'"
-complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l all -d 'Fetch every page (relevance: up to the end of its 10,000-match window)'
+complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l all -d 'Fetch every page (relevance: up to the end of its 1,000-match window)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -l json -d 'Same as --output json'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s q -l quiet -d 'No progress bars, summaries or hints on stderr (errors are still reported)'
 complete -c chatctl -n "__fish_chatctl_using_subcommand search" -s h -l help -d 'Print help'

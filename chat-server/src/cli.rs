@@ -83,6 +83,26 @@ pub struct Cli {
     )]
     pub max_streams: usize,
 
+    /// Expensive searches (relevance, and queries of one or two characters) run at once by this
+    /// process; more wait up to --search-queue-ms, then get 503 with Retry-After. Default: half
+    /// the CPU cores, at least 1.
+    #[arg(
+        long,
+        env = "CHAT_MAX_SEARCHES",
+        default_value_t = crate::default_max_searches(),
+        help_heading = "Limits"
+    )]
+    pub max_searches: usize,
+
+    /// Milliseconds an expensive search waits for a place under --max-searches before 503.
+    #[arg(
+        long,
+        env = "CHAT_SEARCH_QUEUE_MS",
+        default_value_t = crate::Limits::default().search_queue.as_millis() as u64,
+        help_heading = "Limits"
+    )]
+    pub search_queue_ms: u64,
+
     /// Seconds before a request is abandoned with 503.
     #[arg(
         long,
@@ -188,6 +208,8 @@ impl Cli {
             request_timeout: Duration::from_secs(self.request_timeout.max(1)),
             max_concurrency: self.max_concurrency,
             header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            max_searches: self.max_searches.max(1),
+            search_queue: Duration::from_millis(self.search_queue_ms),
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct AppState {
     pub stats: Arc<stats::Stats>,
     /// Whether each request is logged at `info` (`--access-log`); otherwise at `debug`.
     pub access_log: bool,
+    /// The concurrency limit of expensive searches (`--max-searches`).
+    pub searches: Arc<limits::SearchGate>,
 }
 
 /// How one chat-server is set up besides its storage ([`chat_core::Config`]): where it listens,
@@ -142,6 +144,10 @@ impl Application {
             live: Arc::new(live::LiveStreams::new(settings.max_streams)),
             stats: Arc::default(),
             access_log: settings.access_log,
+            searches: Arc::new(limits::SearchGate::new(
+                settings.limits.max_searches,
+                settings.limits.search_queue,
+            )),
         };
         let router = match settings.role {
             cli::Role::Worker => ops_app(state.clone(), &settings.limits),
@@ -193,6 +199,17 @@ pub struct Limits {
     /// waits for them: a client that has not finished its headers by then (a slowloris), or a
     /// keep-alive connection idle that long between requests, is closed.
     pub header_timeout: Duration,
+    /// Expensive searches (`relevance`, and queries of one or two characters) run at once;
+    /// more wait in line up to [`Limits::search_queue`], then get 503 with `Retry-After`.
+    pub max_searches: usize,
+    /// Longest an expensive search waits for a place before it is refused.
+    pub search_queue: Duration,
+}
+
+/// The default of [`Limits::max_searches`]: half the CPU cores, at least one, so expensive
+/// searches leave the other half to every other request.
+pub fn default_max_searches() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl Default for Limits {
@@ -201,6 +218,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             header_timeout: Duration::from_secs(10),
+            max_searches: default_max_searches(),
+            search_queue: Duration::from_millis(250),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Overload protection: a request timeout and a concurrency limit that sheds excess load with
-//! a quick 503 (tower's layers), and an optional per-application rate limit (429 with
-//! `Retry-After`). All refusals use the API's JSON error shape.
+//! a quick 503 (tower's layers), a separate concurrency limit on expensive searches
+//! ([`SearchGate`]: a short queue, then 503 with `Retry-After`), and an optional
+//! per-application rate limit (429 with `Retry-After`). All refusals use the API's JSON error
+//! shape.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -47,6 +49,74 @@ fn overloaded() -> Response {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
+}
+
+/// The concurrency limit of expensive searches in one process: `relevance` (which ranks a window
+/// of matches) and queries of one or two characters (which scan the chat's rows rather than the
+/// index). At most `max` run at once; another waits in line up to `queue`, then is refused with
+/// 503 and `Retry-After`, so a flood of them never holds every core and the other routes (and
+/// cheap searches) keep their latency.
+pub struct SearchGate {
+    permits: tokio::sync::Semaphore,
+    max: usize,
+    queue: Duration,
+}
+
+/// A running expensive search; its place frees when dropped.
+pub type SearchPermit<'a> = tokio::sync::SemaphorePermit<'a>;
+
+impl SearchGate {
+    /// At most `max` (at least 1) expensive searches at once, others waiting up to `queue`.
+    pub fn new(max: usize, queue: Duration) -> Self {
+        let max = max.max(1);
+        SearchGate {
+            permits: tokio::sync::Semaphore::new(max),
+            max,
+            queue,
+        }
+    }
+
+    /// Whether `request` is an expensive search: `relevance`, or a query of fewer than three
+    /// characters (no trigram: the engine scans the chat).
+    pub fn is_expensive(request: &chat_core::SearchRequest) -> bool {
+        request.sort == chat_core::SearchSort::Relevance
+            || chat_core::Query::parse(&request.query).is_ok_and(|q| !q.has_trigram())
+    }
+
+    /// A place among the running searches, after waiting at most the queue's time; past it,
+    /// the 503 to answer.
+    pub async fn enter(&self) -> Result<SearchPermit<'_>, Response> {
+        match tokio::time::timeout(self.queue, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(self.busy()),
+        }
+    }
+
+    /// Takes a place at once if one is free (tests fill the limit with it).
+    pub fn try_enter(&self) -> Option<SearchPermit<'_>> {
+        self.permits.try_acquire().ok()
+    }
+
+    /// Expensive searches running at once, at most.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    fn busy(&self) -> Response {
+        let mut r = ApiError::http(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!(
+                "too many expensive searches are running ({} at once: relevance, or queries under \
+                 three characters); retry in 1 s, or search newest/oldest with 3+ characters",
+                self.max
+            ),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    }
 }
 
 /// Fixed one-second windows of at most `per_second` requests per application token.
@@ -127,6 +197,25 @@ mod tests {
         assert_eq!(token_of("/api/v1/chat_applications/abc"), Some("abc"));
         assert_eq!(token_of("/api/v1/applications"), None);
         assert_eq!(token_of("/health"), None);
+    }
+
+    #[tokio::test]
+    async fn the_search_gate_queues_then_refuses_with_retry_after() {
+        let gate = SearchGate::new(1, Duration::from_millis(20));
+        let held = gate.enter().await.expect("a free place");
+        let refused = gate.enter().await.expect_err("the limit is full");
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        drop(held);
+        assert!(gate.enter().await.is_ok());
+        let search = |q: &str, sort| chat_core::SearchRequest::new(q).sorted(sort);
+        use chat_core::SearchSort::*;
+        assert!(SearchGate::is_expensive(&search("word", Relevance)));
+        assert!(SearchGate::is_expensive(&search("ab", Newest)));
+        assert!(!SearchGate::is_expensive(&search("abc", Newest)));
+        assert!(!SearchGate::is_expensive(&search("abc", Oldest)));
+        // A blank query is refused (422) before it costs anything.
+        assert!(!SearchGate::is_expensive(&search("  ", Newest)));
     }
 
     #[test]

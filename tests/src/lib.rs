@@ -162,6 +162,8 @@ pub struct Http {
     pub service: ChatService,
     /// The admin token the server expects.
     pub admin_token: String,
+    /// The server's shared state (its limits, metrics), for tests that fill a limit.
+    pub state: chat_server::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -217,6 +219,7 @@ impl Http {
             .await
             .expect("bind");
         let url = format!("http://{}", app.local_addr().expect("addr"));
+        let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run_until_stopped(async {
@@ -229,6 +232,7 @@ impl Http {
             url,
             service,
             admin_token,
+            state,
             shutdown: Some(tx),
             task: Some(task),
             _dir: None,

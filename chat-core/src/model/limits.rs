@@ -25,4 +25,6 @@ pub const MAX_LIMIT: u32 = 1000;
 /// Most messages one [`crate::ChatApi::create_messages`] call creates.
 pub const MAX_BATCH: usize = 1000;
 /// How many of a chat's newest matches `relevance` ranks: the window its `offset` pages in.
-pub const RELEVANCE_WINDOW: u32 = 10_000;
+/// It bounds a relevance search's cost whatever the number of matches (a common word in a big
+/// chat): the window is read and ranked on every request.
+pub const RELEVANCE_WINDOW: u32 = 1_000;

@@ -2,12 +2,14 @@
 
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chat_core::{ChatApi, Message, MessageNumber};
 
 use super::{location, next_link};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{BatchBodies, ChatPath, JsonObject, MessagePath, PageQuery, SearchQuery};
+use crate::limits::SearchGate;
 use crate::AppState;
 
 const WRAPPERS: &[&str] = &["message"];
@@ -158,23 +160,34 @@ pub async fn delete(
     params(("token" = String, Path, description = "The application's token"),
            ("number" = u32, Path, description = "The chat's number"),
            ("query" = Option<String>, Query, description = "The text to find, 1..=1024 characters after trimming (`q` also accepted)"),
-           ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 10,000 matches, best first)"),
+           ("sort" = Option<String>, Query, description = "`newest` (default: highest number first), `oldest`, or `relevance` (the chat's newest 1,000 matches, best first)"),
            ("limit" = Option<u32>, Query, description = "Most results, 1..=1000 (default 50)"),
            ("after" = Option<u32>, Query, description = "Only messages below this number (`newest`, `relevance`) or above it (`oldest`): `newest`/`oldest` page with it"),
-           ("offset" = Option<u32>, Query, description = "Results to skip, 0..=9999 (default 0): `relevance` pages with it")),
+           ("offset" = Option<u32>, Query, description = "Results to skip, 0..=999 (default 0): `relevance` pages with it")),
     responses(
         (status = 200, description = "Matching messages in the order of `sort`; `Link: rel=\"next\"` when more remain", body = [Message]),
         (status = 400, description = "Malformed number, limit, sort, after or offset", body = chat_core::ErrorBody),
         (status = 404, description = "Unknown or malformed token, or unknown chat", body = chat_core::ErrorBody),
         (status = 422, description = "Blank or over-long query", body = chat_core::ErrorBody),
-        (status = 503, description = "The search backend is down", body = chat_core::ErrorBody)))]
+        (status = 503, description = "The search backend is down, or too many expensive searches (`relevance`, or a query under three characters) are running in this process (`--max-searches`): retry after `Retry-After` seconds", body = chat_core::ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying (when the search limit refused it)")))))]
 pub async fn search(
     State(s): State<AppState>,
     ChatPath(token, chat): ChatPath,
     OriginalUri(uri): OriginalUri,
     SearchQuery(request): SearchQuery,
-) -> ApiResult<(HeaderMap, Json<Vec<Message>>)> {
-    let page = s.service.search_messages(&token, chat, &request).await?;
+) -> Result<(HeaderMap, Json<Vec<Message>>), Response> {
+    // Expensive searches take a place under the limit (or are refused) before any work.
+    let _place = if SearchGate::is_expensive(&request) {
+        Some(s.searches.enter().await?)
+    } else {
+        None
+    };
+    let page = s
+        .service
+        .search_messages(&token, chat, &request)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
     let link = next_link(uri.path(), page.next.as_ref().map(|n| n.query_pairs()));
     Ok((link, Json(page.items)))
 }

@@ -22,7 +22,7 @@ pub struct SearchArgs {
     pub chat: String,
     /// Text to find anywhere in a body (literally, ignoring case)
     pub query: String,
-    /// Order: newest (highest number first), oldest, or relevance (the chat's newest 10,000
+    /// Order: newest (highest number first), oldest, or relevance (the chat's newest 1,000
     /// matches, best first)
     #[arg(long, value_name = "ORDER", default_value = "newest", value_parser = SORTS)]
     pub sort: String,
@@ -33,10 +33,10 @@ pub struct SearchArgs {
     /// next page of newest/oldest starts after the last number printed
     #[arg(long, value_name = "NUMBER")]
     pub after: Option<String>,
-    /// Skip this many results (relevance pages this way, 0..=9999)
+    /// Skip this many results (relevance pages this way, 0..=999)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub offset: u32,
-    /// Fetch every page (relevance: up to the end of its 10,000-match window)
+    /// Fetch every page (relevance: up to the end of its 1,000-match window)
     #[arg(long)]
     pub all: bool,
 }

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Every query runs in the orders `newest` (the default: walk the index by number, stop after
-//! one page) and `relevance` (rank the chat's newest 10,000 matches). Latencies are reported per
+//! one page) and `relevance` (rank the chat's newest 1,000 matches). Latencies are reported per
 //! engine and order for the common and the rare (or absent) substrings apart. The baseline is a
 //! full `LIKE '%q%'` scan of the chat (it counts every match, so it reads every row: no early
 //! stop), run for the rare substrings, whose ratio to the engines is the one the goals name.

@@ -180,13 +180,14 @@ async fn refusals_state_the_real_bounds_of_offset_and_a_streams_after() {
     let http = reqwest::Client::new();
     let t = app_with_chat(&server, &http).await;
     let chat = format!("{}/api/v1/applications/{t}/chats/1/messages", server.url);
-    for offset in ["x", "-1", "4294967296", "10000"] {
+    let last = (chat_core::model::RELEVANCE_WINDOW - 1).to_string();
+    for offset in ["x", "-1", "4294967296", "1000", "10000"] {
         let url = format!("{chat}/search?q=a&sort=relevance&offset={offset}");
         let (s, v) = send(&http, Method::GET, &url, None).await;
         assert_eq!(s, 400, "{url}: {v}");
         let message = v["error"]["message"].as_str().unwrap();
         assert!(
-            message.contains("9999") && !message.contains("4294967295"),
+            message.contains(&last) && !message.contains("4294967295"),
             "offset={offset}: {message}"
         );
     }

@@ -98,37 +98,60 @@ pub(crate) async fn search(
         }
         SearchSort::Relevance => {
             // The window: the matches awaiting indexing (scanned) and the newest indexed ones,
-            // read in one walk of the index, then ranked here (see `rank`); only the page's
-            // rows become messages.
+            // read in one walk of the index that SQLite hands over as one packed value (see
+            // `WINDOW`), then ranked here (see `rank`); only the page's rows become messages.
             let pending = pending(&mut tx, lo, hi, query, true, RELEVANCE_WINDOW).await?;
             let rest = RELEVANCE_WINDOW - pending.len() as u32;
-            let rows = if rest > 0 {
-                sqlx::query(NEWEST)
+            let packed: Option<String> = if rest > 0 {
+                sqlx::query_scalar(WINDOW)
                     .bind(&text)
                     .bind(lo)
                     .bind(hi)
                     .bind(rest)
-                    .fetch_all(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?
             } else {
-                Vec::new()
+                None
             };
             let mut window: Vec<(i64, &str)> = pending
                 .iter()
                 .map(|(id, m)| (*id, m.body.as_str()))
                 .collect();
-            for r in &rows {
-                window.push((r.try_get("id")?, r.try_get("body")?));
-            }
-            let mut page = Vec::new();
-            for i in rank(&window, query)
+            unpack(packed.as_deref().unwrap_or_default(), &mut window)?;
+            let chosen: Vec<usize> = rank(&window, query)
                 .into_iter()
                 .skip(spec.offset as usize)
                 .take(spec.limit as usize)
-            {
+                .collect();
+            let wanted: Vec<i64> = chosen
+                .iter()
+                .filter(|&&i| i >= pending.len())
+                .map(|&i| window[i].0)
+                .collect();
+            let mut rows = std::collections::HashMap::with_capacity(wanted.len());
+            if !wanted.is_empty() {
+                let ids = format!(
+                    "[{}]",
+                    wanted
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                for r in sqlx::query(BY_IDS).bind(ids).fetch_all(&mut *tx).await? {
+                    rows.insert(r.try_get::<i64, _>("id")?, message_from_row(&r)?);
+                }
+            }
+            let mut page = Vec::with_capacity(chosen.len());
+            for i in chosen {
                 page.push(match pending.get(i) {
                     Some((_, m)) => m.clone(),
-                    None => message_from_row(&rows[i - pending.len()])?,
+                    None => rows.remove(&window[i].0).ok_or_else(|| {
+                        crate::Error::Internal(format!(
+                            "search: message {} left the snapshot",
+                            window[i].0
+                        ))
+                    })?,
                 });
             }
             page
@@ -215,6 +238,36 @@ pub(crate) const OLDEST: &str = "SELECT m.id, m.number, m.body, m.created_at, m.
        AND messages_fts.rowid NOT IN \
            (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?2 AND ?3) \
      ORDER BY messages_fts.rowid ASC LIMIT ?4";
+
+/// The newest `?4` indexed matches in the chat's rowid range (as [`NEWEST`]), packed into one
+/// text value: for each, `ID:BYTES:BODY` (BYTES the body's length in UTF-8 bytes), so the window
+/// crosses from SQLite in one value rather than a row each (see [`unpack`]). NULL when none.
+pub(crate) const WINDOW: &str = "SELECT group_concat(w.id || ':' || length(CAST(w.body AS BLOB)) \
+     || ':' || w.body, '') FROM (SELECT m.id, m.body \
+     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
+     WHERE messages_fts MATCH ?1 AND messages_fts.rowid BETWEEN ?2 AND ?3 \
+       AND messages_fts.rowid NOT IN \
+           (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?2 AND ?3) \
+     ORDER BY messages_fts.rowid DESC LIMIT ?4) w";
+
+/// The messages whose ids are in the JSON array `?1`.
+const BY_IDS: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
+     WHERE id IN (SELECT value FROM json_each(?1))";
+
+/// Appends the (id, body) pairs of a [`WINDOW`] value to `window`.
+fn unpack<'a>(mut packed: &'a str, window: &mut Vec<(i64, &'a str)>) -> Result<()> {
+    let bad = || crate::Error::Internal("search: a malformed window from the index".into());
+    while !packed.is_empty() {
+        let (id, rest) = packed.split_once(':').ok_or_else(bad)?;
+        let (len, rest) = rest.split_once(':').ok_or_else(bad)?;
+        let id: i64 = id.parse().map_err(|_| bad())?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let body = rest.get(..len).ok_or_else(bad)?;
+        window.push((id, body));
+        packed = &rest[len..];
+    }
+    Ok(())
+}
 
 /// BM25's constants, as FTS5's `bm25()` uses them.
 const K1: f64 = 1.2;
@@ -384,6 +437,26 @@ mod tests {
         );
         let order = rank(&only, &Query::parse("äää").unwrap());
         assert_eq!(only[order[0]].0, 7);
+    }
+
+    #[test]
+    fn a_packed_window_unpacks_to_its_pairs_whatever_the_bodies_hold() {
+        let bodies = ["a:b", "", "12:34:x", "é🎉:"];
+        let packed: String = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("{}:{}:{b}", i + 7, b.len()))
+            .collect();
+        let mut window = Vec::new();
+        unpack(&packed, &mut window).unwrap();
+        let want: Vec<(i64, &str)> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i as i64 + 7, *b))
+            .collect();
+        assert_eq!(window, want);
+        assert!(unpack("1:9:short", &mut Vec::new()).is_err());
+        assert!(unpack("x:1:a", &mut Vec::new()).is_err());
     }
 
     #[test]

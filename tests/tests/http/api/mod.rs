@@ -10,6 +10,7 @@ mod operations;
 mod rate_limits;
 mod recorder;
 mod search;
+mod search_limit;
 mod streams;
 
 use chat_tests::openapi_check::OpenApiCheck;
