@@ -275,6 +275,31 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        match &err {
+            rusqlite::Error::SqliteFailure(e, message)
+                if e.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                Error::Conflict(message.clone().unwrap_or_else(|| e.to_string()))
+            }
+            rusqlite::Error::SqliteFailure(e, _)
+                if matches!(
+                    e.code,
+                    ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                // SQLITE_BUSY / SQLITE_LOCKED: another process holds the write lock too long.
+                Error::unavailable("database", &err)
+            }
+            _ => Error::Internal(err.to_string()),
+        }
+    }
+}
+
 #[cfg(feature = "distributed")]
 impl From<redis::RedisError> for Error {
     fn from(err: redis::RedisError) -> Self {

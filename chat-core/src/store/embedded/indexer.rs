@@ -3,7 +3,7 @@
 //! The acknowledging transaction only records that a message awaits indexing
 //! (`search_backlog`); FTS5 costs about a third as much per document in batches of thousands
 //! as in the writer's batches of tens, so the index is filled here, in chunks, by the writer
-//! task itself between batches of requests (it owns the write connection, so the chunks never
+//! thread itself between batches of requests (it owns the write connection, so the chunks never
 //! wait on the file's lock and never make a request wait on it either). One chunk is one
 //! transaction: index the current bodies of the chunk's messages (deleting the older entry of
 //! an edited one first) and delete every record of those messages. A crash rolls the chunk back
@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::SqliteConnection;
+use rusqlite::{Connection, TransactionBehavior};
 use sqlx::Row;
 
 use crate::error::Result;
@@ -68,11 +68,6 @@ impl Indexer {
         self.enabled && self.work
     }
 
-    /// Whether an idle writer should wake up now and then to look for records.
-    pub(crate) fn polls(&self) -> bool {
-        self.enabled
-    }
-
     /// Another process or a crash may have left records.
     pub(crate) fn look_again(&mut self) {
         self.work = true;
@@ -97,9 +92,9 @@ impl Indexer {
     /// Drains one chunk, adapting the chunk size to whether requests arrived meanwhile. A
     /// failure is logged and retried later (the records stay; search still finds their
     /// messages).
-    pub(crate) async fn drain(
+    pub(crate) fn drain(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         metrics: &Metrics,
         waiting: impl Fn() -> bool,
     ) {
@@ -110,7 +105,7 @@ impl Indexer {
         } else {
             self.chunk
         };
-        match drain_chunk(conn, chunk).await {
+        match drain_chunk(conn, chunk) {
             Ok(outcome) => {
                 self.since_drain = self.since_drain.saturating_sub(outcome.indexed as usize);
                 self.work = outcome.more;
@@ -144,62 +139,49 @@ pub(crate) struct Drained {
 }
 
 /// Indexes the messages of the oldest `chunk` records, in one transaction.
-pub(crate) async fn drain_chunk(conn: &mut SqliteConnection, chunk: u32) -> Result<Drained> {
-    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS drain_ids (id INTEGER PRIMARY KEY)")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let step = async {
-        sqlx::query("DELETE FROM temp.drain_ids")
-            .execute(&mut *conn)
-            .await?;
-        let ids = sqlx::query(
+pub(crate) fn drain_chunk(conn: &mut Connection, chunk: u32) -> Result<Drained> {
+    conn.prepare_cached("CREATE TEMP TABLE IF NOT EXISTS drain_ids (id INTEGER PRIMARY KEY)")?
+        .execute([])?;
+    // Dropped before its commit (an error below), the transaction is rolled back.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached("DELETE FROM temp.drain_ids")?
+        .execute([])?;
+    let ids = tx
+        .prepare_cached(
             "INSERT OR IGNORE INTO temp.drain_ids (id) \
              SELECT message_id FROM (SELECT message_id FROM search_backlog ORDER BY seq LIMIT ?)",
-        )
-        .bind(chunk)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if ids > 0 {
+        )?
+        .execute([chunk])?;
+    if ids > 0 {
+        for sql in [
             // Every record of a message agrees on `stale` (see the migration).
-            sqlx::query(
-                "DELETE FROM messages_fts WHERE rowid IN (SELECT message_id FROM search_backlog \
-                 WHERE stale = 1 AND message_id IN (SELECT id FROM temp.drain_ids))",
-            )
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO messages_fts (rowid, body) SELECT m.id, m.body \
-                 FROM temp.drain_ids d JOIN messages m ON m.id = d.id ORDER BY m.id",
-            )
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "DELETE FROM search_backlog WHERE message_id IN (SELECT id FROM temp.drain_ids)",
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-        let remaining = backlog_span(&mut *conn).await?;
-        Ok::<_, crate::Error>(Drained {
-            indexed: ids,
-            more: remaining > 0,
-            remaining,
-        })
-    }
-    .await;
-    match step {
-        Ok(done) => {
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-            Ok(done)
-        }
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
+            "DELETE FROM messages_fts WHERE rowid IN (SELECT message_id FROM search_backlog \
+             WHERE stale = 1 AND message_id IN (SELECT id FROM temp.drain_ids))",
+            // CROSS JOIN keeps this order of the loops: each id looked up in `messages`, where
+            // a plain JOIN ordered by `m.id` let the planner scan the whole table instead.
+            "INSERT INTO messages_fts (rowid, body) SELECT m.id, m.body \
+             FROM temp.drain_ids d CROSS JOIN messages m ON m.id = d.id ORDER BY d.id",
+            "DELETE FROM search_backlog WHERE message_id IN (SELECT id FROM temp.drain_ids)",
+        ] {
+            tx.prepare_cached(sql)?.execute([])?;
         }
     }
+    let remaining: i64 = tx
+        .prepare_cached(BACKLOG_SPAN)?
+        .query_row([], |r| r.get(0))?;
+    let remaining = u64::try_from(remaining).unwrap_or(0);
+    tx.commit()?;
+    Ok(Drained {
+        indexed: ids as u64,
+        more: remaining > 0,
+        remaining,
+    })
 }
+
+/// The span of the backlog's sequence numbers ([`backlog_span`]): two subqueries, each one
+/// lookup at an end of the primary key (`max(seq) - min(seq)` in one query would scan the table).
+const BACKLOG_SPAN: &str = "SELECT coalesce((SELECT max(seq) FROM search_backlog) \
+                            - (SELECT min(seq) FROM search_backlog) + 1, 0)";
 
 /// How many records the backlog holds: the span of their sequence numbers (exact unless edits
 /// of one message left gaps; two index lookups, whatever its length).
@@ -207,8 +189,6 @@ pub(crate) async fn backlog_span<'c, E>(conn: E) -> Result<u64>
 where
     E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
 {
-    let row = sqlx::query("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM search_backlog")
-        .fetch_one(conn)
-        .await?;
+    let row = sqlx::query(BACKLOG_SPAN).fetch_one(conn).await?;
     Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
 }

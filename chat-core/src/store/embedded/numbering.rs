@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use sqlx::sqlite::SqliteConnection;
-use sqlx::Row;
+use rusqlite::Connection;
 
 use super::writer::sql::{chunks, CHUNKS};
 use crate::error::{Error, Result};
@@ -21,8 +20,8 @@ pub(crate) enum Counter {
 /// Moves each parent's numbering counter (and its count) up by the size of its group, with one
 /// `UPDATE … FROM (VALUES …) RETURNING` per chunk of parents; returns each parent's new last
 /// number. A parent missing from the result does not exist.
-pub(crate) async fn bump(
-    conn: &mut SqliteConnection,
+pub(crate) fn bump(
+    conn: &Connection,
     counter: Counter,
     groups: &[(i64, &Vec<usize>)],
 ) -> Result<HashMap<i64, i64>> {
@@ -58,12 +57,14 @@ pub(crate) async fn bump(
             .iter()
             .position(|&c| c == n)
             .unwrap_or(CHUNKS.len() - 1);
-        let mut q = sqlx::query(&all[which][i]);
-        for (parent, idxs) in &groups[start..start + n] {
-            q = q.bind(parent).bind(idxs.len() as i64);
+        let mut statement = conn.prepare_cached(&all[which][i])?;
+        for (r, (parent, idxs)) in groups[start..start + n].iter().enumerate() {
+            statement.raw_bind_parameter(1 + 2 * r, parent)?;
+            statement.raw_bind_parameter(2 + 2 * r, idxs.len() as i64)?;
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            out.insert(row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            out.insert(row.get::<_, i64>(0)?, row.get::<_, i64>(1)?);
         }
         start += n;
     }

@@ -5,7 +5,6 @@
 //! index holds exactly the messages that are left.
 
 use proptest::prelude::*;
-use sqlx::Connection;
 
 use super::indexer::drain_chunk;
 use crate::model::{Query, SearchRequest, SearchSort};
@@ -96,9 +95,10 @@ async fn run(steps: Vec<Step>) {
         ..Config::with_database_url(&url)
     };
     let service = ChatService::open(&config).await.expect("open");
-    let mut drainer = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("drainer");
+    let mut drainer = rusqlite::Connection::open(dir.path().join("prop.db")).expect("drainer");
+    drainer
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
     let app = service.create_application("prop").await.expect("app");
     let token = app.token;
     service.create_chat(&token).await.expect("chat");
@@ -129,7 +129,7 @@ async fn run(steps: Vec<Step>) {
             }
             Step::Edit(..) | Step::Delete(_) => {}
             Step::Drain(chunk) => {
-                drain_chunk(&mut drainer, chunk).await.expect("drain");
+                drain_chunk(&mut drainer, chunk).expect("drain");
             }
             Step::Search(q, limit) => {
                 let Ok(query) = Query::parse(&q) else {
@@ -151,10 +151,10 @@ async fn run(steps: Vec<Step>) {
         }
     }
     // Drained, the index holds exactly the messages that are left.
-    while drain_chunk(&mut drainer, 64).await.expect("drain").more {}
-    let indexed: Vec<i64> = sqlx::query_scalar("SELECT rowid FROM messages_fts ORDER BY rowid")
-        .fetch_all(&mut drainer)
-        .await
+    while drain_chunk(&mut drainer, 64).expect("drain").more {}
+    let indexed: Vec<i64> = drainer
+        .prepare("SELECT rowid FROM messages_fts ORDER BY rowid")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("index entries");
     let numbers: Vec<i64> = indexed.iter().map(|id| id & i64::from(u32::MAX)).collect();
     let left: Vec<i64> = (1..=bodies.len() as i64)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{mpsc, watch, Mutex, Notify};
 
 use super::*;
@@ -47,6 +47,8 @@ impl SqliteBackend {
             .run(&mut conn)
             .await
             .map_err(|e| Error::unavailable("sqlite", format!("migration failed: {e}")))?;
+        let _ = conn.close().await;
+        let write = open_writer(&options, config)?;
 
         let reader = SqlitePoolOptions::new()
             .max_connections(config.read_connections.max(1))
@@ -64,8 +66,9 @@ impl SqliteBackend {
         let committed = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(config.max_batch.max(1) * 4);
         let task = tokio::spawn(writer::run(
-            conn,
+            write,
             rx,
+            tx.downgrade(),
             config.max_batch.max(1),
             Arc::clone(&metrics),
             Arc::clone(&committed),
@@ -112,4 +115,34 @@ pub(super) fn connect_options(config: &Config) -> Result<SqliteConnectOptions> {
         .pragma("cache_size", "-32000")
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+}
+
+/// The writer's connection: synchronous, on the file the pools use, with their settings
+/// ([`connect_options`]). The file exists and is migrated by then.
+fn open_writer(options: &SqliteConnectOptions, config: &Config) -> Result<rusqlite::Connection> {
+    let unavailable = |e: rusqlite::Error| Error::unavailable("sqlite", e);
+    let conn = rusqlite::Connection::open_with_flags(
+        options.get_filename(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(unavailable)?;
+    conn.busy_timeout(config.busy_timeout)
+        .map_err(unavailable)?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+        .map_err(unavailable)?;
+    // synchronous: 2 is FULL, 1 NORMAL; temp_store: 2 is MEMORY.
+    let synchronous = if config.fsync { 2 } else { 1 };
+    for (pragma, value) in [
+        ("synchronous", synchronous),
+        ("foreign_keys", 1),
+        ("temp_store", 2),
+        ("cache_size", -32000),
+    ] {
+        conn.pragma_update(None, pragma, value)
+            .map_err(unavailable)?;
+    }
+    // Every statement the writer runs is prepared once and kept: the multi-row inserts and
+    // counter updates in their fixed sizes, the edits, deletes and the indexer's.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }

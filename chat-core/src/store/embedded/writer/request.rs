@@ -179,6 +179,8 @@ pub(crate) enum Command {
     Write(Pending),
     /// Commit what is queued, then stop.
     Shutdown,
+    /// An idle writer's reminder to look for backlog records other processes left.
+    Tick,
 }
 
 /// The error of a request the writer applied without an outcome (a bug).

@@ -1,9 +1,9 @@
 //! The writer's SQL that is built rather than written: multi-row `INSERT`s in a few fixed sizes
-//! (so the prepared-statement cache stays small), and the split of a batch into those sizes.
+//! (so the connection's prepared statements stay few), and the split of a batch into those sizes.
 
 use std::sync::OnceLock;
 
-use sqlx::sqlite::SqliteConnection;
+use rusqlite::{CachedStatement, Connection};
 
 use crate::error::Result;
 
@@ -14,7 +14,7 @@ pub(super) enum InsertKind {
     Backlog,
 }
 
-/// Rows per multi-row INSERT; fixed sizes keep the prepared-statement cache small.
+/// Rows per multi-row INSERT; fixed sizes keep the prepared statements few.
 pub(crate) const CHUNKS: [usize; 4] = [128, 32, 8, 1];
 
 /// `INSERT … VALUES (…), (…)` for `rows` rows; `?1` is the shared timestamp.
@@ -81,25 +81,29 @@ pub(crate) fn chunks(mut total: usize) -> Vec<usize> {
     out
 }
 
-pub(super) type SqliteQuery<'q> =
-    sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-/// Inserts `rows` with multi-row statements of the fixed chunk sizes; `bind` binds one row's
-/// values after the shared timestamp `?1`.
-pub(super) async fn insert<'q, R>(
-    conn: &mut SqliteConnection,
+/// Inserts `rows` with multi-row statements of the fixed chunk sizes (prepared once and kept
+/// by the connection); `bind` binds one row's values from the given parameter index on, after
+/// the shared timestamp `?1`.
+pub(super) fn insert<R>(
+    conn: &Connection,
     kind: InsertKind,
     now: i64,
-    rows: &'q [R],
-    bind: impl Fn(SqliteQuery<'q>, &'q R) -> SqliteQuery<'q>,
+    rows: &[R],
+    bind: impl Fn(&mut CachedStatement<'_>, usize, &R) -> rusqlite::Result<()>,
 ) -> Result<()> {
+    let width = match kind {
+        InsertKind::Chats => 2,
+        InsertKind::Messages => 4,
+        InsertKind::Backlog => 1,
+    };
     let mut start = 0;
     for n in chunks(rows.len()) {
-        let mut q = sqlx::query(insert_sql(kind, n)).bind(now);
-        for row in &rows[start..start + n] {
-            q = bind(q, row);
+        let mut statement = conn.prepare_cached(insert_sql(kind, n))?;
+        statement.raw_bind_parameter(1, now)?;
+        for (r, row) in rows[start..start + n].iter().enumerate() {
+            bind(&mut statement, 2 + r * width, row)?;
         }
-        q.execute(&mut *conn).await?;
+        statement.raw_execute()?;
         start += n;
     }
     Ok(())
