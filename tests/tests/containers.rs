@@ -409,7 +409,10 @@ fn podmans_override_publishes_each_api_replica_on_its_listening_port_outside_a_p
     let text = std::fs::read_to_string(root().join("compose.podman.yaml")).unwrap();
     // `!override` is podman-compose's tag: read the document without it.
     let doc: Value = serde_yaml::from_str(&text.replace("!override ", "")).unwrap();
-    assert!(text.contains("ports: !override"), "the ports replace compose.yaml's");
+    assert!(
+        text.contains("ports: !override"),
+        "the ports replace compose.yaml's"
+    );
     assert_eq!(doc["x-podman"]["in_pod"], Value::Bool(false));
     let services = doc["services"].as_mapping().unwrap();
     assert_eq!(services.len(), 1, "only the API's ports differ");
