@@ -79,7 +79,16 @@ impl IntoResponse for ApiError {
                         backend: None,
                     },
                 };
-                (status, Json(body)).into_response()
+                let mut response = (status, Json(body)).into_response();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    // The rest of the body is never read, so the connection cannot carry
+                    // another request: say so, or a client may send its next one on it and
+                    // find it closed mid-write.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
             }
         }
     }

@@ -469,6 +469,17 @@ async fn every_rejection_of_routing_and_extraction_is_json() {
         let (s, v) = send(&http, method.clone(), &url, body).await;
         assert_eq!(s.as_u16(), want, "{method} {url}: {v}");
     }
+    // A 413 leaves the body unread, so its connection closes, and the answer says so: a client
+    // must not send its next request on it.
+    let r = http
+        .post(format!("{chat}/messages"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("body={}", "x".repeat(65 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.headers()["connection"], "close");
     // What a path that is not UTF-8 says.
     let (_, v) = send(&http, Method::GET, &format!("{apps}/%FF"), None).await;
     assert_eq!(v["error"]["code"], "bad_request");
