@@ -34,4 +34,6 @@ if [ ! -d "$datadir/mysql" ]; then
     kill "$pid"
     wait "$pid" || true
 fi
-exec mariadbd --user=mysql --datadir="$datadir" --bind-address=0.0.0.0 "$@"
+# No reverse lookups of client addresses (as in the official image): a container's address may
+# not resolve, and each connection would wait for the lookup to time out.
+exec mariadbd --user=mysql --datadir="$datadir" --bind-address=0.0.0.0 --skip-name-resolve "$@"
