@@ -76,13 +76,6 @@ impl SearchGate {
         }
     }
 
-    /// Whether `request` is an expensive search: `relevance`, or a query of fewer than three
-    /// characters (no trigram: the engine scans the chat).
-    pub fn is_expensive(request: &chat_core::SearchRequest) -> bool {
-        request.sort == chat_core::SearchSort::Relevance
-            || chat_core::Query::parse(&request.query).is_ok_and(|q| !q.has_trigram())
-    }
-
     /// A place among the running searches, after waiting at most the queue's time; past it,
     /// the 503 to answer.
     pub async fn enter(&self) -> Result<SearchPermit<'_>, Response> {
@@ -210,12 +203,12 @@ mod tests {
         assert!(gate.enter().await.is_ok());
         let search = |q: &str, sort| chat_core::SearchRequest::new(q).sorted(sort);
         use chat_core::SearchSort::*;
-        assert!(SearchGate::is_expensive(&search("word", Relevance)));
-        assert!(SearchGate::is_expensive(&search("ab", Newest)));
-        assert!(!SearchGate::is_expensive(&search("abc", Newest)));
-        assert!(!SearchGate::is_expensive(&search("abc", Oldest)));
+        assert!(search("word", Relevance).is_expensive());
+        assert!(search("ab", Newest).is_expensive());
+        assert!(!search("abc", Newest).is_expensive());
+        assert!(!search("abc", Oldest).is_expensive());
         // A blank query is refused (422) before it costs anything.
-        assert!(!SearchGate::is_expensive(&search("  ", Newest)));
+        assert!(!search("  ", Newest).is_expensive());
     }
 
     #[test]

@@ -112,6 +112,15 @@ impl SearchRequest {
         SearchRequest { limit, ..self }
     }
 
+    /// Whether this search costs more than an index lookup on either engine: `relevance`
+    /// (which ranks a window of matches), or a query with no trigram (under three characters:
+    /// the engine scans the chat's rows). A server runs these under a concurrency limit; a
+    /// query that will be refused as blank is not one.
+    pub fn is_expensive(&self) -> bool {
+        self.sort == SearchSort::Relevance
+            || super::values::Query::parse(&self.query).is_ok_and(|q| !q.has_trigram())
+    }
+
     /// Checks everything but the query text: the limit, and an offset inside the window.
     pub fn validate(&self) -> Result<()> {
         check_limit(self.limit)?;

@@ -9,7 +9,6 @@ use chat_core::{ChatApi, Message, MessageNumber};
 use super::{location, next_link};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{BatchBodies, ChatPath, JsonObject, MessagePath, PageQuery, SearchQuery};
-use crate::limits::SearchGate;
 use crate::AppState;
 
 const WRAPPERS: &[&str] = &["message"];
@@ -178,7 +177,7 @@ pub async fn search(
     SearchQuery(request): SearchQuery,
 ) -> Result<(HeaderMap, Json<Vec<Message>>), Response> {
     // Expensive searches take a place under the limit (or are refused) before any work.
-    let _place = if SearchGate::is_expensive(&request) {
+    let _place = if request.is_expensive() {
         Some(s.searches.enter().await?)
     } else {
         None
