@@ -58,6 +58,11 @@ pub struct Config {
     pub max_batch: usize,
     /// Connections used for reads (the writer has its own).
     pub read_connections: u32,
+    /// Embedded profile: how many of a chat's rows a `newest`/`oldest` search reads in the
+    /// page's order before it asks the trigram index for the rest (a common substring fills
+    /// its page within them; it reads on while the matches so far promise a full page soon).
+    /// 0 always asks the index.
+    pub search_probe: u32,
     /// How long a write waits for another process holding the SQLite file's write lock.
     pub busy_timeout: Duration,
     /// Whether each commit waits for the disk (`fsync`): survives power loss, not only crashes.
@@ -89,6 +94,9 @@ pub struct Config {
     pub index_shards: u32,
 }
 
+/// The default of [`Config::search_probe`]: rows of a chat a search reads before the index.
+pub const DEFAULT_SEARCH_PROBE: u32 = 32;
+
 /// The default interval of the distributed profile's periodic recount.
 pub const DEFAULT_RECOUNT_INTERVAL: Duration = Duration::from_secs(30 * 60);
 
@@ -103,6 +111,7 @@ impl Default for Config {
             elasticsearch_url: None,
             max_batch: 1024,
             read_connections: 4,
+            search_probe: DEFAULT_SEARCH_PROBE,
             busy_timeout: Duration::from_secs(10),
             fsync: DEFAULT_FSYNC,
             create_if_missing: true,
@@ -157,6 +166,7 @@ impl Config {
                 ("fsync", self.fsync.to_string()),
                 ("max_batch", self.max_batch.to_string()),
                 ("read_connections", self.read_connections.to_string()),
+                ("search_probe", self.search_probe.to_string()),
                 (
                     "busy_timeout",
                     format!("{}ms", self.busy_timeout.as_millis()),
@@ -297,6 +307,7 @@ impl fmt::Debug for Config {
             )
             .field("max_batch", &self.max_batch)
             .field("read_connections", &self.read_connections)
+            .field("search_probe", &self.search_probe)
             .field("busy_timeout", &self.busy_timeout)
             .field("fsync", &self.fsync)
             .field("create_if_missing", &self.create_if_missing)
@@ -353,6 +364,7 @@ mod tests {
                 "fsync",
                 "max_batch",
                 "read_connections",
+                "search_probe",
                 "busy_timeout"
             ]
         );

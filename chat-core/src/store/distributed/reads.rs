@@ -242,11 +242,14 @@ impl DistributedBackend {
         chat: ChatNumber,
         message: MessageNumber,
     ) -> Result<Message> {
-        let app = self.live_app(token).await?;
-        let (queued, deleted, chat_deleted): (Option<String>, bool, bool) = self
+        // Whether the application is deleted is asked in the same pipeline (one round trip).
+        let app = self.app_id(token).await?;
+        let (app_deleted, queued, deleted, chat_deleted): (bool, Option<String>, bool, bool) = self
             .conn()
             .split(
                 redis::pipe()
+                    .cmd("EXISTS")
+                    .arg(self.keys.deleted_app(app))
                     .cmd("HGET")
                     .arg(self.keys.pending_messages(app, chat.get()))
                     .arg(message.get())
@@ -257,6 +260,9 @@ impl DistributedBackend {
                     .arg(self.keys.chat_deleted(app, chat.get())),
             )
             .await?;
+        if app_deleted {
+            return Err(self.gone(token));
+        }
         if chat_deleted {
             return Err(not_chat(token, chat));
         }
@@ -338,10 +344,11 @@ impl DistributedBackend {
         query: &Query,
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
-        let app = self.live_app(token).await?;
-        if !self.chat_exists(app, chat).await? {
+        let live = self.live_chat(token, chat).await?;
+        if !live.exists {
             return Err(not_chat(token, chat));
         }
+        let app = live.app;
         let want = spec.limit as usize;
         let mut step = *spec;
         let mut found = Vec::with_capacity(want);
@@ -349,9 +356,13 @@ impl DistributedBackend {
             let page = self.search_once(app, chat, query, &step).await?;
             let read = page.len();
             let numbers: Vec<u32> = page.iter().map(|m| m.number.get()).collect();
-            let deleted = self
-                .deleted(self.keys.deleted_messages(app, chat.get()), &numbers)
-                .await?;
+            let deleted = if live.tombstones == 0 {
+                // No tombstone in the chat when the search began: nothing to hide.
+                vec![false; numbers.len()]
+            } else {
+                self.deleted(self.keys.deleted_messages(app, chat.get()), &numbers)
+                    .await?
+            };
             let any_deleted = deleted.iter().any(|d| *d);
             found.extend(
                 page.into_iter()

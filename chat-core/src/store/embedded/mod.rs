@@ -13,6 +13,7 @@ mod live;
 mod lookup;
 mod maintenance;
 mod numbering;
+mod readers;
 mod reads;
 mod rows;
 mod search;
@@ -52,6 +53,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 /// The embedded backend.
 pub struct SqliteBackend {
     reader: SqlitePool,
+    /// Synchronous read connections, for search.
+    readers: Arc<readers::Readers>,
+    /// Rows a `newest`/`oldest` search reads before it asks the index ([`Config::search_probe`]).
+    search_probe: usize,
     admin: SqlitePool,
     writer: mpsc::Sender<Command>,
     writer_task: Mutex<Option<JoinHandle<()>>>,

@@ -9,16 +9,30 @@
 //! folding case like the tokenizer ([`crate::model::fold_case`]). Messages not yet in the index
 //! (the backlog the writer fills it from in bulk) are scanned from their rows in the same
 //! snapshot, so search is exact from the moment a write commits.
+//!
+//! **The planner** (`newest`/`oldest`): a common substring fills a page within the chat's
+//! first few dozen rows in the page's order, while the index must read the long lists of its
+//! grams to find them; a rare one is found at once by the index, while reading rows would walk
+//! the whole chat. So a search first reads the chat's rows in order — the truth, whatever the
+//! index holds — for `probe` rows ([`crate::Config::search_probe`]), and keeps reading while
+//! the matches seen so far project that the page fills within [`BUDGET`] times `probe` rows;
+//! otherwise it asks the index for the rest of the page, below (above) the last row read. The
+//! decision uses the statistics of this very query in this very chat, which no global term
+//! count gives, and a wrong guess costs at most the probe.
 
-use futures::TryStreamExt;
-use sqlx::sqlite::SqlitePool;
-use sqlx::Row;
+use rusqlite::{params, Connection, Row};
 
-use super::rows::{message_from_row, message_id};
+use super::rows::message_id;
 use super::SqliteBackend;
-use crate::error::Result;
-use crate::model::{fold_case, ChatNumber, Message, Query, SearchSort, Token, RELEVANCE_WINDOW};
-use crate::store::SearchSpec;
+use crate::error::{Error, Result};
+use crate::model::{
+    ChatNumber, Matcher, Message, MessageNumber, Query, SearchSort, Token, RELEVANCE_WINDOW,
+};
+use crate::store::{from_micros, SearchSpec};
+
+/// How many times `probe` rows the planner may read when the page projects to fill within
+/// them.
+pub(crate) const BUDGET: usize = 8;
 
 /// The FTS5 expression that matches `text` literally.
 pub(crate) fn literal(text: &str) -> String {
@@ -46,70 +60,111 @@ pub(crate) fn bounds(chat_id: i64, spec: &SearchSpec) -> (i64, i64) {
     (lo, hi)
 }
 
+/// A message from a row of `id, number, body, created_at, updated_at`.
+fn message(row: &Row<'_>) -> Result<Message> {
+    Ok(Message {
+        number: MessageNumber::new(row.get(1)?)?,
+        body: row.get(2)?,
+        created_at: from_micros(row.get(3)?),
+        updated_at: from_micros(row.get(4)?),
+    })
+}
+
+/// The body of a row of `id, number, body, …`, borrowed.
+fn body<'r>(row: &'r Row<'_>) -> Result<&'r str> {
+    row.get_ref(2)?
+        .as_str()
+        .map_err(|e| Error::Internal(format!("search: a body that is not text: {e}")))
+}
+
 /// A page of one chat's messages containing `query`, in the order of `spec`.
 ///
-/// `newest`/`oldest` walk the index in rowid (= message number) order inside the chat's
-/// range and stop after `limit` rows, so no step sorts all matches. `relevance` reads the
+/// `newest`/`oldest` read the chat's rows in order while that pays (see the module's
+/// planner), then walk the index in rowid (= message number) order inside the rest of the
+/// chat's range and stop after `limit` rows, so no step sorts all matches. `relevance` reads the
 /// newest [`RELEVANCE_WINDOW`] matches the same way and ranks them by BM25 (see `rank`), best
 /// first, newest first among equals.
 ///
 /// Messages whose index entry is not written yet (in `search_backlog`, see `indexer`) are
-/// scanned from their rows with [`Query::matches`] — the index's own matching — and their
-/// entries in the index (absent, or an older body) are left out. Both are read in one
+/// scanned from their rows with the query's matcher — the index's own matching — and their
+/// entries in the index (absent, or an older body) are left out. Everything is read in one
 /// transaction, one snapshot of the file: a drain indexes messages and deletes their records
 /// atomically, so every message is in exactly one of the two. Not yet indexed matches are the
 /// newest writes: they are in `relevance`'s window and ranked with the others.
-pub(crate) async fn search(
-    pool: &SqlitePool,
+///
+/// `None` when nothing matched because the chat's row is gone: deleted, perhaps by another
+/// process, since its id was cached.
+pub(crate) fn search(
+    conn: &Connection,
     chat_id: i64,
     query: &Query,
     spec: &SearchSpec,
-) -> Result<Vec<Message>> {
+    probe: usize,
+) -> Result<Option<Vec<Message>>> {
     let (lo, hi) = bounds(chat_id, spec);
-    if !query.has_trigram() {
+    let mut matcher = Matcher::new(query);
+    // Dropped without a commit, it ends the read with a rollback: nothing was written.
+    let tx = conn.unchecked_transaction()?;
+    let found = if query.has_trigram() {
+        find(&tx, lo, hi, query, &mut matcher, spec, probe)?
+    } else {
         // The rows are always current: no backlog to consider.
-        return scan(pool, lo, hi, query, spec).await;
-    }
+        scan(&tx, lo, hi, &mut matcher, spec)?
+    };
+    // Nothing found: is the chat still there? Its row, by the cached id, in the same snapshot
+    // (ids are never reused, and deleting an application deletes its chats' rows with it).
+    let live = !found.is_empty()
+        || tx
+            .prepare_cached("SELECT 1 FROM chats WHERE id = ?1")?
+            .exists([chat_id])?;
+    tx.commit()?;
+    Ok(live.then_some(found))
+}
+
+/// [`search`] for a query with a trigram, in the snapshot of `tx`.
+fn find(
+    tx: &Connection,
+    lo: i64,
+    hi: i64,
+    query: &Query,
+    matcher: &mut Matcher,
+    spec: &SearchSpec,
+    probe: usize,
+) -> Result<Vec<Message>> {
     let text = literal(query.as_str());
-    let mut tx = pool.begin().await?;
     let found = match spec.sort {
         SearchSort::Newest | SearchSort::Oldest => {
             let newest = spec.sort == SearchSort::Newest;
-            let reach = spec.offset + spec.limit;
-            let pending = pending(&mut tx, lo, hi, query, newest, reach).await?;
-            let indexed = sqlx::query(if newest { NEWEST } else { OLDEST })
-                .bind(&text)
-                .bind(lo)
-                .bind(hi)
-                .bind(reach)
-                .fetch_all(&mut *tx)
-                .await?;
-            let indexed = indexed
-                .iter()
-                .map(|r| Ok((r.try_get::<i64, _>("id")?, message_from_row(r)?)))
-                .collect::<Result<Vec<_>>>()?;
-            merge(
-                pending,
-                indexed,
-                newest,
-                spec.offset as usize,
-                spec.limit as usize,
-            )
+            let reach = (spec.offset + spec.limit) as usize;
+            let (mut found, rest) = walk(tx, lo, hi, matcher, newest, reach, probe)?;
+            if let Some((lo, hi)) = rest {
+                let want = reach - found.len();
+                let pending = pending(tx, lo, hi, matcher, newest, want)?;
+                let mut stmt = tx.prepare_cached(if newest { NEWEST } else { OLDEST })?;
+                let indexed = stmt
+                    .query_and_then(params![text, lo, hi, want as i64], |r| {
+                        Ok::<_, Error>((r.get::<_, i64>(0)?, message(r)?))
+                    })?
+                    .collect::<Result<Vec<_>>>()?;
+                found.extend(merge(pending, indexed, newest, want));
+            }
+            found
+                .into_iter()
+                .skip(spec.offset as usize)
+                .take(spec.limit as usize)
+                .map(|(_, m)| m)
+                .collect()
         }
         SearchSort::Relevance => {
             // The window: the matches awaiting indexing (scanned) and the newest indexed ones,
             // read in one walk of the index that SQLite hands over as one packed value (see
             // `WINDOW`), then ranked here (see `rank`); only the page's rows become messages.
-            let pending = pending(&mut tx, lo, hi, query, true, RELEVANCE_WINDOW).await?;
-            let rest = RELEVANCE_WINDOW - pending.len() as u32;
+            let window_len = RELEVANCE_WINDOW as usize;
+            let pending = pending(tx, lo, hi, matcher, true, window_len)?;
+            let rest = window_len - pending.len();
             let packed: Option<String> = if rest > 0 {
-                sqlx::query_scalar(WINDOW)
-                    .bind(&text)
-                    .bind(lo)
-                    .bind(hi)
-                    .bind(rest)
-                    .fetch_one(&mut *tx)
-                    .await?
+                tx.prepare_cached(WINDOW)?
+                    .query_row(params![text, lo, hi, rest as i64], |r| r.get(0))?
             } else {
                 None
             };
@@ -118,99 +173,131 @@ pub(crate) async fn search(
                 .map(|(id, m)| (*id, m.body.as_str()))
                 .collect();
             unpack(packed.as_deref().unwrap_or_default(), &mut window)?;
-            let chosen: Vec<usize> = rank(&window, query)
+            let chosen: Vec<usize> = rank(&window, matcher)
                 .into_iter()
                 .skip(spec.offset as usize)
                 .take(spec.limit as usize)
                 .collect();
-            let wanted: Vec<i64> = chosen
-                .iter()
-                .filter(|&&i| i >= pending.len())
-                .map(|&i| window[i].0)
-                .collect();
-            let mut rows = std::collections::HashMap::with_capacity(wanted.len());
-            if !wanted.is_empty() {
-                let ids = format!(
-                    "[{}]",
-                    wanted
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                for r in sqlx::query(BY_IDS).bind(ids).fetch_all(&mut *tx).await? {
-                    rows.insert(r.try_get::<i64, _>("id")?, message_from_row(&r)?);
-                }
-            }
             let mut page = Vec::with_capacity(chosen.len());
+            let mut by_id = tx.prepare_cached(BY_ID)?;
             for i in chosen {
                 page.push(match pending.get(i) {
                     Some((_, m)) => m.clone(),
-                    None => rows.remove(&window[i].0).ok_or_else(|| {
-                        crate::Error::Internal(format!(
-                            "search: message {} left the snapshot",
-                            window[i].0
-                        ))
-                    })?,
+                    None => by_id
+                        .query_and_then([window[i].0], message)?
+                        .next()
+                        .ok_or_else(|| {
+                            Error::Internal(format!(
+                                "search: message {} left the snapshot",
+                                window[i].0
+                            ))
+                        })??,
                 });
             }
             page
         }
     };
-    tx.commit().await?;
     Ok(found)
 }
 
-/// The chat's messages in `lo..=hi` that await indexing and contain `query`, in number order
-/// (highest first when `newest`), at most `limit`.
-async fn pending(
-    tx: &mut sqlx::SqliteConnection,
+/// A range of message ids, both ends included.
+type Range = (i64, i64);
+
+/// A match: the message's id, and the message.
+type Hit = (i64, Message);
+
+/// The planner's walk of the chat's rows in `lo..=hi`, in the page's order: the matches it
+/// found (at most `reach`), and the part of the range it left for the index — `None` when the
+/// page is full or the range was read to its end.
+pub(super) fn walk(
+    conn: &Connection,
     lo: i64,
     hi: i64,
-    query: &Query,
+    matcher: &mut Matcher,
     newest: bool,
-    limit: u32,
+    reach: usize,
+    probe: usize,
+) -> Result<(Vec<Hit>, Option<Range>)> {
+    let mut found = Vec::new();
+    if probe == 0 || reach == 0 {
+        return Ok((found, (reach > 0).then_some((lo, hi))));
+    }
+    let budget = probe.saturating_mul(BUDGET);
+    let mut stmt = conn.prepare_cached(if newest { ROWS_NEWEST } else { ROWS_OLDEST })?;
+    let mut rows = stmt.query(params![lo, hi])?;
+    let mut read = 0usize;
+    while let Some(row) = rows.next()? {
+        read += 1;
+        let id: i64 = row.get(0)?;
+        if matcher.is_match(body(row)?) {
+            found.push((id, message(row)?));
+            if found.len() >= reach {
+                return Ok((found, None));
+            }
+        }
+        // Past the probe, read on only while the rate of matches so far fills the page
+        // within the budget.
+        let fills_in_budget =
+            !found.is_empty() && read.saturating_mul(reach) / found.len() <= budget;
+        if read >= budget || (read >= probe && !fills_in_budget) {
+            let rest = if newest { (lo, id - 1) } else { (id + 1, hi) };
+            return Ok((found, (rest.0 <= rest.1).then_some(rest)));
+        }
+    }
+    Ok((found, None))
+}
+
+/// The chat's messages in `lo..=hi` that await indexing and contain the query, in number
+/// order (highest first when `newest`), at most `limit`.
+fn pending(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+    matcher: &mut Matcher,
+    newest: bool,
+    limit: usize,
 ) -> Result<Vec<(i64, Message)>> {
-    let sql = if newest {
+    let mut stmt = conn.prepare_cached(if newest {
         PENDING_NEWEST
     } else {
         PENDING_OLDEST
-    };
-    let mut rows = sqlx::query(sql).bind(lo).bind(hi).fetch(&mut *tx);
+    })?;
+    let mut rows = stmt.query(params![lo, hi])?;
     let mut found = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        let body: &str = row.try_get("body")?;
-        if query.matches(body) {
-            found.push((row.try_get::<i64, _>("id")?, message_from_row(&row)?));
-            if found.len() >= limit as usize {
-                break;
-            }
+    while found.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        if matcher.is_match(body(row)?) {
+            found.push((row.get(0)?, message(row)?));
         }
     }
     Ok(found)
 }
 
-/// Items `offset..offset + limit` of two lists sorted the same way (by id; descending when
+/// The first `limit` items of two lists sorted the same way (by id; descending when
 /// `newest`).
 fn merge(
     a: Vec<(i64, Message)>,
     b: Vec<(i64, Message)>,
     newest: bool,
-    offset: usize,
     limit: usize,
-) -> Vec<Message> {
+) -> Vec<(i64, Message)> {
     let mut all: Vec<(i64, Message)> = a.into_iter().chain(b).collect();
     if newest {
         all.sort_by_key(|x| std::cmp::Reverse(x.0));
     } else {
         all.sort_by_key(|x| x.0);
     }
-    all.into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(_, m)| m)
-        .collect()
+    all.truncate(limit);
+    all
 }
+
+/// The chat's rows in `?1..=?2`, highest first (the planner's walk).
+const ROWS_NEWEST: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
+     WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC";
+
+/// As [`ROWS_NEWEST`], lowest first.
+const ROWS_OLDEST: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
+     WHERE id BETWEEN ?1 AND ?2 ORDER BY id ASC";
 
 /// The messages in `?1..=?2` that await indexing, highest first.
 const PENDING_NEWEST: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
@@ -250,9 +337,8 @@ pub(crate) const WINDOW: &str = "SELECT group_concat(w.id || ':' || length(CAST(
            (SELECT message_id FROM search_backlog WHERE message_id BETWEEN ?2 AND ?3) \
      ORDER BY messages_fts.rowid DESC LIMIT ?4) w";
 
-/// The messages whose ids are in the JSON array `?1`.
-const BY_IDS: &str = "SELECT id, number, body, created_at, updated_at FROM messages \
-     WHERE id IN (SELECT value FROM json_each(?1))";
+/// The message whose id is `?1`.
+const BY_ID: &str = "SELECT id, number, body, created_at, updated_at FROM messages WHERE id = ?1";
 
 /// Appends the (id, body) pairs of a [`WINDOW`] value to `window`.
 fn unpack<'a>(mut packed: &'a str, window: &mut Vec<(i64, &'a str)>) -> Result<()> {
@@ -281,25 +367,11 @@ const B: f64 = 0.75;
 /// alone. This is the order FTS5's `bm25()` gives with the window's mean length for the
 /// table's, computed from the bodies the walk already read: FTS5's own ranking reads each
 /// row's size record and cost about ten times the walk (90 ms more for 10,000 rows).
-fn rank(window: &[(i64, &str)], query: &Query) -> Vec<usize> {
-    let needle = fold_case(query.as_str());
-    let mut folded = String::new();
+fn rank(window: &[(i64, &str)], matcher: &mut Matcher) -> Vec<usize> {
     let counted: Vec<(f64, f64)> = window
         .iter()
         .map(|(_, body)| {
-            if body.is_ascii() {
-                folded.clear();
-                folded.extend(body.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-            } else {
-                folded = fold_case(body);
-            }
-            let mut tf = 0u32;
-            let mut from = 0;
-            while let Some(at) = folded[from..].find(&needle) {
-                tf += 1;
-                // The next occurrence may overlap this one: continue one character on.
-                from += at + folded[from + at..].chars().next().map_or(1, char::len_utf8);
-            }
+            let tf = matcher.occurrences(body);
             let chars = if body.is_ascii() {
                 body.len()
             } else {
@@ -323,41 +395,39 @@ fn rank(window: &[(i64, &str)], query: &Query) -> Vec<usize> {
 /// One or two characters: no trigram to look up. Scans the chat's rows in the page's order,
 /// folding case in Rust as the trigram index does (SQLite's `lower()` folds ASCII only), and
 /// stops once the page is full. With no grams to rank by, `relevance` comes newest first.
-async fn scan(
-    pool: &SqlitePool,
+fn scan(
+    conn: &Connection,
     lo: i64,
     hi: i64,
-    query: &Query,
+    matcher: &mut Matcher,
     spec: &SearchSpec,
 ) -> Result<Vec<Message>> {
-    let sql = if spec.sort == SearchSort::Oldest {
-        "SELECT number, body, created_at, updated_at FROM messages \
-         WHERE id BETWEEN ?1 AND ?2 ORDER BY id ASC"
+    let mut stmt = conn.prepare_cached(if spec.sort == SearchSort::Oldest {
+        ROWS_OLDEST
     } else {
-        "SELECT number, body, created_at, updated_at FROM messages \
-         WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
-    };
-    let mut rows = sqlx::query(sql).bind(lo).bind(hi).fetch(pool);
+        ROWS_NEWEST
+    })?;
+    let mut rows = stmt.query(params![lo, hi])?;
     let mut skip = spec.offset;
     let mut found = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        let body: &str = row.try_get("body")?;
-        if !query.matches(body) {
+    while found.len() < spec.limit as usize {
+        let Some(row) = rows.next()? else { break };
+        if !matcher.is_match(body(row)?) {
             continue;
         }
         if skip > 0 {
             skip -= 1;
             continue;
         }
-        found.push(message_from_row(&row)?);
-        if found.len() >= spec.limit as usize {
-            break;
-        }
+        found.push(message(row)?);
     }
     Ok(found)
 }
 
 impl SqliteBackend {
+    /// A search on a synchronous read connection (see `readers`): in place when it is cheap
+    /// (an index walk that stops after one page), on the blocking pool when it is expensive
+    /// (`relevance`, or a query without a trigram, which scans).
     pub(super) async fn search_messages(
         &self,
         token: &Token,
@@ -366,17 +436,35 @@ impl SqliteBackend {
         spec: &SearchSpec,
     ) -> Result<Vec<Message>> {
         let chat_id = self.chat_id(token, chat).await?;
-        let found = search(&self.reader, chat_id, query, spec).await?;
-        if found.is_empty() {
-            self.recheck(token, Some(chat)).await?;
+        let probe = self.search_probe;
+        let found = if spec.sort == SearchSort::Relevance || !query.has_trigram() {
+            let (readers, query, spec) =
+                (std::sync::Arc::clone(&self.readers), query.clone(), *spec);
+            tokio::task::spawn_blocking(move || {
+                readers.with(|conn| search(conn, chat_id, &query, &spec, probe))
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("search: the reading thread failed: {e}")))??
+        } else {
+            self.readers
+                .with(|conn| search(conn, chat_id, query, spec, probe))?
+        };
+        match found {
+            Some(found) => Ok(found),
+            None => {
+                // Looked up again: the error names what is gone (the application or the chat).
+                self.recheck(token, Some(chat)).await?;
+                Ok(Vec::new())
+            }
         }
-        Ok(found)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::sqlite::SqlitePool;
+    use sqlx::Row as _;
 
     /// The plan of `sql` on a freshly migrated file, one `detail` line per step.
     fn plan(sql: &str, binds: usize) -> Vec<String> {
@@ -427,15 +515,18 @@ mod tests {
         ];
         let q = Query::parse("apple").unwrap();
         let ids = |order: Vec<usize>| order.iter().map(|&i| window[i].0).collect::<Vec<_>>();
-        assert_eq!(ids(rank(&window, &q)), [2, 4, 3, 6, 1, 5]);
+        assert_eq!(
+            ids(rank(&window, &mut Matcher::new(&q))),
+            [2, 4, 3, 6, 1, 5]
+        );
         // Overlapping occurrences count, in folded text: "aaa" twice in "AAAA"; Unicode folds.
         let only = [(5, "AAAA bbbb"), (6, "aaa bbbbb"), (7, "ÄÄÄ bbbbb")];
-        let order = rank(&only, &Query::parse("aaa").unwrap());
+        let order = rank(&only, &mut Matcher::new(&Query::parse("aaa").unwrap()));
         assert_eq!(
             order.iter().map(|&i| only[i].0).collect::<Vec<_>>(),
             [5, 6, 7]
         );
-        let order = rank(&only, &Query::parse("äää").unwrap());
+        let order = rank(&only, &mut Matcher::new(&Query::parse("äää").unwrap()));
         assert_eq!(only[order[0]].0, 7);
     }
 

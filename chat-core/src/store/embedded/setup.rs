@@ -49,6 +49,10 @@ impl SqliteBackend {
             .map_err(|e| Error::unavailable("sqlite", format!("migration failed: {e}")))?;
         let _ = conn.close().await;
         let write = open_writer(&options, config)?;
+        let readers = Arc::new(readers::Readers::open(
+            options.get_filename().to_path_buf(),
+            config.busy_timeout,
+        )?);
 
         let reader = SqlitePoolOptions::new()
             .max_connections(config.read_connections.max(1))
@@ -79,6 +83,8 @@ impl SqliteBackend {
         let watcher = tokio::spawn(live::watch(options, Arc::clone(&hub), committed, stopped));
         Ok(SqliteBackend {
             reader,
+            readers,
+            search_probe: config.search_probe as usize,
             admin,
             writer: tx,
             writer_task: Mutex::new(Some(task)),

@@ -294,58 +294,54 @@ impl ElasticSearch {
                 .await?
             }
             SearchSort::Relevance => {
-                let ranked = |filter: &[Value]| {
+                // The window's edge first: the number of its oldest match (the
+                // RELEVANCE_WINDOW-th newest), from a walk in number order that scores nothing;
+                // then one ranked query over the matches from that number up. A chat with
+                // fewer matches has no edge and is ranked whole. (Ranking first and finding the
+                // edge only when the window overflowed scored every match of a common word.)
+                let mut walk = filter.clone();
+                walk.push(phrase.clone());
+                let edge = self
+                    .run(
+                        &routing,
+                        json!({
+                            "query": {"bool": {"filter": walk}},
+                            "sort": [{"number": "desc"}],
+                            "from": RELEVANCE_WINDOW - 1,
+                            "size": 1,
+                            "_source": false,
+                            "track_total_hits": false
+                        }),
+                    )
+                    .await?;
+                if let Some(oldest) = edge.hits.hits.first().and_then(|h| h.sort.first()) {
+                    filter.push(json!({"range": {"number": {"gte": oldest}}}));
+                }
+                self.run(
+                    &routing,
                     json!({
                         "query": {"bool": {
                             "filter": filter,
-                            "must": [phrase.clone()],
+                            "must": [phrase],
                             "should": [{"match": {"body": {"query": query.as_str()}}}]
                         }},
                         "sort": [{"_score": "desc"}, {"number": "desc"}],
                         "from": spec.offset,
                         "size": spec.limit,
-                        "track_total_hits": RELEVANCE_WINDOW
-                    })
-                };
-                let answer = self.run(&routing, ranked(&filter)).await?;
-                if answer["hits"]["total"]["relation"] == "eq" {
-                    answer
-                } else {
-                    // More matches than the window: rank only the newest ones, from the
-                    // window's oldest number up.
-                    let mut window = filter.clone();
-                    window.push(phrase.clone());
-                    let edge = self
-                        .run(
-                            &routing,
-                            json!({
-                                "query": {"bool": {"filter": window}},
-                                "sort": [{"number": "desc"}],
-                                "from": RELEVANCE_WINDOW - 1,
-                                "size": 1,
-                                "_source": false,
-                                "track_total_hits": false
-                            }),
-                        )
-                        .await?;
-                    match edge["hits"]["hits"][0]["sort"][0].as_u64() {
-                        Some(oldest) => {
-                            filter.push(json!({"range": {"number": {"gte": oldest}}}));
-                            self.run(&routing, ranked(&filter)).await?
-                        }
-                        None => answer,
-                    }
-                }
+                        "track_total_hits": false
+                    }),
+                )
+                .await?
             }
         };
-        let hits = answer["hits"]["hits"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        hits.into_iter()
+        answer
+            .hits
+            .hits
+            .into_iter()
             .map(|h| {
-                let doc: Doc = serde_json::from_value(h["_source"].clone())
-                    .map_err(|e| Error::Internal(format!("unreadable search hit: {e}")))?;
+                let doc = h
+                    .source
+                    .ok_or_else(|| Error::Internal("a search hit without its document".into()))?;
                 Ok(Message {
                     number: MessageNumber::new(doc.number)?,
                     body: doc.body,
@@ -356,30 +352,40 @@ impl ElasticSearch {
             .collect()
     }
 
+    /// Sends one search request to the alias, routed to the shard of `routing` only.
+    async fn send_search(&self, routing: &str, body: &Value) -> Result<Response> {
+        let alias = self.alias.as_str();
+        self.send_to_any(|| async move {
+            self.client
+                .search(SearchParts::Index(&[alias]))
+                .routing(&[routing])
+                .body(body.clone())
+                .request_timeout(Duration::from_secs(5))
+                .send()
+                .await
+        })
+        .await
+        .map_err(|e| search_down(&e))
+    }
+
     /// Runs one search request on the alias, on the shard of `routing` only. An answer from
     /// fewer shards than asked is an error, not a partial result.
-    async fn run(&self, routing: &str, body: Value) -> Result<Value> {
-        let (alias, body) = (self.alias.as_str(), &body);
-        let response = self
-            .send_to_any(|| async move {
-                self.client
-                    .search(SearchParts::Index(&[alias]))
-                    .routing(&[routing])
-                    .body(body.clone())
-                    .request_timeout(Duration::from_secs(5))
-                    .send()
-                    .await
-            })
-            .await
-            .map_err(|e| search_down(&e))?;
-        let answer = check(response, "searching")
-            .await
-            .map_err(|e| search_down(&e))?;
-        let shards = &answer["_shards"];
-        if shards["successful"] != shards["total"] {
+    async fn run(&self, routing: &str, body: Value) -> Result<SearchAnswer> {
+        let response = self.send_search(routing, &body).await?;
+        if !response.status_code().is_success() {
+            return Err(match check(response, "searching").await {
+                Err(e) => search_down(&e),
+                Ok(_) => search_down(&"an unexpected answer"),
+            });
+        }
+        // Read into typed structs: only the fields used are kept, no tree is built.
+        let bytes = response.bytes().await.map_err(|e| search_down(&e))?;
+        let answer: SearchAnswer = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("unreadable search answer: {e}")))?;
+        if answer.shards.successful != answer.shards.total {
             return Err(search_down(&format!(
                 "{} of {} shards answered",
-                shards["successful"], shards["total"]
+                answer.shards.successful, answer.shards.total
             )));
         }
         Ok(answer)
@@ -397,6 +403,35 @@ impl ElasticSearch {
             )))
         }
     }
+}
+
+/// The parts of a search answer that are read.
+#[derive(Debug, Deserialize)]
+struct SearchAnswer {
+    #[serde(rename = "_shards")]
+    shards: Shards,
+    hits: Hits,
+}
+
+/// How many shards a search asked and how many answered.
+#[derive(Debug, Deserialize)]
+struct Shards {
+    total: u64,
+    successful: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Hits {
+    hits: Vec<Hit>,
+}
+
+/// One hit: its document (absent when `_source: false`) and its sort values.
+#[derive(Debug, Deserialize)]
+struct Hit {
+    #[serde(rename = "_source")]
+    source: Option<Doc>,
+    #[serde(default)]
+    sort: Vec<Value>,
 }
 
 /// The error a search answers while the engine is down: 503, naming the backend.
@@ -417,14 +452,12 @@ impl ElasticSearch {
     /// The raw answer of a search of one chat for `query`, for tests that look at what the
     /// engine did (`_shards`).
     pub async fn raw_search(&self, app: i64, chat: u32, query: &str) -> Result<Value> {
-        self.run(
-            &routing(app, chat),
-            json!({"query": {"bool": {"filter": [
-                {"term": {"app": app}}, {"term": {"chat": chat}},
-                {"match_phrase": {"body.grams": {"query": query}}}
-            ]}}}),
-        )
-        .await
+        let body = json!({"query": {"bool": {"filter": [
+            {"term": {"app": app}}, {"term": {"chat": chat}},
+            {"match_phrase": {"body.grams": {"query": query}}}
+        ]}}});
+        let response = self.send_search(&routing(app, chat), &body).await?;
+        check(response, "searching").await
     }
 }
 
