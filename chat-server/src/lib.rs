@@ -37,9 +37,20 @@ use tokio::net::TcpListener;
 use crate::error::ApiError;
 use crate::metrics::HttpMetrics;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one reference-counted allocation, so the copies the
+/// middleware takes for each request cost one count each (see [`Shared`]).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// The chat system.
     pub service: ChatService,
     /// `CHAT_ADMIN_TOKEN`, when configured.
@@ -135,7 +146,7 @@ impl Application {
 
     /// Builds the server of `settings` around an open service.
     pub async fn with_service(service: ChatService, settings: &Settings) -> std::io::Result<Self> {
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             service,
             admin_token: settings.admin_token.as_deref().map(Arc::from),
             metrics: Arc::default(),
@@ -148,7 +159,7 @@ impl Application {
                 settings.limits.max_searches,
                 settings.limits.search_queue,
             )),
-        };
+        }));
         let router = match settings.role {
             cli::Role::Worker => ops_app(state.clone(), &settings.limits),
             cli::Role::Api | cli::Role::All => app(state.clone(), &settings.limits),
@@ -345,16 +356,14 @@ async fn method_not_allowed() -> ApiError {
 async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = std::time::Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    // The template is shared (a reference count), not copied.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let response = next.run(req).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    s.metrics.record(method.as_str(), &route, status, elapsed);
-    s.stats.record(method.as_str(), &route, elapsed);
+    s.metrics.record(method.as_str(), route, status, elapsed);
+    s.stats.record(method.as_str(), route, elapsed);
     let latency_us = elapsed.as_micros() as u64;
     if s.access_log {
         tracing::info!(method = %method, route = %route, status, latency_us, "request");

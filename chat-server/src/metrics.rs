@@ -29,8 +29,16 @@ pub struct HttpMetrics {
 
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, &'static str, u16), u64>,
-    latency: BTreeMap<String, Latency>,
+    /// By route template: a request of a route already seen allocates nothing.
+    routes: BTreeMap<String, Route>,
+}
+
+/// One route's counters.
+#[derive(Default)]
+struct Route {
+    /// Requests by method and status.
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: Latency,
 }
 
 impl HttpMetrics {
@@ -47,11 +55,14 @@ impl HttpMetrics {
         };
         let secs = elapsed.as_secs_f64();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        *inner
-            .requests
-            .entry((route.to_owned(), method, status))
-            .or_default() += 1;
-        let l = inner.latency.entry(route.to_owned()).or_default();
+        if !inner.routes.contains_key(route) {
+            inner.routes.insert(route.to_owned(), Route::default());
+        }
+        let Some(r) = inner.routes.get_mut(route) else {
+            return;
+        };
+        *r.requests.entry((method, status)).or_default() += 1;
+        let l = &mut r.latency;
         l.count += 1;
         l.sum += secs;
         if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| secs <= b) {
@@ -68,7 +79,11 @@ impl HttpMetrics {
             "# HELP chat_http_requests_total HTTP requests by route, method and status.\n",
         );
         out.push_str("# TYPE chat_http_requests_total counter\n");
-        for ((route, method, status), n) in &inner.requests {
+        let requests = inner
+            .routes
+            .iter()
+            .flat_map(|(route, r)| r.requests.iter().map(move |(k, n)| (route, k, n)));
+        for (route, (method, status), n) in requests {
             let _ = writeln!(
                 out,
                 "chat_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
@@ -76,7 +91,7 @@ impl HttpMetrics {
         }
         out.push_str("# HELP chat_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE chat_http_request_duration_seconds histogram\n");
-        for (route, l) in &inner.latency {
+        for (route, l) in inner.routes.iter().map(|(route, r)| (route, &r.latency)) {
             let mut cumulative = 0;
             for (le, n) in LATENCY_BUCKETS.iter().zip(l.buckets) {
                 cumulative += n;

@@ -49,7 +49,9 @@ pub struct RouteSecond {
 
 /// The current second's histograms, the recent seconds and their followers.
 pub struct Stats {
-    current: Mutex<BTreeMap<String, Histogram<u64>>>,
+    /// By method, then route template: a request of a route already seen this second
+    /// allocates nothing.
+    current: Mutex<BTreeMap<&'static str, BTreeMap<String, Histogram<u64>>>>,
     history: Mutex<VecDeque<Arc<Second>>>,
     tx: broadcast::Sender<Arc<Second>>,
     ticking: AtomicBool,
@@ -80,19 +82,25 @@ impl Stats {
             .clamp(1, MAX_MICROS);
         // The methods the API knows; anything else counts as one, so no request can add keys.
         let method = match method {
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" => method,
+            "GET" => "GET",
+            "POST" => "POST",
+            "PUT" => "PUT",
+            "PATCH" => "PATCH",
+            "DELETE" => "DELETE",
+            "HEAD" => "HEAD",
             _ => "OTHER",
         };
-        let key = format!("{method} {route}");
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        let h = match current.get_mut(&key) {
-            Some(h) => h,
-            None => match Histogram::new_with_bounds(1, MAX_MICROS, 2) {
-                Ok(h) => current.entry(key).or_insert(h),
+        let routes = current.entry(method).or_default();
+        if !routes.contains_key(route) {
+            match Histogram::new_with_bounds(1, MAX_MICROS, 2) {
+                Ok(h) => routes.insert(route.to_owned(), h),
                 Err(_) => return,
-            },
-        };
-        let _ = h.record(micros);
+            };
+        }
+        if let Some(h) = routes.get_mut(route) {
+            let _ = h.record(micros);
+        }
     }
 
     /// Starts the once-a-second ticker (once; later calls do nothing). Needs a Tokio runtime.
@@ -119,6 +127,11 @@ impl Stats {
         let ms = |micros: u64| micros as f64 / 1000.0;
         let routes: Vec<RouteSecond> = taken
             .into_iter()
+            .flat_map(|(method, routes)| {
+                routes
+                    .into_iter()
+                    .map(move |(route, h)| (format!("{method} {route}"), h))
+            })
             .map(|(route, h)| RouteSecond {
                 route,
                 requests: h.len(),
