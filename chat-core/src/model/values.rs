@@ -209,7 +209,7 @@ impl Query {
     /// Whether `text` contains the query, case-insensitively as the search indexes compare:
     /// both sides folded character by character with [`fold_case`].
     pub fn matches(&self, text: &str) -> bool {
-        fold_case(text).contains(&fold_case(&self.0))
+        Matcher::new(self).is_match(text)
     }
 
     /// Whether the query holds a trigram (three characters or more), so a trigram index can
@@ -242,6 +242,7 @@ impl Matcher {
         self.buf.contains(self.needle.as_str())
     }
 
+    #[cfg(feature = "sqlite")]
     /// How many times `text` contains the query, overlapping occurrences counted (as FTS5
     /// counts a phrase's instances), in folded text.
     pub(crate) fn occurrences(&mut self, text: &str) -> u32 {
@@ -262,7 +263,7 @@ impl Matcher {
     }
 
     /// `text` folded into the buffer (ASCII without decoding characters), and returned.
-    pub(crate) fn fold(&mut self, text: &str) -> &str {
+    fn fold(&mut self, text: &str) -> &str {
         self.buf.clear();
         if text.is_ascii() {
             self.buf

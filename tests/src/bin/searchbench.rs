@@ -19,6 +19,11 @@
 //! (the write path has its own benchmarks); the indices are then built by the products' own
 //! reindex jobs, which is what the indexing rates measure.
 //!
+//! Each line also gives the CPU one search cost, from the threads' run times around each block
+//! of searches: "here" is this process (all of FTS5's work; for OpenSearch the service's own
+//! side, the API's share of a search) and "engine" the search engine's processes
+//! (`--engine-pid PID[,PID…]`, by default every OpenSearch/Elasticsearch process found).
+//!
 //! `--cluster` measures instead what routing by chat buys on the three-node OpenSearch cluster
 //! (`CHAT_TEST_SEARCH_CLUSTER_URLS`, `services.sh start opensearch-cluster`): `--messages`
 //! (default 1,000,000) over `--chats` (1,000) in an index of `--shards` (5) shards, filled by
@@ -138,26 +143,95 @@ fn env(name: &str) -> String {
     })
 }
 
-struct Latency(Histogram<u64>);
+/// Latencies of one cell, and the CPU its searches cost: this process (FTS5 runs in it; for
+/// OpenSearch it is the API side, the service's own work) and the search engine's processes.
+struct Latency {
+    hist: Histogram<u64>,
+    own: Duration,
+    engine: Duration,
+}
 
 impl Latency {
     fn new() -> Self {
-        Latency(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap())
+        Latency {
+            hist: Histogram::new_with_bounds(1, 600_000_000, 3).unwrap(),
+            own: Duration::ZERO,
+            engine: Duration::ZERO,
+        }
+    }
+    /// CPU per search, in microseconds.
+    fn per_search(&self, d: Duration) -> f64 {
+        d.as_secs_f64() * 1e6 / self.hist.len().max(1) as f64
     }
     fn record(&mut self, d: Duration) {
-        let _ = self.0.record(d.as_micros().max(1) as u64);
+        let _ = self.hist.record(d.as_micros().max(1) as u64);
     }
     fn p(&self, q: f64) -> f64 {
-        self.0.value_at_quantile(q) as f64 / 1000.0
+        self.hist.value_at_quantile(q) as f64 / 1000.0
     }
     fn line(&self) -> String {
         format!(
-            "p50 {:>8.2} ms  p99 {:>8.2} ms  ({} searches)",
+            "p50 {:>8.2} ms  p99 {:>8.2} ms  CPU/search {:>7.0} µs here {:>7.0} µs engine  ({} searches)",
             self.p(0.5),
             self.p(0.99),
-            self.0.len()
+            self.per_search(self.own),
+            self.per_search(self.engine),
+            self.hist.len()
         )
     }
+}
+
+/// CPU time used so far by the threads of `pid` (`self` for this process): the sum of each
+/// thread's run time from `/proc/PID/task/*/schedstat`, in nanoseconds, so short searches
+/// are measured exactly (`/proc/PID/stat` counts 10 ms ticks). Threads that exited are not
+/// counted: samples are taken around blocks of searches, during which the pools keep theirs.
+fn cpu_of(pid: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// The search engine's processes: `--engine-pid PID[,PID…]`, or every Java process whose
+/// command line starts OpenSearch or Elasticsearch.
+fn engine_pids() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--engine-pid") {
+        return args
+            .get(i + 1)
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+    }
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .filter(|e| {
+                    std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                        let c = String::from_utf8_lossy(&c);
+                        c.contains("org.opensearch.bootstrap.OpenSearch")
+                            || c.contains("org.elasticsearch.bootstrap.Elasticsearch")
+                    })
+                })
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// This process's CPU and the engine's so far.
+fn cpu_now(engine: &[String]) -> (Duration, Duration) {
+    (cpu_of("self"), engine.iter().map(|p| cpu_of(p)).sum())
 }
 
 fn rate(n: u64, d: Duration) -> String {
@@ -400,20 +474,30 @@ async fn run(set: &Dataset, messages: u64) -> Results {
         distributed = Some((service, dapp.token, database));
     }
 
-    // Latencies: each query in each order against a spread of chats, the same for every engine.
+    // Latencies: each query in each order against a spread of chats, the same for every
+    // engine; each engine's searches of one query and order run as a block, so the CPU they
+    // cost (here and in the engine) is sampled around the block.
     let rounds = 40u32;
     let mut fts = by_order();
     let mut es = by_order();
     let mut scan = Latency::new();
     let mut pick = Gen(7);
-    println!("== {}: searching", set.name);
+    let engine_pids = engine_pids();
+    println!(
+        "== {}: searching (engine processes for CPU: {engine_pids:?})",
+        set.name
+    );
     for (q, rare) in QUERIES {
         let class = usize::from(rare);
-        for i in 0..rounds {
-            let chat = (pick.number() % u64::from(set.chats)) as u32 + 1;
-            let n = ChatNumber::new(chat).unwrap();
-            for (s, &sort) in SORTS.iter().enumerate() {
-                let request = SearchRequest::new(q).sorted(sort).limited(20);
+        let chats: Vec<u32> = (0..rounds)
+            .map(|_| (pick.number() % u64::from(set.chats)) as u32 + 1)
+            .collect();
+        for (s, &sort) in SORTS.iter().enumerate() {
+            let request = SearchRequest::new(q).sorted(sort).limited(20);
+            let (own, eng) = cpu_now(&engine_pids);
+            let mut pages = Vec::with_capacity(chats.len());
+            for &chat in &chats {
+                let n = ChatNumber::new(chat).unwrap();
                 let t = Instant::now();
                 let a = embedded
                     .search_messages(&app.token, n, &request)
@@ -421,6 +505,15 @@ async fn run(set: &Dataset, messages: u64) -> Results {
                     .unwrap()
                     .items;
                 fts[s][class].record(t.elapsed());
+                pages.push(a);
+            }
+            let (own2, eng2) = cpu_now(&engine_pids);
+            fts[s][class].own += own2 - own;
+            fts[s][class].engine += eng2.saturating_sub(eng);
+            let (own, eng) = cpu_now(&engine_pids);
+            let mut found = Vec::with_capacity(chats.len());
+            for &chat in &chats {
+                let n = ChatNumber::new(chat).unwrap();
                 let t = Instant::now();
                 let b = match &distributed {
                     None => {
@@ -446,6 +539,12 @@ async fn run(set: &Dataset, messages: u64) -> Results {
                     }
                 };
                 es[s][class].record(t.elapsed());
+                found.push(b);
+            }
+            let (own2, eng2) = cpu_now(&engine_pids);
+            es[s][class].own += own2 - own;
+            es[s][class].engine += eng2.saturating_sub(eng);
+            for ((a, b), chat) in pages.iter().zip(&found).zip(&chats) {
                 assert_eq!(
                     a.len(),
                     b.len(),
@@ -455,14 +554,16 @@ async fn run(set: &Dataset, messages: u64) -> Results {
                     let numbers =
                         |m: &[chat_core::Message]| m.iter().map(|m| m.number).collect::<Vec<_>>();
                     assert_eq!(
-                        numbers(&a),
-                        numbers(&b),
+                        numbers(a),
+                        numbers(b),
                         "FTS5 and OpenSearch disagree on {q:?} (newest)"
                     );
                 }
             }
-            if rare && i < 3 {
-                // The full scan is slow on a big chat: a few rounds are enough for its latency.
+        }
+        if rare {
+            // The full scan is slow on a big chat: a few rounds are enough for its latency.
+            for &chat in chats.iter().take(3) {
                 let t = Instant::now();
                 // The chat's rows through the primary key (id = chat << 32 | number), as an
                 // index on the chat would give them; counting every match reads every row.
