@@ -22,7 +22,9 @@
 //!   off the acknowledgement path: the acknowledging transaction records the message in a
 //!   search backlog, the writer indexes the backlog in chunks between batches, and a search
 //!   also scans the chat's not-yet-indexed messages, so a message is found by the very next
-//!   search after its acknowledgement.
+//!   search after its acknowledgement. A `newest`/`oldest` search reads the chat's newest
+//!   (oldest) rows first while they fill the page — a common word's page fills within a few
+//!   dozen — and asks the index only for the rest.
 //! * The distributed profile (`mysql://…` with a Redis URL, feature `distributed`) never
 //!   touches MySQL when creating: one Redis script checks the parent, takes the number with
 //!   `INCR`, appends the job to a stream and keeps a pending record that reads consult, so a

@@ -198,7 +198,7 @@ fn cpu_of(pid: &str) -> Duration {
 }
 
 /// The search engine's processes: `--engine-pid PID[,PID…]`, or every Java process whose
-/// command line starts OpenSearch or Elasticsearch.
+/// command line names OpenSearch or Elasticsearch (their jars or main class).
 fn engine_pids() -> Vec<String> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--engine-pid") {
@@ -219,8 +219,8 @@ fn engine_pids() -> Vec<String> {
                 .filter(|e| {
                     std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
                         let c = String::from_utf8_lossy(&c);
-                        c.contains("org.opensearch.bootstrap.OpenSearch")
-                            || c.contains("org.elasticsearch.bootstrap.Elasticsearch")
+                        let java = c.split('\0').next().is_some_and(|p| p.ends_with("java"));
+                        java && (c.contains("opensearch") || c.contains("elasticsearch"))
                     })
                 })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -483,9 +483,21 @@ async fn run(set: &Dataset, messages: u64) -> Results {
     let mut scan = Latency::new();
     let mut pick = Gen(7);
     let engine_pids = engine_pids();
+    // The engine merges segments for a while after a bulk load: wait until it is quiet (under
+    // 5% of a core over half a second, at most a minute), so its CPU below is the searches'.
+    let quiet_since = Instant::now();
+    loop {
+        let before = cpu_now(&engine_pids).1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let busy = cpu_now(&engine_pids).1.saturating_sub(before);
+        if busy < Duration::from_millis(25) || quiet_since.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
     println!(
-        "== {}: searching (engine processes for CPU: {engine_pids:?})",
-        set.name
+        "== {}: searching (engine processes for CPU: {engine_pids:?}; quiet after {:.1} s)",
+        set.name,
+        quiet_since.elapsed().as_secs_f64()
     );
     for (q, rare) in QUERIES {
         let class = usize::from(rare);

@@ -1,7 +1,8 @@
 //! The embedded profile: one SQLite file (WAL) through sqlx, FTS5 trigram search filled in bulk
 //! from a backlog (`indexer`), and the group-commit writer of `writer`.
 //!
-//! Reads go through a small pool and see every committed write at once (read-your-writes).
+//! Reads go through a small pool and see every committed write at once (read-your-writes);
+//! searches through synchronous connections (`readers`), without a hop between threads.
 //! Writes go through the single writer task. Application and chat ids are cached in memory.
 //! Ids are never reused, so a cached id can only turn stale by a delete (in this process the
 //! delete forgets it; another process's delete is noticed when a query by the cached id finds
