@@ -41,18 +41,24 @@ struct Route {
     latency: Latency,
 }
 
+/// The methods the API knows, as themselves; anything else as `OTHER`, so no request can add
+/// keys to the counters.
+pub(crate) fn known_method(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        _ => "OTHER",
+    }
+}
+
 impl HttpMetrics {
     /// Records one request: `route` is the matched path template (never a real token).
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let method = match method {
-            "GET" => "GET",
-            "POST" => "POST",
-            "PUT" => "PUT",
-            "PATCH" => "PATCH",
-            "DELETE" => "DELETE",
-            "HEAD" => "HEAD",
-            _ => "OTHER",
-        };
+        let method = known_method(method);
         let secs = elapsed.as_secs_f64();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if !inner.routes.contains_key(route) {

@@ -80,16 +80,7 @@ impl Stats {
         let micros = u64::try_from(elapsed.as_micros())
             .unwrap_or(MAX_MICROS)
             .clamp(1, MAX_MICROS);
-        // The methods the API knows; anything else counts as one, so no request can add keys.
-        let method = match method {
-            "GET" => "GET",
-            "POST" => "POST",
-            "PUT" => "PUT",
-            "PATCH" => "PATCH",
-            "DELETE" => "DELETE",
-            "HEAD" => "HEAD",
-            _ => "OTHER",
-        };
+        let method = crate::metrics::known_method(method);
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let routes = current.entry(method).or_default();
         if !routes.contains_key(route) {

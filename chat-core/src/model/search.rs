@@ -117,8 +117,9 @@ impl SearchRequest {
     /// the engine scans the chat's rows). A server runs these under a concurrency limit; a
     /// query that will be refused as blank is not one.
     pub fn is_expensive(&self) -> bool {
-        self.sort == SearchSort::Relevance
-            || super::values::Query::parse(&self.query).is_ok_and(|q| !q.has_trigram())
+        super::values::Query::parse(&self.query).map_or(self.sort == SearchSort::Relevance, |q| {
+            expensive(self.sort, &q)
+        })
     }
 
     /// Checks everything but the query text: the limit, and an offset inside the window.
@@ -167,6 +168,13 @@ impl SearchRequest {
             })
         }
     }
+}
+
+/// The rule of [`SearchRequest::is_expensive`] for a parsed query: engines that run cheap and
+/// expensive searches differently (the embedded one runs the expensive on the blocking pool)
+/// ask it here.
+pub(crate) fn expensive(sort: SearchSort, query: &super::values::Query) -> bool {
+    sort == SearchSort::Relevance || !query.has_trigram()
 }
 
 /// One page of search results, and the request for the next page when more remain.

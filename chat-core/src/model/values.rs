@@ -262,8 +262,8 @@ impl Matcher {
         count
     }
 
-    /// `text` folded into the buffer (ASCII without decoding characters), and returned.
-    fn fold(&mut self, text: &str) -> &str {
+    /// `text` folded into the buffer (ASCII without decoding characters).
+    fn fold(&mut self, text: &str) {
         self.buf.clear();
         if text.is_ascii() {
             self.buf
@@ -271,7 +271,6 @@ impl Matcher {
         } else {
             self.buf.extend(text.chars().map(fold_char));
         }
-        &self.buf
     }
 }
 

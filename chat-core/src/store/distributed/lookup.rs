@@ -49,41 +49,21 @@ impl DistributedBackend {
     /// when there are none.
     pub(super) async fn live_chat(&self, token: &Token, chat: ChatNumber) -> Result<LiveChat> {
         let app = self.app_id(token).await?;
-        let (app_deleted, last, queued, deleted, tombstones): (
-            bool,
-            Option<String>,
-            bool,
-            bool,
-            u64,
-        ) = self
-            .conn()
-            .split(
-                redis::pipe()
-                    .cmd("EXISTS")
-                    .arg(self.keys.deleted_app(app))
-                    .cmd("GET")
-                    .arg(self.keys.chat_counter(app))
-                    .cmd("HEXISTS")
-                    .arg(self.keys.pending_chats(app))
-                    .arg(chat.get())
-                    .cmd("SISMEMBER")
-                    .arg(self.keys.deleted_chats(app))
-                    .arg(chat.get())
-                    .cmd("SCARD")
-                    .arg(self.keys.deleted_messages(app, chat.get())),
-            )
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("EXISTS").arg(self.keys.deleted_app(app));
+        self.ask_chat_exists(&mut pipe, app, chat);
+        pipe.cmd("SCARD")
+            .arg(self.keys.deleted_messages(app, chat.get()));
+        let (app_deleted, last, queued, deleted, tombstones): (bool, _, _, _, u64) =
+            self.conn().split(&pipe).await?;
         if app_deleted {
             return Err(self.gone(token));
         }
-        let exists = !deleted
-            && match counter(last) {
-                Some(last) => u64::from(chat.get()) <= last,
-                None => queued || self.store.chat_id(app, chat).await?.is_some(),
-            };
         Ok(LiveChat {
             app,
-            exists,
+            exists: self
+                .chat_exists_from(app, chat, last, queued, deleted)
+                .await?,
             tombstones,
         })
     }
@@ -91,18 +71,36 @@ impl DistributedBackend {
     /// Whether chat `chat` of application `app` exists: by its counter when Redis has it, and
     /// not deleted.
     pub(super) async fn chat_exists(&self, app: i64, chat: ChatNumber) -> Result<bool> {
-        let mut conn = self.conn();
-        let (last, queued, deleted): (Option<String>, bool, bool) = redis::pipe()
-            .cmd("GET")
+        let mut pipe = redis::pipe();
+        self.ask_chat_exists(&mut pipe, app, chat);
+        let (last, queued, deleted) = pipe.query_async(&mut self.conn()).await?;
+        self.chat_exists_from(app, chat, last, queued, deleted)
+            .await
+    }
+
+    /// Appends the three questions of [`Self::chat_exists`] to `pipe`: the application's chat
+    /// counter, whether the chat is queued, whether it is deleted.
+    fn ask_chat_exists(&self, pipe: &mut redis::Pipeline, app: i64, chat: ChatNumber) {
+        pipe.cmd("GET")
             .arg(self.keys.chat_counter(app))
             .cmd("HEXISTS")
             .arg(self.keys.pending_chats(app))
             .arg(chat.get())
             .cmd("SISMEMBER")
             .arg(self.keys.deleted_chats(app))
-            .arg(chat.get())
-            .query_async(&mut conn)
-            .await?;
+            .arg(chat.get());
+    }
+
+    /// The answer from the replies to [`Self::ask_chat_exists`]: MySQL is asked only when
+    /// Redis has no counter.
+    async fn chat_exists_from(
+        &self,
+        app: i64,
+        chat: ChatNumber,
+        last: Option<String>,
+        queued: bool,
+        deleted: bool,
+    ) -> Result<bool> {
         if deleted {
             return Ok(false);
         }

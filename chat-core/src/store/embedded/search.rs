@@ -437,7 +437,7 @@ impl SqliteBackend {
     ) -> Result<Vec<Message>> {
         let chat_id = self.chat_id(token, chat).await?;
         let probe = self.search_probe;
-        let found = if spec.sort == SearchSort::Relevance || !query.has_trigram() {
+        let found = if crate::model::expensive(spec.sort, query) {
             let (readers, query, spec) =
                 (std::sync::Arc::clone(&self.readers), query.clone(), *spec);
             tokio::task::spawn_blocking(move || {
